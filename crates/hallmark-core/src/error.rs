@@ -1,0 +1,125 @@
+//! Typed errors of the core.
+
+use thiserror::Error;
+
+/// A digest string or a content check failed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DigestError {
+    /// The text is not `algorithm:hex`.
+    #[error("invalid digest {found:?}: expected `sha256:<64 hex digits>` (or sha384/sha512)")]
+    Malformed {
+        /// What was given.
+        found: String,
+    },
+    /// The algorithm is not one hallmark computes.
+    #[error("unsupported digest algorithm {found:?}: expected sha256, sha384 or sha512")]
+    UnsupportedAlgorithm {
+        /// What was given.
+        found: String,
+    },
+    /// Content did not hash to the expected digest.
+    #[error("content digest mismatch: expected {expected}, found {found}")]
+    Mismatch {
+        /// The digest the content was supposed to have.
+        expected: String,
+        /// The digest it actually has.
+        found: String,
+    },
+}
+
+/// An image reference could not be parsed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReferenceError {
+    /// The reference does not follow the grammar.
+    #[error("invalid image reference {found:?}: {reason}; expected registry/repo:tag, registry/repo@sha256:<hex> or oci:DIR[:tag]")]
+    Invalid {
+        /// What was given.
+        found: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// The digest part is malformed.
+    #[error("invalid digest in image reference {found:?}: {source}")]
+    Digest {
+        /// What was given.
+        found: String,
+        /// Why the digest is bad.
+        source: DigestError,
+    },
+}
+
+/// A key, key file or signature operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The PEM armour is broken or missing.
+    #[error("{what}: not a PEM file ({reason}); expected a `-----BEGIN ...-----` block")]
+    Pem {
+        /// What was being read (a path or a description).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The PEM label is not one that is accepted here.
+    #[error("{what}: unexpected PEM label {found:?}; expected one of {expected}")]
+    UnexpectedLabel {
+        /// What was being read.
+        what: String,
+        /// The label found.
+        found: String,
+        /// The accepted labels.
+        expected: &'static str,
+    },
+    /// The encrypted key's JSON envelope is malformed.
+    #[error("{what}: malformed encrypted key: {reason}")]
+    MalformedEnvelope {
+        /// What was being read.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// scrypt parameters outside the accepted set.
+    #[error("{what}: unsupported scrypt parameters N={n}, r={r}, p={p}; expected N in {{32768, 65536, 131072}}, r=8, p=1")]
+    UnsupportedKdf {
+        /// What was being read.
+        what: String,
+        /// scrypt N.
+        n: u64,
+        /// scrypt r.
+        r: u32,
+        /// scrypt p.
+        p: u32,
+    },
+    /// Decryption failed: the passphrase is wrong or the ciphertext was altered.
+    #[error("{what}: decryption failed: wrong passphrase, or the key file was modified")]
+    WrongPassphrase {
+        /// What was being read.
+        what: String,
+    },
+    /// The DER key inside is not a supported key.
+    #[error("{what}: unsupported or invalid key: {reason}")]
+    InvalidKey {
+        /// What was being read.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A signature did not verify.
+    #[error("signature verification failed with {algorithm} key {fingerprint}: {reason}")]
+    BadSignature {
+        /// The key algorithm.
+        algorithm: &'static str,
+        /// The key fingerprint (sha256 of the SubjectPublicKeyInfo, hex).
+        fingerprint: String,
+        /// What failed.
+        reason: &'static str,
+    },
+    /// Signing failed inside the crypto library.
+    #[error("signing with {algorithm} key failed")]
+    SigningFailed {
+        /// The key algorithm.
+        algorithm: &'static str,
+    },
+}

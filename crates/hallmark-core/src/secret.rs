@@ -1,0 +1,25 @@
+//! Passphrases, held in zeroizing memory.
+
+use zeroize::Zeroizing;
+
+/// A passphrase. Its bytes are wiped when it is dropped, and `Debug` never shows them.
+/// An empty passphrase is valid (cosign accepts it).
+#[derive(Clone)]
+pub struct Passphrase(Zeroizing<Vec<u8>>);
+
+impl Passphrase {
+    /// Wrap bytes as a passphrase.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+    /// The passphrase bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
+    }
+}

@@ -1,0 +1,109 @@
+//! Errors of registry and layout access.
+
+use thiserror::Error;
+
+/// Registry or layout access failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum OciError {
+    /// The registry could not be reached.
+    #[error("registry {registry} unreachable: {source}")]
+    Unreachable {
+        /// Registry host.
+        registry: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The registry answered with an unexpected HTTP status.
+    #[error("{method} {url}: expected HTTP {expected}, registry answered {status}: {body}")]
+    Status {
+        /// HTTP method.
+        method: &'static str,
+        /// URL requested.
+        url: String,
+        /// What was expected (e.g. "200").
+        expected: &'static str,
+        /// What was received.
+        status: u16,
+        /// Start of the error body (at most 512 bytes).
+        body: String,
+    },
+    /// The thing asked for does not exist (404 / MANIFEST_UNKNOWN / BLOB_UNKNOWN, or not in a layout).
+    #[error("{what} not found in {location}")]
+    NotFound {
+        /// Manifest, tag or blob asked for.
+        what: String,
+        /// Repository or layout.
+        location: String,
+    },
+    /// Authentication failed or was refused.
+    #[error("authentication to {registry} failed: {reason}")]
+    Auth {
+        /// Registry host.
+        registry: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A response was larger than allowed.
+    #[error("{what} from {location} is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// What was being read.
+        what: String,
+        /// Where.
+        location: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// Content did not match the digest it was asked for by.
+    #[error("{what} from {location}: {source}")]
+    DigestMismatch {
+        /// What was being read.
+        what: String,
+        /// Where.
+        location: String,
+        /// The mismatch.
+        #[source]
+        source: hallmark_core::DigestError,
+    },
+    /// A manifest or index.json is malformed.
+    #[error("malformed {what} from {location}: {reason}")]
+    Malformed {
+        /// What was being read.
+        what: String,
+        /// Where.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Plain HTTP was refused for a non-loopback registry.
+    #[error("refusing plain HTTP to {registry}: only loopback registries use HTTP unless --allow-http-registry is given")]
+    InsecureRefused {
+        /// Registry host.
+        registry: String,
+    },
+    /// Too many retries on 429/5xx.
+    #[error("{method} {url}: gave up after {attempts} attempts, last status {status}")]
+    RetriesExhausted {
+        /// HTTP method.
+        method: &'static str,
+        /// URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Last status.
+        status: u16,
+    },
+    /// Local file system error (layouts, docker config).
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The operation is not possible on this kind of store.
+    #[error("{0}")]
+    Unsupported(String),
+}

@@ -1,0 +1,8 @@
+//! Test support: the real third-party components hallmark's tests talk to, started on
+//! 127.0.0.1 by the tests themselves and stopped when the test process exits.
+//!
+//! - [`registry`]: a docker-registry 2.8 (CNCF distribution) shared by one test binary.
+//! - [`tools`]: skopeo 1.18 with sigstore enabled, and helpers to drive it.
+
+pub mod registry;
+pub mod tools;

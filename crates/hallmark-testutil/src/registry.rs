@@ -1,0 +1,1 @@
+//! docker-registry on loopback (implemented by the registry work).

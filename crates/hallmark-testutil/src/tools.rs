@@ -1,0 +1,1 @@
+//! skopeo and other peer tools (implemented by the test-infrastructure work).
