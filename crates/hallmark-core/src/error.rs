@@ -33,7 +33,9 @@ pub enum DigestError {
 #[non_exhaustive]
 pub enum ReferenceError {
     /// The reference does not follow the grammar.
-    #[error("invalid image reference {found:?}: {reason}; expected registry/repo:tag, registry/repo@sha256:<hex> or oci:DIR[:tag]")]
+    #[error(
+        "invalid image reference {found:?}: {reason}; expected registry/repo:tag, registry/repo@sha256:<hex> or oci:DIR[:tag]"
+    )]
     Invalid {
         /// What was given.
         found: String,
@@ -81,7 +83,9 @@ pub enum KeyError {
         reason: String,
     },
     /// scrypt parameters outside the accepted set.
-    #[error("{what}: unsupported scrypt parameters N={n}, r={r}, p={p}; expected N in {{32768, 65536, 131072}}, r=8, p=1")]
+    #[error(
+        "{what}: unsupported scrypt parameters N={n}, r={r}, p={p}; expected N in {{32768, 65536, 131072}}, r=8, p=1"
+    )]
     UnsupportedKdf {
         /// What was being read.
         what: String,
@@ -91,6 +95,16 @@ pub enum KeyError {
         r: u32,
         /// scrypt p.
         p: u32,
+    },
+    /// The key file is encrypted but no passphrase was supplied.
+    #[error(
+        "{what}: the private key is encrypted ({label}); a passphrase is required to decrypt it"
+    )]
+    PassphraseRequired {
+        /// What was being read.
+        what: String,
+        /// The PEM label of the encrypted key.
+        label: &'static str,
     },
     /// Decryption failed: the passphrase is wrong or the ciphertext was altered.
     #[error("{what}: decryption failed: wrong passphrase, or the key file was modified")]

@@ -17,6 +17,7 @@ pub mod digest;
 pub mod error;
 pub mod keyfile;
 pub mod keys;
+mod pem_block;
 pub mod reference;
 pub mod secret;
 
