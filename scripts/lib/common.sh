@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Shared helpers for hallmark's scripts. Source it, do not execute it:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+#
+# Provides: log/warn/die, step headers with timings, apt_ensure, the test cache directory,
+# free_port, wait_http and run_bounded (a command with a hard time limit that Ctrl-C still stops).
+
+set -euo pipefail
+
+HALLMARK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export HALLMARK_ROOT
+
+# Downloaded test tools (skopeo 1.18 and its libraries) live here, outside the work tree.
+HALLMARK_TEST_CACHE="${HALLMARK_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/hallmark-test}"
+export HALLMARK_TEST_CACHE
+
+_SCRIPT_NAME="$(basename "$0")"
+_SCRIPT_T0="$(date +%s%3N)"
+
+now_ms() { date +%s%3N; }
+
+# fmt_ms MS -> "1.234 s" / "2 min 03 s"
+fmt_ms() {
+  local ms="$1"
+  if [ "$ms" -ge 120000 ]; then
+    printf '%d min %02d s' $((ms / 60000)) $(((ms / 1000) % 60))
+  else
+    printf '%d.%03d s' $((ms / 1000)) $((ms % 1000))
+  fi
+}
+
+log() { echo "[$_SCRIPT_NAME] $*" >&2; }
+warn() { echo "[$_SCRIPT_NAME] WARNING: $*" >&2; }
+die() {
+  echo "[$_SCRIPT_NAME] ERROR: $*" >&2
+  exit 1
+}
+
+# step "title": prints a header; the previous step's duration is printed by step_done.
+_STEP_T0=""
+_STEP_NAME=""
+step() {
+  _STEP_NAME="$1"
+  _STEP_T0="$(now_ms)"
+  echo >&2
+  echo "==> $_STEP_NAME" >&2
+}
+# step_done [status] : prints "<== title: status (duration)"
+step_done() {
+  local status="${1:-ok}"
+  echo "<== $_STEP_NAME: $status ($(fmt_ms $(($(now_ms) - _STEP_T0))))" >&2
+}
+total_elapsed() { fmt_ms $(($(now_ms) - _SCRIPT_T0)); }
+
+# as_root CMD... : run as root (directly, or through sudo when available)
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+# apt_ensure PKG... : install the Debian packages that are missing. apt-get update runs at most
+# once per script run, and only when something has to be installed. Waits up to 300 s for a dpkg
+# lock held by someone else.
+_APT_UPDATED=0
+apt_ensure() {
+  local missing=() p
+  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "Debian packages present: $*"
+    return 0
+  fi
+  if [ "$_APT_UPDATED" = 0 ]; then
+    log "apt-get update (missing: ${missing[*]})"
+    as_root timeout 600 apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3 update -q >&2
+    _APT_UPDATED=1
+  fi
+  log "apt-get install ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3 "${missing[@]}" >&2
+}
+
+# free_port : prints a TCP port on 127.0.0.1 that was free a moment ago
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL [TIMEOUT_S] : poll until URL answers with any HTTP status below 500
+wait_http() {
+  local url="$1" t="${2:-30}" deadline code
+  deadline=$(($(now_ms) + t * 1000))
+  while [ "$(now_ms)" -lt "$deadline" ]; do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)"
+    if [ -n "$code" ] && [ "$code" != 000 ] && [ "$code" -lt 500 ]; then return 0; fi
+    sleep 0.1
+  done
+  warn "no answer from $url within ${t}s"
+  return 1
+}
+
+# run_bounded SECONDS CMD... : run CMD with a hard time limit (SIGTERM, SIGKILL 30 s later) that
+# also reaches its children. timeout(1) runs the command in its own process group, so a Ctrl-C
+# on the script would not reach it; the trap below forwards INT/TERM to it.
+# Returns the command's status (124 on timeout).
+_BOUNDED_PID=""
+_forward_signal() {
+  if [ -n "$_BOUNDED_PID" ]; then
+    kill -TERM "$_BOUNDED_PID" 2>/dev/null || true
+    wait "$_BOUNDED_PID" 2>/dev/null || true
+  fi
+  echo "[$_SCRIPT_NAME] interrupted" >&2
+  exit 130
+}
+trap _forward_signal INT TERM
+run_bounded() {
+  local secs="$1" rc=0
+  shift
+  timeout --kill-after=30 "$secs" "$@" </dev/null &
+  _BOUNDED_PID=$!
+  wait "$_BOUNDED_PID" || rc=$?
+  _BOUNDED_PID=""
+  if [ "$rc" = 124 ]; then warn "timed out after ${secs}s: $*"; fi
+  return "$rc"
+}
