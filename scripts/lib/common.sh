@@ -11,7 +11,7 @@ HALLMARK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export HALLMARK_ROOT
 
 # Downloaded test tools (skopeo 1.18 and its libraries) live here, outside the work tree.
-HALLMARK_TEST_CACHE="${HALLMARK_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/hallmark-test}"
+HALLMARK_TEST_CACHE="${HALLMARK_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(cd ~ && pwd)}/.cache}/hallmark-test}"
 export HALLMARK_TEST_CACHE
 
 _SCRIPT_NAME="$(basename "$0")"
