@@ -77,7 +77,9 @@ pub enum OciError {
         reason: String,
     },
     /// Plain HTTP was refused for a non-loopback registry.
-    #[error("refusing plain HTTP to {registry}: only loopback registries use HTTP unless --allow-http-registry is given")]
+    #[error(
+        "refusing plain HTTP to {registry}: only loopback registries use HTTP unless --allow-http-registry is given"
+    )]
     InsecureRefused {
         /// Registry host.
         registry: String,
@@ -102,6 +104,12 @@ pub enum OciError {
         /// The error.
         #[source]
         source: std::io::Error,
+    },
+    /// The HTTP client could not be set up (TLS roots, extra CA certificates).
+    #[error("cannot set up the registry HTTP client: {reason}")]
+    Client {
+        /// What failed.
+        reason: String,
     },
     /// The operation is not possible on this kind of store.
     #[error("{0}")]

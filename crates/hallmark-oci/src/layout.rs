@@ -3,50 +3,357 @@
 //! annotations in `index.json`. Blobs are written to a temporary file and renamed, and
 //! `index.json` is replaced atomically, so a crash never leaves a half-written layout.
 
-use crate::{error::OciError, manifest::Descriptor, store::FetchedManifest};
+use crate::{
+    error::OciError,
+    manifest::{Descriptor, Manifest, manifest_media_type, media_types},
+    registry::filter_artifact_type,
+    store::FetchedManifest,
+};
 use hallmark_core::Digest;
-use std::path::{Path, PathBuf};
+use serde_json::{Map, Value};
+use std::{
+    collections::HashMap,
+    io::Write as _,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex, OnceLock, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 /// The annotation that names a tag in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// The file that marks a layout.
+const LAYOUT_FILE: &str = "oci-layout";
+/// The index of a layout.
+const INDEX_FILE: &str = "index.json";
+/// The only layout version there is.
+const LAYOUT_VERSION: &str = "1.0.0";
+/// Largest manifest read from a layout (as [`crate::Limits`] defaults to for registries).
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// Largest `index.json` read.
+const MAX_INDEX_BYTES: u64 = 64 << 20;
 
 /// An OCI image layout directory. Cheap to clone; index updates within one process are
 /// serialised.
 #[derive(Clone, Debug)]
 pub struct Layout {
     path: PathBuf,
-    // implementation: Arc<tokio::sync::Mutex<()>> for index.json updates
+    /// Shared by every `Layout` of the same directory in this process.
+    index_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The `index.json` lock of a directory, shared by all handles on it in this process.
+fn index_lock_for(path: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Weak<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut locks = LOCKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
+        return lock;
+    }
+    locks.retain(|_, weak| weak.strong_count() > 0);
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    locks.insert(key, Arc::downgrade(&lock));
+    lock
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> OciError {
+    OciError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Write `bytes` to `dir/name` through a temporary file in `dir` and a rename.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), OciError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let target = dir.join(name);
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| io_err(&tmp, e))?;
+        file.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+        file.sync_all().map_err(|e| io_err(&tmp, e))?;
+        drop(file);
+        std::fs::rename(&tmp, &target).map_err(|e| io_err(&target, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, OciError> + Send + 'static,
+) -> Result<T, OciError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| io_err(path, std::io::Error::other(e.to_string())))?
+}
+
+fn ref_name(entry: &Value) -> Option<&str> {
+    entry.get("annotations")?.get(REF_NAME)?.as_str()
+}
+
+fn entry_digest(entry: &Value) -> Option<&str> {
+    entry.get("digest")?.as_str()
 }
 
 impl Layout {
     /// Open an existing layout (its `oci-layout` file must say version 1.0.0).
     pub fn open(path: &Path) -> Result<Self, OciError> {
-        todo!()
+        let marker = path.join(LAYOUT_FILE);
+        let bytes = match std::fs::read(&marker) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(OciError::NotFound {
+                    what: "OCI image layout (no oci-layout file)".into(),
+                    location: path.display().to_string(),
+                });
+            }
+            Err(e) => return Err(io_err(&marker, e)),
+        };
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct LayoutFile {
+            image_layout_version: String,
+        }
+        let parsed: LayoutFile =
+            serde_json::from_slice(&bytes).map_err(|e| OciError::Malformed {
+                what: LAYOUT_FILE.into(),
+                location: path.display().to_string(),
+                reason: format!("expected {{\"imageLayoutVersion\":\"1.0.0\"}}: {e}"),
+            })?;
+        if parsed.image_layout_version != LAYOUT_VERSION {
+            return Err(OciError::Malformed {
+                what: LAYOUT_FILE.into(),
+                location: path.display().to_string(),
+                reason: format!(
+                    "expected imageLayoutVersion {LAYOUT_VERSION}, found {:?}",
+                    parsed.image_layout_version
+                ),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            index_lock: index_lock_for(path),
+        })
     }
+
     /// Open, or initialise an empty layout at `path` (creating the directory).
     pub fn create(path: &Path) -> Result<Self, OciError> {
-        todo!()
+        let blobs = path.join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).map_err(|e| io_err(&blobs, e))?;
+        if !path.join(LAYOUT_FILE).exists() {
+            write_atomic(path, LAYOUT_FILE, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        if !path.join(INDEX_FILE).exists() {
+            let empty = format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[]}}"#,
+                media_types::OCI_INDEX
+            );
+            write_atomic(path, INDEX_FILE, empty.as_bytes())?;
+        }
+        Self::open(path)
     }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// `oci:DIR`, for messages.
+    pub fn location(&self) -> String {
+        format!("oci:{}", self.path.display())
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.path
+            .join("blobs")
+            .join(digest.algorithm_name())
+            .join(digest.hex())
+    }
+
+    /// `index.json` as JSON (tolerating fields and entries of other tools).
+    async fn read_index(&self) -> Result<Map<String, Value>, OciError> {
+        let path = self.path.join(INDEX_FILE);
+        let bytes = read_bounded(
+            &path,
+            MAX_INDEX_BYTES,
+            || self.not_found(INDEX_FILE),
+            || self.too_large(INDEX_FILE, MAX_INDEX_BYTES),
+        )
+        .await?;
+        parse_index(&bytes, &self.location())
+    }
+
+    /// The entries of `index.json` that are valid descriptors (others are skipped).
+    async fn entries(&self) -> Result<Vec<Descriptor>, OciError> {
+        let index = self.read_index().await?;
+        Ok(index
+            .get("manifests")
+            .and_then(Value::as_array)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| serde_json::from_value::<Descriptor>(e.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn not_found(&self, what: &str) -> OciError {
+        OciError::NotFound {
+            what: what.to_owned(),
+            location: self.location(),
+        }
+    }
+
+    fn too_large(&self, what: &str, limit: u64) -> OciError {
+        OciError::TooLarge {
+            what: what.to_owned(),
+            location: self.location(),
+            limit,
+        }
+    }
+
+    fn parse_reference(&self, reference: &str) -> Result<Option<Digest>, OciError> {
+        if !reference.contains(':') {
+            return Ok(None);
+        }
+        Digest::parse(reference)
+            .map(Some)
+            .map_err(|e| OciError::Malformed {
+                what: format!("manifest reference {reference:?}"),
+                location: self.location(),
+                reason: format!("expected a tag or a digest: {e}"),
+            })
+    }
+
+    /// Read and verify a blob.
+    async fn read_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+        what: &str,
+    ) -> Result<Vec<u8>, OciError> {
+        let bytes = read_bounded(
+            &self.blob_path(digest),
+            max_bytes,
+            || self.not_found(what),
+            || self.too_large(what, max_bytes),
+        )
+        .await?;
+        digest
+            .verify(&bytes)
+            .map_err(|source| OciError::DigestMismatch {
+                what: what.to_owned(),
+                location: self.location(),
+                source,
+            })?;
+        Ok(bytes)
+    }
+
     /// Get a manifest by tag or digest; verified.
     pub async fn get_manifest(&self, reference: &str) -> Result<FetchedManifest, OciError> {
-        todo!()
+        let what = format!("manifest {reference}");
+        let requested = self.parse_reference(reference)?;
+        let entries = self.entries().await?;
+        let entry = match &requested {
+            Some(digest) => entries.into_iter().find(|e| &e.digest == digest),
+            None => {
+                let found = entries.into_iter().find(|e| {
+                    e.annotations
+                        .as_ref()
+                        .and_then(|a| a.get(REF_NAME))
+                        .map(String::as_str)
+                        == Some(reference)
+                });
+                Some(found.ok_or_else(|| self.not_found(&format!("tag {reference}")))?)
+            }
+        };
+        let digest = match (&entry, requested) {
+            (Some(entry), _) => entry.digest.clone(),
+            (None, Some(digest)) => digest,
+            (None, None) => return Err(self.not_found(&what)),
+        };
+        let bytes = self.read_blob(&digest, MAX_MANIFEST_BYTES, &what).await?;
+        let media_type = match entry {
+            Some(entry) => entry.media_type,
+            None => manifest_media_type(&bytes, None).ok_or_else(|| OciError::Malformed {
+                what: what.clone(),
+                location: self.location(),
+                reason: "expected a manifest (JSON with mediaType, config or manifests)".into(),
+            })?,
+        };
+        Ok(FetchedManifest {
+            bytes,
+            media_type,
+            digest,
+        })
     }
+
     /// Descriptor of a tag or digest, `None` if absent.
     pub async fn head_manifest(&self, reference: &str) -> Result<Option<Descriptor>, OciError> {
-        todo!()
+        let requested = self.parse_reference(reference)?;
+        let entries = self.entries().await?;
+        match requested {
+            None => Ok(entries.into_iter().find(|e| {
+                e.annotations
+                    .as_ref()
+                    .and_then(|a| a.get(REF_NAME))
+                    .map(String::as_str)
+                    == Some(reference)
+            })),
+            Some(digest) => {
+                if let Some(entry) = entries.into_iter().find(|e| e.digest == digest) {
+                    return Ok(Some(entry));
+                }
+                match self.get_manifest(reference).await {
+                    Ok(fetched) => Ok(Some(fetched.descriptor())),
+                    Err(OciError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
     }
+
     /// Read a blob, at most `max_bytes`, verified.
     pub async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, OciError> {
-        todo!()
+        self.read_blob(digest, max_bytes, &format!("blob {digest}"))
+            .await
     }
+
     /// Write a blob (no-op if present).
     pub async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, OciError> {
-        todo!()
+        let digest = Digest::sha256_of(bytes);
+        let path = self.blob_path(&digest);
+        if let Ok(meta) = tokio::fs::metadata(&path).await
+            && meta.is_file()
+            && meta.len() == bytes.len() as u64
+        {
+            return Ok(digest);
+        }
+        let dir = self.path.join("blobs").join(digest.algorithm_name());
+        let name = digest.hex().to_owned();
+        let bytes = bytes.to_vec();
+        blocking(&dir.clone(), move || {
+            std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+            write_atomic(&dir, &name, &bytes)
+        })
+        .await?;
+        Ok(digest)
     }
+
     /// Write a manifest blob and record it in `index.json` (with a tag, replacing any entry
     /// with the same tag; untagged entries are added once).
     pub async fn put_manifest(
@@ -55,18 +362,189 @@ impl Layout {
         media_type: &str,
         tag: Option<&str>,
     ) -> Result<Digest, OciError> {
-        todo!()
+        let digest = self.put_blob(bytes).await?;
+        let mut entry = Map::new();
+        entry.insert("mediaType".into(), Value::from(media_type));
+        entry.insert("digest".into(), Value::from(digest.to_string()));
+        entry.insert("size".into(), Value::from(bytes.len() as u64));
+        if let Some(tag) = tag {
+            let mut annotations = Map::new();
+            annotations.insert(REF_NAME.into(), Value::from(tag));
+            entry.insert("annotations".into(), Value::Object(annotations));
+        }
+        let _guard = self.index_lock.lock().await;
+        let mut index = self.read_index().await?;
+        if !matches!(index.get("manifests"), Some(Value::Array(_))) {
+            index.insert("manifests".into(), Value::Array(Vec::new()));
+        }
+        let Some(Value::Array(manifests)) = index.get_mut("manifests") else {
+            return Err(OciError::Malformed {
+                what: INDEX_FILE.into(),
+                location: self.location(),
+                reason: "expected `manifests` to be an array".into(),
+            });
+        };
+        let digest_text = digest.to_string();
+        match tag {
+            Some(tag) => {
+                let mut placed = false;
+                let mut kept = Vec::with_capacity(manifests.len() + 1);
+                for existing in manifests.drain(..) {
+                    if ref_name(&existing) == Some(tag) {
+                        if !placed {
+                            kept.push(Value::Object(entry.clone()));
+                            placed = true;
+                        }
+                    } else {
+                        kept.push(existing);
+                    }
+                }
+                if !placed {
+                    kept.push(Value::Object(entry));
+                }
+                *manifests = kept;
+            }
+            None => {
+                if !manifests
+                    .iter()
+                    .any(|e| entry_digest(e) == Some(digest_text.as_str()))
+                {
+                    manifests.push(Value::Object(entry));
+                }
+            }
+        }
+        index.insert("schemaVersion".into(), Value::from(2));
+        index
+            .entry("mediaType")
+            .or_insert_with(|| Value::from(media_types::OCI_INDEX));
+        let out = serde_json::to_vec(&Value::Object(index)).map_err(|e| OciError::Malformed {
+            what: INDEX_FILE.into(),
+            location: self.location(),
+            reason: e.to_string(),
+        })?;
+        let dir = self.path.clone();
+        blocking(&self.path, move || write_atomic(&dir, INDEX_FILE, &out)).await?;
+        Ok(digest)
     }
+
     /// Manifests in `index.json` whose `subject` is `subject`.
     pub async fn referrers(
         &self,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>, OciError> {
-        todo!()
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for entry in self.entries().await? {
+            if !seen.insert(entry.digest.clone()) {
+                continue;
+            }
+            let what = format!("manifest {}", entry.digest);
+            let bytes = match self
+                .read_blob(&entry.digest, MAX_MANIFEST_BYTES, &what)
+                .await
+            {
+                Ok(bytes) => bytes,
+                // Entries whose blob is missing are another tool's business.
+                Err(OciError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let Ok(manifest) = Manifest::parse(&bytes, Some(&entry.media_type)) else {
+                continue;
+            };
+            if manifest.subject().map(|s| &s.digest) != Some(subject) {
+                continue;
+            }
+            out.push(Descriptor {
+                media_type: entry.media_type,
+                digest: entry.digest,
+                size: bytes.len() as u64,
+                annotations: manifest.annotations().cloned(),
+                platform: None,
+                artifact_type: manifest.effective_artifact_type().map(str::to_owned),
+            });
+        }
+        Ok(filter_artifact_type(out, artifact_type))
     }
+
     /// Tags in `index.json`.
     pub async fn list_tags(&self) -> Result<Vec<String>, OciError> {
-        todo!()
+        let index = self.read_index().await?;
+        let mut tags: Vec<String> = Vec::new();
+        for entry in index
+            .get("manifests")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(tag) = ref_name(entry)
+                && !tags.iter().any(|t| t == tag)
+            {
+                tags.push(tag.to_owned());
+            }
+        }
+        Ok(tags)
     }
+}
+
+/// Parse `index.json`: a JSON object (other fields kept as they are).
+fn parse_index(bytes: &[u8], location: &str) -> Result<Map<String, Value>, OciError> {
+    let malformed = |reason: String| OciError::Malformed {
+        what: INDEX_FILE.into(),
+        location: location.to_owned(),
+        reason,
+    };
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(index)) => match index.get("manifests") {
+            None | Some(Value::Array(_)) | Some(Value::Null) => Ok(index),
+            Some(other) => Err(malformed(format!(
+                "expected `manifests` to be an array, found {}",
+                json_kind(other)
+            ))),
+        },
+        Ok(other) => Err(malformed(format!(
+            "expected a JSON object, found {}",
+            json_kind(&other)
+        ))),
+        Err(e) => Err(malformed(format!("expected JSON: {e}"))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Read a file of at most `limit` bytes.
+async fn read_bounded(
+    path: &Path,
+    limit: u64,
+    not_found: impl FnOnce() -> OciError,
+    too_large: impl Fn() -> OciError,
+) -> Result<Vec<u8>, OciError> {
+    use tokio::io::AsyncReadExt as _;
+    let file = match tokio::fs::File::open(path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(io_err(path, e)),
+    };
+    let len = file.metadata().await.map_err(|e| io_err(path, e))?.len();
+    if len > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| io_err(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }

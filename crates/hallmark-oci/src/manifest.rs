@@ -129,13 +129,142 @@ impl Manifest {
     /// descriptor's); when it is missing or generic, the JSON decides (`manifests` → index,
     /// `config` → image).
     pub fn parse(bytes: &[u8], media_type: Option<&str>) -> Result<Self, serde_json::Error> {
-        todo!()
+        let given = media_type.map(essence);
+        let kind = match given {
+            Some(media_types::OCI_MANIFEST | media_types::DOCKER_MANIFEST) => Some(Kind::Image),
+            Some(media_types::OCI_INDEX | media_types::DOCKER_MANIFEST_LIST) => Some(Kind::Index),
+            _ => None,
+        };
+        let kind = match kind {
+            Some(kind) => kind,
+            None => {
+                let probe: Probe = serde_json::from_slice(bytes)?;
+                probe.kind().ok_or_else(|| {
+                    <serde_json::Error as serde::de::Error>::custom(
+                        "expected an image manifest (with `config`) or an index (with `manifests`), \
+                         found neither",
+                    )
+                })?
+            }
+        };
+        match kind {
+            Kind::Image => Ok(Manifest::Image(serde_json::from_slice(bytes)?)),
+            Kind::Index => Ok(Manifest::Index(serde_json::from_slice(bytes)?)),
+        }
+    }
+
+    /// The `subject` of the manifest, if any.
+    pub fn subject(&self) -> Option<&Descriptor> {
+        match self {
+            Manifest::Image(m) => m.subject.as_ref(),
+            Manifest::Index(i) => i.subject.as_ref(),
+        }
+    }
+
+    /// The artifact type as the referrers API reports it: `artifactType`, or for image
+    /// manifests without one, the config media type.
+    pub fn effective_artifact_type(&self) -> Option<&str> {
+        match self {
+            Manifest::Image(m) => m
+                .artifact_type
+                .as_deref()
+                .or(Some(m.config.media_type.as_str())),
+            Manifest::Index(i) => i.artifact_type.as_deref(),
+        }
+    }
+
+    /// The manifest's annotations, if any.
+    pub fn annotations(&self) -> Option<&BTreeMap<String, String>> {
+        match self {
+            Manifest::Image(m) => m.annotations.as_ref(),
+            Manifest::Index(i) => i.annotations.as_ref(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Image,
+    Index,
+}
+
+/// Just enough of a manifest to tell what it is.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    config: Option<serde::de::IgnoredAny>,
+}
+
+impl Probe {
+    fn kind(&self) -> Option<Kind> {
+        match self.media_type.as_deref() {
+            Some(media_types::OCI_MANIFEST | media_types::DOCKER_MANIFEST) => {
+                return Some(Kind::Image);
+            }
+            Some(media_types::OCI_INDEX | media_types::DOCKER_MANIFEST_LIST) => {
+                return Some(Kind::Index);
+            }
+            _ => {}
+        }
+        if self.manifests.is_some() {
+            Some(Kind::Index)
+        } else if self.config.is_some() {
+            Some(Kind::Image)
+        } else {
+            None
+        }
+    }
+}
+
+/// The media type without parameters (`application/json; charset=utf-8` → `application/json`).
+pub(crate) fn essence(media_type: &str) -> &str {
+    media_type.split(';').next().unwrap_or(media_type).trim()
+}
+
+/// The media type of manifest bytes: `content_type` unless it is missing or generic
+/// (`application/json`, `text/plain`, `application/octet-stream`), else the JSON's
+/// `mediaType`, else inferred from its shape (`manifests` → OCI index, `config` → OCI
+/// manifest). `None` when the bytes are not a recognisable manifest.
+pub fn manifest_media_type(bytes: &[u8], content_type: Option<&str>) -> Option<String> {
+    if let Some(ct) = content_type.map(essence) {
+        let generic = ct.is_empty()
+            || ct == "application/json"
+            || ct == "text/plain"
+            || ct == "application/octet-stream";
+        if !generic {
+            return Some(ct.to_owned());
+        }
+    }
+    let probe: Probe = serde_json::from_slice(bytes).ok()?;
+    if let Some(mt) = probe.media_type.as_deref() {
+        return Some(mt.to_owned());
+    }
+    match probe.kind()? {
+        Kind::Image => Some(media_types::OCI_MANIFEST.to_owned()),
+        Kind::Index => Some(media_types::OCI_INDEX.to_owned()),
     }
 }
 
 /// Serialize a value as compact JSON (the bytes hallmark pushes).
+///
+/// # Panics
+///
+/// If `value`'s `Serialize` implementation fails (maps with non-string keys, or a custom
+/// implementation returning an error). The types of this crate never do; use
+/// [`try_to_json_bytes`] for other types.
 pub fn to_json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    todo!()
+    #[allow(clippy::expect_used)]
+    try_to_json_bytes(value).expect("serializing a manifest type to JSON cannot fail")
+}
+
+/// Serialize a value as compact JSON, returning serialization errors.
+pub fn try_to_json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(value)
 }
 
 mod digest_serde {

@@ -1,7 +1,10 @@
 //! One type for "where an image lives": a registry repository or an OCI image layout.
 
 use crate::{
-    error::OciError, layout::Layout, manifest::Descriptor, registry::{RegistryClient, RegistryRepo},
+    error::OciError,
+    layout::Layout,
+    manifest::Descriptor,
+    registry::{RegistryClient, RegistryRepo},
 };
 use hallmark_core::{Digest, ImageRef};
 
@@ -19,12 +22,16 @@ pub struct FetchedManifest {
 impl FetchedManifest {
     /// A descriptor for this manifest.
     pub fn descriptor(&self) -> Descriptor {
-        todo!()
+        crate::registry::plain_descriptor(
+            self.media_type.clone(),
+            self.digest.clone(),
+            self.bytes.len() as u64,
+        )
     }
 }
 
 /// A registry repository or an OCI image layout.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum Store {
     /// A repository in a registry.
     Registry(RegistryRepo),
@@ -35,28 +42,53 @@ pub enum Store {
 impl Store {
     /// Open the store an image reference points into. A layout must already exist unless
     /// `create_layout` is true (then it is initialised).
-    pub fn open(image: &ImageRef, client: &RegistryClient, create_layout: bool) -> Result<Self, OciError> {
-        todo!()
+    pub fn open(
+        image: &ImageRef,
+        client: &RegistryClient,
+        create_layout: bool,
+    ) -> Result<Self, OciError> {
+        match image {
+            ImageRef::Registry(reference) => Ok(Store::Registry(client.repository(reference))),
+            ImageRef::Layout { path, .. } if create_layout => {
+                Ok(Store::Layout(Layout::create(path)?))
+            }
+            ImageRef::Layout { path, .. } => Ok(Store::Layout(Layout::open(path)?)),
+        }
     }
     /// `registry/repo` or `oci:DIR`, for messages.
     pub fn location(&self) -> String {
-        todo!()
+        match self {
+            Store::Registry(repo) => repo.location(),
+            Store::Layout(layout) => layout.location(),
+        }
     }
     /// Get a manifest by tag or digest string.
     pub async fn get_manifest(&self, reference: &str) -> Result<FetchedManifest, OciError> {
-        todo!()
+        match self {
+            Store::Registry(repo) => repo.get_manifest(reference).await,
+            Store::Layout(layout) => layout.get_manifest(reference).await,
+        }
     }
     /// Resolve a tag or digest to a descriptor, `None` if absent.
     pub async fn head_manifest(&self, reference: &str) -> Result<Option<Descriptor>, OciError> {
-        todo!()
+        match self {
+            Store::Registry(repo) => repo.head_manifest(reference).await,
+            Store::Layout(layout) => layout.head_manifest(reference).await,
+        }
     }
     /// Get a blob, at most `max_bytes`, verified against `digest`.
     pub async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, OciError> {
-        todo!()
+        match self {
+            Store::Registry(repo) => repo.get_blob(digest, max_bytes).await,
+            Store::Layout(layout) => layout.get_blob(digest, max_bytes).await,
+        }
     }
     /// Store a blob (no-op if present); returns its digest.
     pub async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, OciError> {
-        todo!()
+        match self {
+            Store::Registry(repo) => repo.put_blob(bytes).await,
+            Store::Layout(layout) => layout.put_blob(bytes).await,
+        }
     }
     /// Store a manifest, tagged with `tag` or untagged (by digest); returns its digest.
     pub async fn put_manifest(
@@ -65,7 +97,16 @@ impl Store {
         media_type: &str,
         tag: Option<&str>,
     ) -> Result<Digest, OciError> {
-        todo!()
+        match self {
+            Store::Registry(repo) => match tag {
+                Some(tag) => repo.put_manifest(bytes, media_type, tag).await,
+                None => {
+                    let digest = Digest::sha256_of(bytes).to_string();
+                    repo.put_manifest(bytes, media_type, &digest).await
+                }
+            },
+            Store::Layout(layout) => layout.put_manifest(bytes, media_type, tag).await,
+        }
     }
     /// Referrers of `subject` (registry: API with tag-schema fallback; layout: manifests in
     /// `index.json` whose `subject` is `subject`).
@@ -74,10 +115,16 @@ impl Store {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>, OciError> {
-        todo!()
+        match self {
+            Store::Registry(repo) => repo.referrers(subject, artifact_type).await,
+            Store::Layout(layout) => layout.referrers(subject, artifact_type).await,
+        }
     }
     /// All tags.
     pub async fn list_tags(&self) -> Result<Vec<String>, OciError> {
-        todo!()
+        match self {
+            Store::Registry(repo) => repo.list_tags().await,
+            Store::Layout(layout) => layout.list_tags().await,
+        }
     }
 }
