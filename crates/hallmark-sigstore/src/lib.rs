@@ -1,1 +1,47 @@
-//! placeholder
+//! cosign-compatible signatures and attestations for container images.
+//!
+//! Formats followed (see each module):
+//!
+//! - cosign "simple signing" payloads (`cosign container image signature`), byte-identical to
+//!   what Go's `encoding/json` writes for sigstore's `payload.SimpleContainerImage`, parsed as
+//!   strictly as containers/image 5.x parses them.
+//! - The cosign `sha256-<hex>.sig` / `.att` attachment manifests (cosign 1.x-3.x legacy format,
+//!   the one skopeo and podman read), with layer annotations `dev.cosignproject.cosign/signature`,
+//!   `dev.sigstore.cosign/bundle`, `dev.sigstore.cosign/certificate`, `predicateType`.
+//! - DSSE envelopes (v1.0.0) with in-toto statements (v0.1 for `.att`, v1 for bundles).
+//! - Sigstore bundles v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`) attached as OCI
+//!   1.1 referrers, as cosign 3 writes them by default (read only).
+//!
+//! [`verify`] is pure and synchronous; [`flow`] does the registry / layout I/O around it.
+
+pub mod attestation;
+pub mod bundle;
+pub mod candidate;
+pub mod dsse;
+pub mod error;
+pub mod flow;
+pub mod gojson;
+pub mod payload;
+pub mod sigmanifest;
+pub mod verify;
+
+pub use candidate::{CandidateSource, SignatureCandidate};
+pub use error::{Rejection, SigstoreError, VerifyError};
+pub use verify::{IdentityCheck, VerificationPolicy, VerifiedSignature};
+
+/// Layer annotation holding the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Layer annotation holding a Rekor bundle (SET).
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+/// Layer annotation holding a PEM certificate.
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// Layer annotation holding a PEM chain.
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// Layer annotation holding the predicate type of an attestation.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+/// Media type of a simple-signing layer.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Media type of a DSSE attestation layer.
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// Media type of a Sigstore bundle v0.3.
+pub const BUNDLE_V03_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";

@@ -1,0 +1,200 @@
+//! Errors of signing and verification.
+
+use hallmark_core::{DigestError, KeyError};
+use hallmark_oci::OciError;
+use thiserror::Error;
+
+/// A simple-signing payload is malformed.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// Not JSON at all.
+    #[error("payload is not JSON: {reason}")]
+    NotJson {
+        /// Parser message.
+        reason: String,
+    },
+    /// A value that must be an object is not.
+    #[error("payload field {object} is not a JSON object")]
+    NotAnObject {
+        /// Which.
+        object: &'static str,
+    },
+    /// A value that must be a string is not.
+    #[error("payload field {field} is not a string")]
+    NotAString {
+        /// Which.
+        field: &'static str,
+    },
+    /// A required field is missing.
+    #[error("payload {object} lacks required field {field:?}")]
+    MissingField {
+        /// Enclosing object.
+        object: &'static str,
+        /// Missing field.
+        field: &'static str,
+    },
+    /// A field not allowed by the format.
+    #[error("payload {object} has unexpected field {field:?}")]
+    UnexpectedField {
+        /// Enclosing object.
+        object: &'static str,
+        /// Unexpected field.
+        field: String,
+    },
+    /// `critical.type` is wrong.
+    #[error("payload type is {found:?}, expected \"cosign container image signature\"")]
+    WrongType {
+        /// What was found.
+        found: String,
+    },
+    /// The digest in the payload is malformed.
+    #[error("payload docker-manifest-digest: {source}")]
+    BadDigest {
+        /// Why.
+        source: DigestError,
+    },
+}
+
+/// Why one signature candidate was not accepted.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The layer has no signature annotation (or it is empty).
+    MissingSignature,
+    /// The base64 signature does not decode.
+    BadBase64,
+    /// No given key verifies the signature.
+    NoKeyVerifies {
+        /// Fingerprints of the keys tried.
+        tried: Vec<String>,
+    },
+    /// The payload is malformed.
+    Payload(PayloadError),
+    /// The payload signs another image.
+    DigestMismatch {
+        /// The image digest.
+        expected: String,
+        /// The digest in the payload.
+        found: String,
+    },
+    /// An `-a key=value` claim is absent or different.
+    AnnotationMismatch {
+        /// Key.
+        key: String,
+        /// Expected value.
+        expected: String,
+        /// Found value, if any.
+        found: Option<String>,
+    },
+    /// The docker-reference is not the expected repository.
+    IdentityMismatch {
+        /// Expected repository.
+        expected: String,
+        /// docker-reference found.
+        found: String,
+    },
+    /// A bundle or envelope is malformed or of the wrong kind.
+    Malformed {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The media type is not a signature.
+    NotASignature {
+        /// Media type found.
+        media_type: String,
+    },
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::MissingSignature => f.write_str("no signature in the layer annotation dev.cosignproject.cosign/signature"),
+            Rejection::BadBase64 => f.write_str("signature annotation is not valid base64"),
+            Rejection::NoKeyVerifies { tried } => {
+                write!(f, "signature does not verify with the given key{} ({})", if tried.len() == 1 { "" } else { "s" }, tried.iter().map(|t| format!("sha256:{t}")).collect::<Vec<_>>().join(", "))
+            }
+            Rejection::Payload(e) => write!(f, "{e}"),
+            Rejection::DigestMismatch { expected, found } => {
+                write!(f, "payload signs {found}, expected the image digest {expected}")
+            }
+            Rejection::AnnotationMismatch { key, expected, found: Some(found) } => {
+                write!(f, "annotation {key}: expected {expected:?}, found {found:?}")
+            }
+            Rejection::AnnotationMismatch { key, expected, found: None } => {
+                write!(f, "annotation {key}: expected {expected:?}, found none")
+            }
+            Rejection::IdentityMismatch { expected, found } => {
+                write!(f, "signed identity is {found:?}, expected repository {expected:?}")
+            }
+            Rejection::Malformed { reason } => write!(f, "malformed signature: {reason}"),
+            Rejection::NotASignature { media_type } => {
+                write!(f, "attachment of media type {media_type} is not a signature")
+            }
+        }
+    }
+}
+
+/// Verification of one image failed.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// No signatures at all.
+    #[error("no signatures found for {image}: expected a signature at tag {sig_tag} or a Sigstore bundle referrer, found none")]
+    NoSignatures {
+        /// The image.
+        image: String,
+        /// The `.sig` tag looked up.
+        sig_tag: String,
+    },
+    /// Signatures exist but none is valid.
+    #[error("no valid signature for {image}: {}", rejections_text(.rejections))]
+    NoneValid {
+        /// The image.
+        image: String,
+        /// One reason per candidate, with where it came from.
+        rejections: Vec<(String, Rejection)>,
+    },
+}
+
+fn rejections_text(r: &[(String, Rejection)]) -> String {
+    r.iter().map(|(src, why)| format!("[{src}] {why}")).collect::<Vec<_>>().join("; ")
+}
+
+/// An operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SigstoreError {
+    /// Registry or layout access.
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    /// A key operation.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Verification failed.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// An existing signature manifest is malformed.
+    #[error("malformed {what} at {location}: {reason}")]
+    Malformed {
+        /// What.
+        what: String,
+        /// Where.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// Too many layers in an attachment manifest.
+    #[error("{location}: signature manifest already has {count} layers (limit {limit})")]
+    TooManyLayers {
+        /// Where.
+        location: String,
+        /// How many.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Invalid input from the user.
+    #[error("{0}")]
+    Invalid(String),
+}

@@ -1,0 +1,564 @@
+//! Signing, verification, attestation, inspection and copying against a [`Store`] (registry or
+//! OCI layout). All checks run before the first write, and blobs are written before the
+//! manifest that names them, so a failure leaves the store as it was.
+
+use crate::{
+    BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
+    attestation::{self, VerifiedAttestation},
+    bundle::COSIGN_SIGN_PREDICATE,
+    candidate::{CandidateSource, SignatureCandidate},
+    dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE},
+    error::{Rejection, SigstoreError, VerifyError},
+    payload,
+    sigmanifest::{self, NewLayer},
+    verify::{self, VerificationPolicy, VerifiedSignature},
+};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use futures::future::try_join_all;
+use hallmark_core::{Digest, ImageRef, PublicKey, SigningKey};
+use hallmark_oci::{Descriptor, FetchedManifest, ImageIndex, ImageManifest, Manifest, OciError, Store, manifest::to_json_bytes, media_types};
+use std::collections::BTreeMap;
+
+/// The largest signature payload, envelope or bundle read (cosign's default is larger; these
+/// objects are a few KiB).
+pub const MAX_ATTACHMENT_BYTES: u64 = 16 << 20;
+/// The largest blob `copy` moves (held in memory).
+pub const MAX_COPY_BLOB_BYTES: u64 = 8 << 30;
+
+/// Which attachment tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attachment {
+    /// `.sig`
+    Signature,
+    /// `.att`
+    Attestation,
+}
+
+impl Attachment {
+    /// The tag suffix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Attachment::Signature => "sig",
+            Attachment::Attestation => "att",
+        }
+    }
+    /// The attachment tag for `digest`.
+    pub fn tag(self, digest: &Digest) -> String {
+        format!("{}.{}", digest.tag_form(), self.suffix())
+    }
+}
+
+/// The manifest reference (digest or tag) an image reference points at.
+pub fn manifest_reference(image: &ImageRef) -> String {
+    if let Some(d) = image.digest() {
+        return d.to_string();
+    }
+    image.tag().unwrap_or("latest").to_owned()
+}
+
+/// Fetch the manifest an image reference points at (tags resolved once, here).
+pub async fn resolve(store: &Store, image: &ImageRef) -> Result<FetchedManifest, SigstoreError> {
+    Ok(store.get_manifest(&manifest_reference(image)).await?)
+}
+
+/// The docker-reference hallmark signs for an image when none is given: the repository
+/// (`registry/repo`, as cosign writes it), or `oci:DIR` for a layout.
+pub fn default_identity(image: &ImageRef) -> String {
+    match image {
+        ImageRef::Registry(r) => r.repository_name(),
+        ImageRef::Layout { path, .. } => format!("oci:{}", path.display()),
+    }
+}
+
+async fn get_optional_manifest(store: &Store, reference: &str) -> Result<Option<FetchedManifest>, SigstoreError> {
+    match store.get_manifest(reference).await {
+        Ok(m) => Ok(Some(m)),
+        Err(OciError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn parse_attachment_manifest(m: &FetchedManifest, location: &str) -> Result<ImageManifest, SigstoreError> {
+    match Manifest::parse(&m.bytes, Some(&m.media_type)) {
+        Ok(Manifest::Image(im)) => Ok(im),
+        Ok(Manifest::Index(_)) => Err(SigstoreError::Malformed {
+            what: "signature manifest".into(),
+            location: location.to_owned(),
+            reason: "expected an image manifest, found an index".into(),
+        }),
+        Err(e) => Err(SigstoreError::Malformed { what: "signature manifest".into(), location: location.to_owned(), reason: e.to_string() }),
+    }
+}
+
+/// Options of [`sign`].
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// `-a key=value` annotations, written into the payload's `optional`.
+    pub annotations: BTreeMap<String, String>,
+    /// Sign an index and every manifest under it.
+    pub recursive: bool,
+    /// The docker-reference to sign (default: [`default_identity`]).
+    pub identity: Option<String>,
+}
+
+/// One signed manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedManifest {
+    /// The digest signed.
+    pub digest: Digest,
+    /// The attachment tag written.
+    pub tag: String,
+    /// False when an identical signature by the same key was already there.
+    pub added: bool,
+}
+
+/// Digests to sign: the manifest, and with `recursive` every manifest below an index.
+async fn walk(store: &Store, top: &FetchedManifest, recursive: bool) -> Result<Vec<Digest>, SigstoreError> {
+    let mut out = vec![top.digest.clone()];
+    if !recursive {
+        return Ok(out);
+    }
+    let mut queue = vec![top.clone()];
+    while let Some(m) = queue.pop() {
+        if let Ok(Manifest::Index(index)) = Manifest::parse(&m.bytes, Some(&m.media_type)) {
+            for child in index.manifests {
+                if out.contains(&child.digest) {
+                    continue;
+                }
+                out.push(child.digest.clone());
+                if out.len() > 10_000 {
+                    return Err(SigstoreError::Invalid("index tree has more than 10000 manifests".into()));
+                }
+                let fetched = store.get_manifest(&child.digest.to_string()).await?;
+                queue.push(fetched);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sign an image: resolve it once, then write a simple-signing layer into
+/// `sha256-<hex>.sig` for its digest (and, with `recursive`, for every child manifest).
+pub async fn sign(store: &Store, image: &ImageRef, key: &SigningKey, options: &SignOptions) -> Result<Vec<SignedManifest>, SigstoreError> {
+    let top = resolve(store, image).await?;
+    let digests = walk(store, &top, options.recursive).await?;
+    let identity = options.identity.clone().unwrap_or_else(|| default_identity(image));
+    let mut out = Vec::with_capacity(digests.len());
+    for digest in digests {
+        let body = payload::build(&identity, &digest, &options.annotations);
+        let signature = key.sign(&body)?;
+        let mut annotations = BTreeMap::new();
+        annotations.insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
+        let layer = NewLayer { media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_owned(), blob: body, annotations };
+        let public = key.public_key().clone();
+        let added = append_layer(store, &digest, Attachment::Signature, &layer, |existing, _blob| {
+            // A layer with the same payload whose signature verifies with the same key.
+            existing.digest == layer.descriptor().digest
+                && existing
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                    .and_then(|s| STANDARD.decode(s).ok())
+                    .is_some_and(|sig| public.verify(&layer.blob, &sig).is_ok())
+        }, false)
+        .await?;
+        out.push(SignedManifest { tag: Attachment::Signature.tag(&digest), digest, added });
+    }
+    Ok(out)
+}
+
+/// Append a layer to the attachment manifest of `digest`, unless `is_duplicate` says an
+/// existing layer is the same. `needs_blob` fetches existing blobs for the duplicate check.
+async fn append_layer(
+    store: &Store,
+    digest: &Digest,
+    kind: Attachment,
+    layer: &NewLayer,
+    is_duplicate: impl Fn(&Descriptor, Option<&[u8]>) -> bool,
+    needs_blob: bool,
+) -> Result<bool, SigstoreError> {
+    let tag = kind.tag(digest);
+    let location = format!("{}:{tag}", store.location());
+    let existing = get_optional_manifest(store, &tag).await?;
+    let appended = match existing {
+        Some(m) => {
+            let im = parse_attachment_manifest(&m, &location)?;
+            for d in &im.layers {
+                let blob = if needs_blob { Some(store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?) } else { None };
+                if is_duplicate(d, blob.as_deref()) {
+                    return Ok(false);
+                }
+            }
+            let config = store.get_blob(&im.config.digest, MAX_ATTACHMENT_BYTES).await?;
+            sigmanifest::append(Some((&im, &config)), layer, &location)?
+        }
+        None => sigmanifest::append(None, layer, &location)?,
+    };
+    store.put_blob(&layer.blob).await?;
+    store.put_blob(&appended.config).await?;
+    store.put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag)).await?;
+    Ok(true)
+}
+
+/// Fetch every layer of the attachment manifest at `kind`'s tag as candidates.
+pub async fn attachment_candidates(store: &Store, digest: &Digest, kind: Attachment) -> Result<Vec<SignatureCandidate>, SigstoreError> {
+    let tag = kind.tag(digest);
+    let location = format!("{}:{tag}", store.location());
+    let Some(m) = get_optional_manifest(store, &tag).await? else { return Ok(Vec::new()) };
+    let im = parse_attachment_manifest(&m, &location)?;
+    if im.layers.len() > sigmanifest::MAX_LAYERS {
+        return Err(SigstoreError::TooManyLayers { location, count: im.layers.len(), limit: sigmanifest::MAX_LAYERS });
+    }
+    let fetches = im.layers.iter().enumerate().map(|(i, d)| {
+        let tag = tag.clone();
+        async move {
+            let body = store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?;
+            Ok::<_, SigstoreError>(SignatureCandidate {
+                source: CandidateSource::AttachmentTag { tag, layer: i },
+                media_type: d.media_type.clone(),
+                body,
+                annotations: d.annotations.clone().unwrap_or_default(),
+            })
+        }
+    });
+    try_join_all(fetches).await
+}
+
+/// Sigstore bundle referrers of `digest` as candidates.
+pub async fn bundle_candidates(store: &Store, digest: &Digest) -> Result<Vec<SignatureCandidate>, SigstoreError> {
+    let referrers = store.referrers(digest, Some(BUNDLE_V03_MEDIA_TYPE)).await?;
+    let mut out = Vec::new();
+    for r in referrers.iter().take(sigmanifest::MAX_LAYERS) {
+        let m = store.get_manifest(&r.digest.to_string()).await?;
+        let location = format!("{}@{}", store.location(), r.digest);
+        let im = parse_attachment_manifest(&m, &location)?;
+        for l in im.layers.iter().filter(|l| l.media_type == BUNDLE_V03_MEDIA_TYPE) {
+            let body = store.get_blob(&l.digest, MAX_ATTACHMENT_BYTES).await?;
+            out.push(SignatureCandidate {
+                source: CandidateSource::Referrer { manifest: r.digest.to_string() },
+                media_type: l.media_type.clone(),
+                body,
+                annotations: im.annotations.clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The result of verifying one image.
+#[derive(Debug, Clone)]
+pub struct ImageVerification {
+    /// The reference as given.
+    pub reference: String,
+    /// The digest verified.
+    pub digest: Digest,
+    /// Signatures that passed.
+    pub signatures: Vec<VerifiedSignature>,
+}
+
+/// Verify an image: the `.sig` signatures first; Sigstore bundle referrers are read when the
+/// `.sig` tag has no valid signature.
+pub async fn verify_image(store: &Store, image: &ImageRef, policy: &VerificationPolicy) -> Result<ImageVerification, SigstoreError> {
+    let m = resolve(store, image).await?;
+    let name = image.to_string();
+    let mut candidates = attachment_candidates(store, &m.digest, Attachment::Signature).await?;
+    let first = verify::verify_signatures(&name, &m.digest, &candidates, policy);
+    let signatures = match first {
+        Ok(s) => s,
+        Err(_) => {
+            candidates.extend(bundle_candidates(store, &m.digest).await?);
+            verify::verify_signatures(&name, &m.digest, &candidates, policy)?
+        }
+    };
+    Ok(ImageVerification { reference: name, digest: m.digest, signatures })
+}
+
+/// Options of [`attest`].
+#[derive(Debug, Clone)]
+pub struct AttestOptions {
+    /// Predicate type URI.
+    pub predicate_type: String,
+    /// The predicate.
+    pub predicate: serde_json::Value,
+    /// Replace existing attestations of the same predicate type.
+    pub replace: bool,
+}
+
+/// Attest an image: a DSSE envelope over an in-toto statement, appended to
+/// `sha256-<hex>.att`.
+pub async fn attest(store: &Store, image: &ImageRef, key: &SigningKey, options: &AttestOptions) -> Result<SignedManifest, SigstoreError> {
+    let m = resolve(store, image).await?;
+    let repository = match image {
+        ImageRef::Registry(r) => r.repository_name(),
+        ImageRef::Layout { .. } => default_identity(image),
+    };
+    let statement = attestation::build_statement(&repository, &m.digest, &options.predicate_type, options.predicate.clone());
+    let envelope = Envelope::sign(key, IN_TOTO_PAYLOAD_TYPE, &statement)?;
+    let mut annotations = BTreeMap::new();
+    annotations.insert(SIGNATURE_ANNOTATION.to_owned(), String::new());
+    annotations.insert(PREDICATE_TYPE_ANNOTATION.to_owned(), options.predicate_type.clone());
+    let layer = NewLayer { media_type: DSSE_MEDIA_TYPE.to_owned(), blob: envelope.to_bytes(), annotations };
+    let public = key.public_key().clone();
+    let tag = Attachment::Attestation.tag(&m.digest);
+    if options.replace {
+        replace_attestations(store, &m.digest, &options.predicate_type, &layer).await?;
+        return Ok(SignedManifest { digest: m.digest, tag, added: true });
+    }
+    let added = append_layer(store, &m.digest, Attachment::Attestation, &layer, |d, blob| {
+        let same_type = d.annotations.as_ref().and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION)) == Some(&options.predicate_type);
+        same_type
+            && blob.and_then(|b| Envelope::parse(b).ok()).is_some_and(|e| {
+                e.payload == envelope.payload && e.verify(std::slice::from_ref(&public)).is_ok()
+            })
+    }, true)
+    .await?;
+    Ok(SignedManifest { digest: m.digest, tag, added })
+}
+
+async fn replace_attestations(store: &Store, digest: &Digest, predicate_type: &str, layer: &NewLayer) -> Result<(), SigstoreError> {
+    let tag = Attachment::Attestation.tag(digest);
+    let location = format!("{}:{tag}", store.location());
+    let existing = get_optional_manifest(store, &tag).await?;
+    let appended = match existing {
+        Some(m) => {
+            let mut im = parse_attachment_manifest(&m, &location)?;
+            im.layers.retain(|d| d.annotations.as_ref().and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION)).map(String::as_str) != Some(predicate_type));
+            let config = sigmanifest::append(None, layer, &location)?;
+            // Rebuild from scratch over the kept layers plus the new one.
+            let mut fresh: Option<(ImageManifest, Vec<u8>)> = None;
+            for d in &im.layers {
+                let blob = store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?;
+                let nl = NewLayer { media_type: d.media_type.clone(), blob, annotations: d.annotations.clone().unwrap_or_default() };
+                let a = sigmanifest::append(fresh.as_ref().map(|(m, c)| (m, c.as_slice())), &nl, &location)?;
+                fresh = Some((parse_attachment_manifest(&FetchedManifest { digest: Digest::sha256_of(&a.manifest), media_type: media_types::OCI_MANIFEST.into(), bytes: a.manifest }, &location)?, a.config));
+            }
+            match fresh {
+                Some((fm, fc)) => sigmanifest::append(Some((&fm, &fc)), layer, &location)?,
+                None => config,
+            }
+        }
+        None => sigmanifest::append(None, layer, &location)?,
+    };
+    store.put_blob(&layer.blob).await?;
+    store.put_blob(&appended.config).await?;
+    store.put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag)).await?;
+    Ok(())
+}
+
+/// Verify an image's attestations (`.att` layers and in-toto bundle referrers), optionally of
+/// one predicate type. At least one must pass.
+pub async fn verify_attestations(
+    store: &Store,
+    image: &ImageRef,
+    keys: &[PublicKey],
+    predicate_type: Option<&str>,
+) -> Result<(Digest, Vec<VerifiedAttestation>), SigstoreError> {
+    let m = resolve(store, image).await?;
+    let name = image.to_string();
+    let mut candidates = attachment_candidates(store, &m.digest, Attachment::Attestation).await?;
+    candidates.extend(bundle_candidates(store, &m.digest).await?);
+    let mut ok = Vec::new();
+    let mut rejections = Vec::new();
+    for c in &candidates {
+        let r = match c.media_type.as_str() {
+            DSSE_MEDIA_TYPE => attestation::verify_attestation(&c.body, &m.digest, keys, predicate_type),
+            BUNDLE_V03_MEDIA_TYPE => crate::bundle::verify_image_bundle(&c.body, &m.digest, keys).and_then(|v| {
+                if v.predicate_type == COSIGN_SIGN_PREDICATE {
+                    return Err(Rejection::NotASignature { media_type: "signature bundle (not an attestation)".into() });
+                }
+                match predicate_type {
+                    Some(want) if want != v.predicate_type => Err(Rejection::Malformed {
+                        reason: format!("predicate type is {:?}, expected {want:?}", v.predicate_type),
+                    }),
+                    _ => Ok(VerifiedAttestation { key_fingerprint: v.key_fingerprint, predicate_type: v.predicate_type, statement: v.statement }),
+                }
+            }),
+            other => Err(Rejection::NotASignature { media_type: other.to_owned() }),
+        };
+        match r {
+            Ok(v) => ok.push(v),
+            Err(e) => rejections.push((c.source.to_string(), e)),
+        }
+    }
+    if candidates.is_empty() {
+        return Err(VerifyError::NoSignatures { image: name, sig_tag: Attachment::Attestation.tag(&m.digest) }.into());
+    }
+    if ok.is_empty() {
+        return Err(VerifyError::NoneValid { image: name, rejections }.into());
+    }
+    Ok((m.digest, ok))
+}
+
+/// What is attached to an image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Tree {
+    /// The image reference.
+    pub reference: String,
+    /// Its digest.
+    pub digest: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Signature layers (`.sig`).
+    pub signatures: Vec<TreeLayer>,
+    /// Attestation layers (`.att`).
+    pub attestations: Vec<TreeLayer>,
+    /// OCI referrers.
+    pub referrers: Vec<TreeReferrer>,
+    /// Child manifests of an index.
+    pub manifests: Vec<String>,
+}
+
+/// One layer of an attachment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TreeLayer {
+    /// The attachment tag.
+    pub tag: String,
+    /// Layer digest.
+    pub digest: String,
+    /// Layer media type.
+    pub media_type: String,
+    /// Predicate type, for attestations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+}
+
+/// One referrer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TreeReferrer {
+    /// Manifest digest.
+    pub digest: String,
+    /// Artifact type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+/// Inspect what is attached to an image.
+pub async fn tree(store: &Store, image: &ImageRef) -> Result<Tree, SigstoreError> {
+    let m = resolve(store, image).await?;
+    let layers = |kind: Attachment| {
+        let tag = kind.tag(&m.digest);
+        async move {
+            let Some(fm) = get_optional_manifest(store, &tag).await? else { return Ok::<_, SigstoreError>(Vec::new()) };
+            let im = parse_attachment_manifest(&fm, &format!("{}:{tag}", store.location()))?;
+            Ok(im
+                .layers
+                .iter()
+                .map(|l| TreeLayer {
+                    tag: tag.clone(),
+                    digest: l.digest.to_string(),
+                    media_type: l.media_type.clone(),
+                    predicate_type: l.annotations.as_ref().and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION)).cloned(),
+                })
+                .collect())
+        }
+    };
+    let signatures = layers(Attachment::Signature).await?;
+    let attestations = layers(Attachment::Attestation).await?;
+    let referrers = store
+        .referrers(&m.digest, None)
+        .await?
+        .into_iter()
+        .map(|d| TreeReferrer { digest: d.digest.to_string(), artifact_type: d.artifact_type })
+        .collect();
+    let manifests = match Manifest::parse(&m.bytes, Some(&m.media_type)) {
+        Ok(Manifest::Index(i)) => i.manifests.iter().map(|d| d.digest.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    Ok(Tree { reference: image.to_string(), digest: m.digest.to_string(), media_type: m.media_type, signatures, attestations, referrers, manifests })
+}
+
+/// What [`copy`] moved.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CopyReport {
+    /// The image digest.
+    pub digest: String,
+    /// Manifests written.
+    pub manifests: usize,
+    /// Blobs written or already present.
+    pub blobs: usize,
+    /// Attachment tags copied (`.sig`, `.att`).
+    pub attachments: Vec<String>,
+    /// Referrers copied.
+    pub referrers: Vec<String>,
+}
+
+/// Copy one manifest (and, for an index, its children) with all blobs; the top manifest is
+/// written under `tag` (or by digest).
+async fn copy_manifest_tree(src: &Store, dst: &Store, top: &FetchedManifest, tag: Option<&str>, report: &mut CopyReport) -> Result<(), SigstoreError> {
+    // Children first, so nothing ever names content that is not there yet.
+    match Manifest::parse(&top.bytes, Some(&top.media_type)) {
+        Ok(Manifest::Image(im)) => {
+            for d in std::iter::once(&im.config).chain(im.layers.iter()) {
+                let blob = src.get_blob(&d.digest, MAX_COPY_BLOB_BYTES).await?;
+                dst.put_blob(&blob).await?;
+                report.blobs += 1;
+            }
+        }
+        Ok(Manifest::Index(index)) => {
+            for child in &index.manifests {
+                let fm = src.get_manifest(&child.digest.to_string()).await?;
+                Box::pin(copy_manifest_tree(src, dst, &fm, None, report)).await?;
+            }
+        }
+        Err(e) => {
+            return Err(SigstoreError::Malformed { what: "manifest".into(), location: format!("{}@{}", src.location(), top.digest), reason: e.to_string() });
+        }
+    }
+    let written = dst.put_manifest(&top.bytes, &top.media_type, tag).await?;
+    if written != top.digest {
+        return Err(SigstoreError::Malformed {
+            what: "copied manifest".into(),
+            location: dst.location(),
+            reason: format!("expected digest {}, destination computed {written}", top.digest),
+        });
+    }
+    report.manifests += 1;
+    Ok(())
+}
+
+/// Record a referrer in the destination's tag-schema fallback index (`sha256-<hex>`), for
+/// registries without the referrers API.
+async fn add_to_referrers_index(dst: &Store, subject: &Digest, descriptor: Descriptor) -> Result<(), SigstoreError> {
+    if matches!(dst, Store::Layout(_)) {
+        return Ok(());
+    }
+    let tag = subject.tag_form();
+    let mut index = match get_optional_manifest(dst, &tag).await? {
+        Some(m) => match Manifest::parse(&m.bytes, Some(&m.media_type)) {
+            Ok(Manifest::Index(i)) => i,
+            _ => return Err(SigstoreError::Malformed { what: "referrers tag index".into(), location: format!("{}:{tag}", dst.location()), reason: "not an index".into() }),
+        },
+        None => ImageIndex { schema_version: 2, media_type: Some(media_types::OCI_INDEX.into()), artifact_type: None, manifests: Vec::new(), subject: None, annotations: None },
+    };
+    if index.manifests.iter().any(|d| d.digest == descriptor.digest) {
+        return Ok(());
+    }
+    index.manifests.push(descriptor);
+    dst.put_manifest(&to_json_bytes(&index), media_types::OCI_INDEX, Some(&tag)).await?;
+    Ok(())
+}
+
+/// Copy an image with its signatures, attestations and referrers (for every manifest of an
+/// index too) from `src` to `dst`, tagging it `dst_tag` when given.
+pub async fn copy(src: &Store, image: &ImageRef, dst: &Store, dst_tag: Option<&str>) -> Result<CopyReport, SigstoreError> {
+    let top = resolve(src, image).await?;
+    let mut report = CopyReport { digest: top.digest.to_string(), ..CopyReport::default() };
+    copy_manifest_tree(src, dst, &top, dst_tag, &mut report).await?;
+    let digests = walk(src, &top, true).await?;
+    for digest in &digests {
+        for kind in [Attachment::Signature, Attachment::Attestation] {
+            let tag = kind.tag(digest);
+            if let Some(m) = get_optional_manifest(src, &tag).await? {
+                copy_manifest_tree(src, dst, &m, Some(&tag), &mut report).await?;
+                report.attachments.push(tag);
+            }
+        }
+        for r in src.referrers(digest, None).await? {
+            let m = src.get_manifest(&r.digest.to_string()).await?;
+            copy_manifest_tree(src, dst, &m, None, &mut report).await?;
+            add_to_referrers_index(dst, digest, r.clone()).await?;
+            report.referrers.push(r.digest.to_string());
+        }
+    }
+    Ok(report)
+}

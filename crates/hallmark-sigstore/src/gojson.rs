@@ -1,0 +1,42 @@
+//! JSON string encoding exactly as Go's `encoding/json` writes it (HTML-safe escaping of
+//! `<`, `>`, `&`, and of U+2028/U+2029), so payloads hallmark builds are byte-identical to
+//! cosign's.
+
+/// Append `s` as a Go-encoded JSON string literal (with quotes) to `out`.
+pub fn push_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Go-encode a string as a JSON literal.
+pub fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_string(&mut out, s);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_like_go() {
+        assert_eq!(super::string("a<b>&\"\\\n\u{1}\u{2028}é"), "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\u2028é\"");
+    }
+}

@@ -1,0 +1,109 @@
+//! cosign attachment manifests (`sha256-<hex>.sig` / `.att`): an OCI image manifest whose
+//! config is an OCI image config listing each layer's digest in `rootfs.diff_ids`, one layer
+//! per signature. New signatures are appended, as cosign and containers/image do.
+
+use crate::error::SigstoreError;
+use hallmark_core::Digest;
+use hallmark_oci::{Descriptor, ImageManifest, manifest::to_json_bytes, media_types};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// cosign's limit on layers in one attachment manifest.
+pub const MAX_LAYERS: usize = 1000;
+
+/// A layer to attach.
+#[derive(Debug, Clone)]
+pub struct NewLayer {
+    /// Layer media type.
+    pub media_type: String,
+    /// Layer blob.
+    pub blob: Vec<u8>,
+    /// Layer annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl NewLayer {
+    /// The layer's descriptor.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: Digest::sha256_of(&self.blob),
+            size: self.blob.len() as u64,
+            annotations: Some(self.annotations.clone()),
+            platform: None,
+            artifact_type: None,
+        }
+    }
+}
+
+/// The config of a fresh attachment manifest (go-containerregistry's empty image config).
+fn empty_config() -> Value {
+    json!({
+        "architecture": "",
+        "created": "0001-01-01T00:00:00Z",
+        "history": [],
+        "os": "",
+        "rootfs": {"type": "layers", "diff_ids": []},
+        "config": {}
+    })
+}
+
+/// The manifest and config to write after appending `layer`.
+pub struct Appended {
+    /// New manifest bytes.
+    pub manifest: Vec<u8>,
+    /// New config bytes.
+    pub config: Vec<u8>,
+}
+
+/// Append `layer` to an existing attachment manifest (with its config bytes), or start one.
+pub fn append(existing: Option<(&ImageManifest, &[u8])>, layer: &NewLayer, location: &str) -> Result<Appended, SigstoreError> {
+    let (mut layers, mut config) = match existing {
+        Some((m, config_bytes)) => {
+            let config: Value = serde_json::from_slice(config_bytes).map_err(|e| SigstoreError::Malformed {
+                what: "attachment config".into(),
+                location: location.to_owned(),
+                reason: e.to_string(),
+            })?;
+            if !config.is_object() {
+                return Err(SigstoreError::Malformed { what: "attachment config".into(), location: location.to_owned(), reason: "not a JSON object".into() });
+            }
+            (m.layers.clone(), config)
+        }
+        None => (Vec::new(), empty_config()),
+    };
+    if layers.len() >= MAX_LAYERS {
+        return Err(SigstoreError::TooManyLayers { location: location.to_owned(), count: layers.len(), limit: MAX_LAYERS });
+    }
+    let desc = layer.descriptor();
+    let diff_id = Value::String(desc.digest.to_string());
+    layers.push(desc);
+    // rootfs.diff_ids lists the layer digests (layers are uncompressed).
+    let rootfs = config
+        .as_object_mut()
+        .map(|o| o.entry("rootfs").or_insert_with(|| json!({"type": "layers", "diff_ids": []})));
+    if let Some(Value::Object(rootfs)) = rootfs {
+        match rootfs.entry("diff_ids").or_insert_with(|| json!([])) {
+            Value::Array(ids) => ids.push(diff_id),
+            other => *other = json!([diff_id]),
+        }
+    }
+    let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(media_types::OCI_MANIFEST.to_owned()),
+        artifact_type: None,
+        config: Descriptor {
+            media_type: media_types::OCI_CONFIG.to_owned(),
+            digest: Digest::sha256_of(&config_bytes),
+            size: config_bytes.len() as u64,
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        },
+        layers,
+        subject: None,
+        annotations: None,
+    };
+    Ok(Appended { manifest: to_json_bytes(&manifest), config: config_bytes })
+}

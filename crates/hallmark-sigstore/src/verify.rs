@@ -1,0 +1,167 @@
+//! Pure verification of an image's signatures: no I/O, no clock.
+//!
+//! `verify_signatures(image, digest, candidates, policy)` accepts the image when at least one
+//! candidate passes every check, in this order: it is a signature (media type), its signature
+//! verifies with one of the policy's keys, its payload is well formed, it signs exactly
+//! `digest`, it carries every required annotation, and (when asked) it names the expected
+//! repository.
+
+use crate::{
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, BUNDLE_V03_MEDIA_TYPE,
+    bundle::{self, COSIGN_SIGN_PREDICATE},
+    candidate::SignatureCandidate,
+    error::{Rejection, VerifyError},
+    payload,
+};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use hallmark_core::{Digest, PublicKey, RegistryRef};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Whether the signed docker-reference is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IdentityCheck {
+    /// Not checked (cosign's behaviour).
+    #[default]
+    Any,
+    /// The signed docker-reference must name this repository (`registry/repo`; a tag or digest in
+    /// the signed reference is ignored, as containers/image's `matchRepository` does).
+    Repository(String),
+}
+
+/// What a signature must satisfy.
+#[derive(Debug, Clone, Default)]
+pub struct VerificationPolicy {
+    /// Accepted keys (any one).
+    pub keys: Vec<PublicKey>,
+    /// Required annotations (`-a key=value`).
+    pub annotations: BTreeMap<String, String>,
+    /// Identity check.
+    pub identity: IdentityCheck,
+}
+
+/// A signature that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedSignature {
+    /// Where it was found.
+    pub source: String,
+    /// `cosign-simplesigning` or `sigstore-bundle-v0.3`.
+    pub format: &'static str,
+    /// Fingerprint (sha256 hex of SubjectPublicKeyInfo) of the key that verified it.
+    pub key_fingerprint: String,
+    /// The signed docker-reference (simple signing only).
+    pub docker_reference: Option<String>,
+    /// The payload (simple signing JSON or the in-toto statement).
+    pub payload: Value,
+    /// Annotations (simple signing `optional` strings, or the bundle subject annotations).
+    pub annotations: BTreeMap<String, String>,
+}
+
+fn same_repository(signed: &str, expected: &str) -> bool {
+    match (RegistryRef::parse(signed), RegistryRef::parse(expected)) {
+        (Ok(a), Ok(b)) => a.repository_name() == b.repository_name(),
+        _ => signed == expected,
+    }
+}
+
+fn check_claims(
+    annotations: &BTreeMap<String, String>,
+    docker_reference: Option<&str>,
+    policy: &VerificationPolicy,
+) -> Result<(), Rejection> {
+    for (k, v) in &policy.annotations {
+        match annotations.get(k) {
+            Some(found) if found == v => {}
+            found => {
+                return Err(Rejection::AnnotationMismatch { key: k.clone(), expected: v.clone(), found: found.cloned() });
+            }
+        }
+    }
+    if let IdentityCheck::Repository(expected) = &policy.identity {
+        match docker_reference {
+            Some(r) if same_repository(r, expected) => {}
+            Some(r) => return Err(Rejection::IdentityMismatch { expected: expected.clone(), found: r.to_owned() }),
+            None => {
+                return Err(Rejection::IdentityMismatch {
+                    expected: expected.clone(),
+                    found: "(none: a Sigstore bundle names no repository)".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Check one candidate.
+pub fn verify_candidate(
+    digest: &Digest,
+    candidate: &SignatureCandidate,
+    policy: &VerificationPolicy,
+) -> Result<VerifiedSignature, Rejection> {
+    match candidate.media_type.as_str() {
+        SIMPLE_SIGNING_MEDIA_TYPE => {
+            let sig_b64 = candidate.annotations.get(SIGNATURE_ANNOTATION).filter(|s| !s.is_empty()).ok_or(Rejection::MissingSignature)?;
+            let sig = STANDARD.decode(sig_b64.as_bytes()).map_err(|_| Rejection::BadBase64)?;
+            let key = policy
+                .keys
+                .iter()
+                .find(|k| k.verify(&candidate.body, &sig).is_ok())
+                .ok_or_else(|| Rejection::NoKeyVerifies { tried: policy.keys.iter().map(PublicKey::fingerprint).collect() })?;
+            let parsed = payload::parse(&candidate.body).map_err(Rejection::Payload)?;
+            if &parsed.manifest_digest != digest {
+                return Err(Rejection::DigestMismatch { expected: digest.to_string(), found: parsed.manifest_digest.to_string() });
+            }
+            let annotations = parsed.annotations();
+            check_claims(&annotations, Some(&parsed.docker_reference), policy)?;
+            Ok(VerifiedSignature {
+                source: candidate.source.to_string(),
+                format: "cosign-simplesigning",
+                key_fingerprint: key.fingerprint(),
+                docker_reference: Some(parsed.docker_reference),
+                payload: parsed.json,
+                annotations,
+            })
+        }
+        BUNDLE_V03_MEDIA_TYPE => {
+            let v = bundle::verify_image_bundle(&candidate.body, digest, &policy.keys)?;
+            if v.predicate_type != COSIGN_SIGN_PREDICATE {
+                return Err(Rejection::NotASignature { media_type: format!("{BUNDLE_V03_MEDIA_TYPE} with predicate {}", v.predicate_type) });
+            }
+            check_claims(&v.annotations, None, policy)?;
+            Ok(VerifiedSignature {
+                source: candidate.source.to_string(),
+                format: "sigstore-bundle-v0.3",
+                key_fingerprint: v.key_fingerprint,
+                docker_reference: None,
+                payload: v.statement,
+                annotations: v.annotations,
+            })
+        }
+        other => Err(Rejection::NotASignature { media_type: other.to_owned() }),
+    }
+}
+
+/// Verify an image: at least one candidate must pass. Returns every passing signature.
+pub fn verify_signatures(
+    image: &str,
+    digest: &Digest,
+    candidates: &[SignatureCandidate],
+    policy: &VerificationPolicy,
+) -> Result<Vec<VerifiedSignature>, VerifyError> {
+    if candidates.is_empty() {
+        return Err(VerifyError::NoSignatures { image: image.to_owned(), sig_tag: format!("{}.sig", digest.tag_form()) });
+    }
+    let mut ok = Vec::new();
+    let mut rejections = Vec::new();
+    for c in candidates {
+        match verify_candidate(digest, c, policy) {
+            Ok(v) => ok.push(v),
+            Err(r) => rejections.push((c.source.to_string(), r)),
+        }
+    }
+    if ok.is_empty() {
+        return Err(VerifyError::NoneValid { image: image.to_owned(), rejections });
+    }
+    Ok(ok)
+}

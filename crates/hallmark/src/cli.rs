@@ -1,0 +1,260 @@
+//! Command-line definitions.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Sign, verify and carry container images: cosign signatures and attestations, in any OCI
+/// registry or OCI layout.
+#[derive(Debug, Parser)]
+#[command(name = "hallmark", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct GlobalArgs {
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) output: OutputFormat,
+    /// Allow plain HTTP to registries that are not on a loopback address.
+    #[arg(long, global = true)]
+    pub(crate) allow_http_registry: bool,
+    /// Registry user name (else credentials come from docker's config.json).
+    #[arg(long, global = true, env = "HALLMARK_REGISTRY_USERNAME")]
+    pub(crate) registry_username: Option<String>,
+    /// Registry password or token (with --registry-username).
+    #[arg(long, global = true, env = "HALLMARK_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub(crate) registry_password: Option<String>,
+    /// Extra CA certificates (PEM) to trust for HTTPS registries.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) registry_cacert: Option<PathBuf>,
+    /// How many images to work on at once.
+    #[arg(long, global = true, default_value_t = 64)]
+    pub(crate) max_workers: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Generate, import and show signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign images (cosign `.sig` format, readable by cosign, skopeo and podman).
+    Sign(SignArgs),
+    /// Verify image signatures; exits 0 only if every image has a valid signature.
+    Verify(VerifyArgs),
+    /// Attach a signed in-toto attestation to an image (cosign `.att` format).
+    Attest(AttestArgs),
+    /// Verify an image's attestations and print the verified statements.
+    VerifyAttestation(VerifyAttestationArgs),
+    /// Sign a file; prints a cosign-compatible base64 signature.
+    SignBlob(SignBlobArgs),
+    /// Verify a file's signature.
+    VerifyBlob(VerifyBlobArgs),
+    /// Show an image's signatures, attestations and referrers.
+    Tree(TreeArgs),
+    /// Copy an image with its signatures, attestations and referrers.
+    Copy(CopyArgs),
+    /// Walk through signing and verification on a local OCI layout, with no server.
+    Quickstart(QuickstartArgs),
+    /// Developer helpers (benchmarks, tests).
+    #[command(subcommand, hide = true)]
+    Debug(DebugCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Generate a key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub.
+    Generate(KeyGenerateArgs),
+    /// Print the public key of a private key file.
+    PublicKey(KeyPublicArgs),
+    /// Import a plain PKCS#8 / SEC1 / PKCS#1 PEM private key as an encrypted cosign key.
+    Import(KeyImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyGenerateArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, default_value = "cosign")]
+    pub(crate) output_prefix: PathBuf,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value_t = Algorithm::EcdsaP256)]
+    pub(crate) algorithm: Algorithm,
+    /// Overwrite existing files.
+    #[arg(long, short = 'f')]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Algorithm {
+    EcdsaP256,
+    EcdsaP384,
+    Ed25519,
+    Rsa,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyPublicArgs {
+    /// The private key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub(crate) outfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyImportArgs {
+    /// The plain PEM private key to import.
+    #[arg(long, short = 'k')]
+    pub(crate) key: PathBuf,
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, default_value = "import-cosign")]
+    pub(crate) output_prefix: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long, short = 'f')]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// The private key file (cosign format, or plain PEM).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// Annotation to sign into the payload, KEY=VALUE (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE")]
+    pub(crate) annotations: Vec<String>,
+    /// Sign an index and each platform manifest under it.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+    /// The docker-reference to sign instead of the image's repository.
+    #[arg(long, value_name = "REPO")]
+    pub(crate) sign_container_identity: Option<String>,
+    /// Images: registry/repo:tag, registry/repo@sha256:..., oci:DIR[:tag].
+    #[arg(required = true, value_name = "IMAGE")]
+    pub(crate) images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Public key file(s); a signature by any of them is accepted.
+    #[arg(long, required = true)]
+    pub(crate) key: Vec<PathBuf>,
+    /// Required annotation, KEY=VALUE (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE")]
+    pub(crate) annotations: Vec<String>,
+    /// The repository the signature must name (registry/repo).
+    #[arg(long, value_name = "REPO")]
+    pub(crate) identity: Option<String>,
+    /// Images to verify.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub(crate) images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttestArgs {
+    /// The private key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The predicate file.
+    #[arg(long)]
+    pub(crate) predicate: PathBuf,
+    /// slsaprovenance|slsaprovenance1|spdxjson|cyclonedx|vuln|openvex|link|custom|URI.
+    #[arg(long = "type", default_value = "custom")]
+    pub(crate) predicate_type: String,
+    /// Replace attestations of the same predicate type.
+    #[arg(long)]
+    pub(crate) replace: bool,
+    /// Images to attest.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub(crate) images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyAttestationArgs {
+    /// Public key file(s).
+    #[arg(long, required = true)]
+    pub(crate) key: Vec<PathBuf>,
+    /// Predicate type to require (name or URI); default: any.
+    #[arg(long = "type")]
+    pub(crate) predicate_type: Option<String>,
+    /// Images.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub(crate) images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignBlobArgs {
+    /// The private key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// Also write the base64 signature to this file.
+    #[arg(long)]
+    pub(crate) output_signature: Option<PathBuf>,
+    /// The file to sign.
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyBlobArgs {
+    /// Public key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The signature: a file holding base64 (or raw DER), or the base64 itself.
+    #[arg(long)]
+    pub(crate) signature: String,
+    /// The file.
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TreeArgs {
+    /// The image.
+    pub(crate) image: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CopyArgs {
+    /// Source image.
+    pub(crate) src: String,
+    /// Destination (registry/repo[:tag] or oci:DIR[:tag]).
+    pub(crate) dst: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QuickstartArgs {
+    /// Where to put the sample layout and keys (default: $XDG_DATA_HOME/hallmark/quickstart).
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DebugCommand {
+    /// Push COUNT distinct sample images as PREFIX<i>:TAG.
+    PushSample(PushSampleArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushSampleArgs {
+    /// How many images.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) count: usize,
+    /// Reference prefix, e.g. 127.0.0.1:5000/bench/img (or oci:DIR:img).
+    #[arg(long)]
+    pub(crate) repo_prefix: String,
+    /// Tag.
+    #[arg(long, default_value = "v1")]
+    pub(crate) tag: String,
+    /// Push multi-platform indexes instead of single images.
+    #[arg(long)]
+    pub(crate) index: bool,
+}

@@ -1,0 +1,255 @@
+//! Commands over images: sign, verify, attest, verify-attestation, tree, copy.
+
+use crate::{
+    cli::{AttestArgs, CopyArgs, OutputFormat, SignArgs, TreeArgs, VerifyArgs, VerifyAttestationArgs},
+    commands::parse_annotations,
+    context::{Context, parse_image},
+    output::{for_each, load_public_keys, signature_json},
+    secrets::load_signing_key,
+};
+use anyhow::{Context as _, Result};
+use hallmark_core::ImageRef;
+use hallmark_sigstore::{
+    IdentityCheck, VerificationPolicy,
+    attestation::{build_predicate, predicate_type_uri},
+    flow::{self, AttestOptions, SignOptions},
+};
+use serde_json::{Value, json};
+use std::{process::ExitCode, sync::Arc};
+
+fn parse_all(images: &[String]) -> Result<Vec<ImageRef>> {
+    images.iter().map(|s| parse_image(s)).collect()
+}
+
+pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
+    // Everything that can fail without touching a registry is checked first.
+    let images = parse_all(&a.images)?;
+    let options = SignOptions {
+        annotations: parse_annotations(&a.annotations)?,
+        recursive: a.recursive,
+        identity: a.sign_container_identity.clone(),
+    };
+    let key = Arc::new(load_signing_key(&a.key)?);
+    let options = Arc::new(options);
+    let results = for_each(ctx, "signing", images.clone(), |image| {
+        let ctx = ctx.clone();
+        let key = key.clone();
+        let options = options.clone();
+        async move {
+            let store = ctx.store(&image, false)?;
+            flow::sign(&store, &image, &key, &options).await.with_context(|| format!("signing {image}"))
+        }
+    })
+    .await;
+    let mut failed = 0;
+    let mut json_out = Vec::new();
+    for (image, r) in images.iter().zip(results) {
+        match r {
+            Ok(signed) => {
+                for s in &signed {
+                    if ctx.output == OutputFormat::Text {
+                        let what = if s.added { "signed" } else { "already signed by this key" };
+                        eprintln!("{image}: {} {what} ({})", s.digest, s.tag);
+                    }
+                }
+                json_out.push(json!({"reference": image.to_string(), "signed": signed.iter().map(|s| json!({"digest": s.digest.to_string(), "tag": s.tag, "added": s.added})).collect::<Vec<_>>()}));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+                json_out.push(json!({"reference": image.to_string(), "error": format!("{e:#}")}));
+            }
+        }
+    }
+    if ctx.output == OutputFormat::Json {
+        println!("{}", Value::Array(json_out));
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
+    let images = parse_all(&a.images)?;
+    let policy = Arc::new(VerificationPolicy {
+        keys: load_public_keys(&a.key)?,
+        annotations: parse_annotations(&a.annotations)?,
+        identity: match &a.identity {
+            Some(r) => IdentityCheck::Repository(r.clone()),
+            None => IdentityCheck::Any,
+        },
+    });
+    let results = for_each(ctx, "verifying", images.clone(), |image| {
+        let ctx = ctx.clone();
+        let policy = policy.clone();
+        async move {
+            let store = ctx.store(&image, false)?;
+            Ok::<_, anyhow::Error>(flow::verify_image(&store, &image, &policy).await?)
+        }
+    })
+    .await;
+    let mut failed = 0;
+    let mut json_out = Vec::new();
+    for (image, r) in images.iter().zip(results) {
+        match r {
+            Ok(v) => {
+                if ctx.output == OutputFormat::Text {
+                    let keys: std::collections::BTreeSet<_> = v.signatures.iter().map(|s| s.key_fingerprint.as_str()).collect();
+                    println!(
+                        "{image}@{}: verified, {} valid signature{} by key{} {}",
+                        v.digest,
+                        v.signatures.len(),
+                        if v.signatures.len() == 1 { "" } else { "s" },
+                        if keys.len() == 1 { "" } else { "s" },
+                        keys.iter().map(|k| format!("sha256:{k}")).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                json_out.push(json!({
+                    "reference": image.to_string(),
+                    "digest": v.digest.to_string(),
+                    "verified": true,
+                    "signatures": v.signatures.iter().map(signature_json).collect::<Vec<_>>(),
+                }));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {image}: {e:#}");
+                json_out.push(json!({"reference": image.to_string(), "verified": false, "error": format!("{e:#}"), "signatures": []}));
+            }
+        }
+    }
+    if ctx.output == OutputFormat::Json {
+        println!("{}", Value::Array(json_out));
+    }
+    if failed > 0 && images.len() > 1 {
+        eprintln!("{failed} of {} images failed verification", images.len());
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode> {
+    let images = parse_all(&a.images)?;
+    let predicate_type = predicate_type_uri(&a.predicate_type).map_err(anyhow::Error::msg)?;
+    let file = std::fs::read(&a.predicate).with_context(|| format!("reading predicate {}", a.predicate.display()))?;
+    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let predicate = build_predicate(&predicate_type, &file, &now).map_err(|e| anyhow::anyhow!("{}: {e}", a.predicate.display()))?;
+    let key = load_signing_key(&a.key)?;
+    let options = AttestOptions { predicate_type, predicate, replace: a.replace };
+    let mut failed = 0;
+    let mut json_out = Vec::new();
+    for image in &images {
+        let store = ctx.store(image, false)?;
+        match flow::attest(&store, image, &key, &options).await {
+            Ok(s) => {
+                if ctx.output == OutputFormat::Text {
+                    eprintln!("{image}: {} attested ({}){}", s.digest, s.tag, if s.added { "" } else { ", identical attestation already present" });
+                }
+                json_out.push(json!({"reference": image.to_string(), "digest": s.digest.to_string(), "tag": s.tag, "added": s.added}));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: attesting {image}: {e:#}");
+                json_out.push(json!({"reference": image.to_string(), "error": format!("{e:#}")}));
+            }
+        }
+    }
+    if ctx.output == OutputFormat::Json {
+        println!("{}", Value::Array(json_out));
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(crate) async fn verify_attestation(ctx: &Arc<Context>, a: VerifyAttestationArgs) -> Result<ExitCode> {
+    let images = parse_all(&a.images)?;
+    let keys = load_public_keys(&a.key)?;
+    let predicate_type = a.predicate_type.as_deref().map(predicate_type_uri).transpose().map_err(anyhow::Error::msg)?;
+    let mut failed = 0;
+    let mut json_out = Vec::new();
+    for image in &images {
+        let store = ctx.store(image, false)?;
+        match flow::verify_attestations(&store, image, &keys, predicate_type.as_deref()).await {
+            Ok((digest, atts)) => {
+                if ctx.output == OutputFormat::Text {
+                    eprintln!("{image}@{digest}: {} verified attestation{}", atts.len(), if atts.len() == 1 { "" } else { "s" });
+                    for att in &atts {
+                        println!("{}", att.statement);
+                    }
+                }
+                json_out.push(json!({
+                    "reference": image.to_string(),
+                    "digest": digest.to_string(),
+                    "verified": true,
+                    "attestations": atts.iter().map(|t| json!({"key_fingerprint": t.key_fingerprint, "predicate_type": t.predicate_type, "statement": t.statement})).collect::<Vec<_>>(),
+                }));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {image}: {e:#}");
+                json_out.push(json!({"reference": image.to_string(), "verified": false, "error": format!("{e:#}"), "attestations": []}));
+            }
+        }
+    }
+    if ctx.output == OutputFormat::Json {
+        println!("{}", Value::Array(json_out));
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
+    let image = parse_image(&a.image)?;
+    let store = ctx.store(&image, false)?;
+    let t = flow::tree(&store, &image).await?;
+    match ctx.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&t)?),
+        OutputFormat::Text => {
+            println!("{} ({}, {})", t.reference, t.digest, t.media_type);
+            let sections: [(&str, Vec<String>); 4] = [
+                ("Signatures", t.signatures.iter().map(|l| format!("{} {} [{}]", l.tag, l.digest, l.media_type)).collect()),
+                (
+                    "Attestations",
+                    t.attestations
+                        .iter()
+                        .map(|l| format!("{} {} [{}]", l.tag, l.digest, l.predicate_type.as_deref().unwrap_or(&l.media_type)))
+                        .collect(),
+                ),
+                ("Referrers", t.referrers.iter().map(|r| format!("{} [{}]", r.digest, r.artifact_type.as_deref().unwrap_or("-"))).collect()),
+                ("Manifests", t.manifests.clone()),
+            ];
+            let present: Vec<_> = sections.iter().filter(|(_, v)| !v.is_empty()).collect();
+            if present.is_empty() {
+                println!("└── (no signatures, attestations or referrers)");
+            }
+            for (i, (name, items)) in present.iter().enumerate() {
+                let last = i + 1 == present.len();
+                println!("{} {name}", if last { "└──" } else { "├──" });
+                for (j, item) in items.iter().enumerate() {
+                    let bar = if last { "    " } else { "│   " };
+                    println!("{bar}{} {item}", if j + 1 == items.len() { "└──" } else { "├──" });
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
+    let src = parse_image(&a.src)?;
+    let dst = parse_image(&a.dst)?;
+    if dst.digest().is_some() {
+        anyhow::bail!("destination {dst}: expected a repository or tag, found a digest (the digest is the source's)");
+    }
+    let src_store = ctx.store(&src, false)?;
+    let dst_store = ctx.store(&dst, true)?;
+    let tag = dst.tag().or(src.tag()).map(str::to_owned);
+    let report = flow::copy(&src_store, &src, &dst_store, tag.as_deref()).await.with_context(|| format!("copying {src} to {dst}"))?;
+    match ctx.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&report)?),
+        OutputFormat::Text => eprintln!(
+            "copied {src} ({}) to {dst}: {} manifests, {} blobs, attachments [{}], {} referrers",
+            report.digest,
+            report.manifests,
+            report.blobs,
+            report.attachments.join(", "),
+            report.referrers.len()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,43 @@
+//! One module per command group.
+
+mod blob;
+mod debug;
+mod image;
+mod key;
+mod quickstart;
+
+use crate::{cli::{Cli, Command}, context::Context};
+use anyhow::{Result, bail};
+use std::{collections::BTreeMap, process::ExitCode};
+
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
+    let ctx = Context::new(&cli.global)?;
+    match cli.command {
+        Command::Key(k) => key::run(&ctx, k),
+        Command::Sign(a) => image::sign(&ctx, a).await,
+        Command::Verify(a) => image::verify(&ctx, a).await,
+        Command::Attest(a) => image::attest(&ctx, a).await,
+        Command::VerifyAttestation(a) => image::verify_attestation(&ctx, a).await,
+        Command::SignBlob(a) => blob::sign(&ctx, a),
+        Command::VerifyBlob(a) => blob::verify(&ctx, a),
+        Command::Tree(a) => image::tree(&ctx, a).await,
+        Command::Copy(a) => image::copy(&ctx, a).await,
+        Command::Quickstart(a) => quickstart::run(&ctx, a).await,
+        Command::Debug(d) => debug::run(&ctx, d).await,
+    }
+}
+
+/// Parse `-a KEY=VALUE` arguments.
+pub(crate) fn parse_annotations(list: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for a in list {
+        let Some((k, v)) = a.split_once('=') else {
+            bail!("annotation {a:?}: expected KEY=VALUE");
+        };
+        if k.is_empty() {
+            bail!("annotation {a:?}: expected a non-empty KEY before '='");
+        }
+        out.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(out)
+}

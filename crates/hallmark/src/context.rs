@@ -1,0 +1,73 @@
+//! What every command shares: the registry client, opened layouts, output settings.
+
+use crate::cli::{GlobalArgs, OutputFormat};
+use anyhow::{Context as _, Result};
+use hallmark_core::ImageRef;
+use hallmark_oci::{Credentials, HttpPolicy, RegistryClient, RegistryOptions, Store, layout::Layout};
+use std::{
+    collections::HashMap,
+    io::IsTerminal as _,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+/// Shared per-invocation state.
+pub(crate) struct Context {
+    pub(crate) client: RegistryClient,
+    pub(crate) output: OutputFormat,
+    pub(crate) max_workers: usize,
+    layouts: Mutex<HashMap<PathBuf, Layout>>,
+}
+
+impl Context {
+    pub(crate) fn new(global: &GlobalArgs) -> Result<Arc<Self>> {
+        let mut options = RegistryOptions::default();
+        if global.allow_http_registry {
+            options.http = HttpPolicy::AllowInsecureHttp;
+        }
+        if let Some(username) = &global.registry_username {
+            options.credentials = Credentials::Basic {
+                username: username.clone(),
+                password: global.registry_password.clone().unwrap_or_default(),
+            };
+        }
+        if let Some(ca) = &global.registry_cacert {
+            options.extra_ca_pem = Some(std::fs::read(ca).with_context(|| format!("reading --registry-cacert {}", ca.display()))?);
+        }
+        let client = RegistryClient::new(options)?;
+        Ok(Arc::new(Self {
+            client,
+            output: global.output,
+            max_workers: global.max_workers.max(1),
+            layouts: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Open the store of an image; one `Layout` per directory, so writes to one layout from
+    /// concurrent tasks are serialised.
+    pub(crate) fn store(&self, image: &ImageRef, create_layout: bool) -> Result<Store> {
+        match image {
+            ImageRef::Registry(_) => Ok(Store::open(image, &self.client, false)?),
+            ImageRef::Layout { path, .. } => {
+                let key = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                let mut map = self.layouts.lock().map_err(|_| anyhow::anyhow!("layout cache poisoned"))?;
+                if let Some(l) = map.get(&key) {
+                    return Ok(Store::Layout(l.clone()));
+                }
+                let layout = if create_layout { Layout::create(path)? } else { Layout::open(path)? };
+                map.insert(key, layout.clone());
+                Ok(Store::Layout(layout))
+            }
+        }
+    }
+
+    /// True when progress bars should be drawn.
+    pub(crate) fn progress(&self, count: usize) -> bool {
+        count > 1 && std::io::stderr().is_terminal() && self.output == OutputFormat::Text
+    }
+}
+
+/// Parse an image reference with a message naming it.
+pub(crate) fn parse_image(s: &str) -> Result<ImageRef> {
+    Ok(ImageRef::parse(s)?)
+}
