@@ -737,7 +737,7 @@ impl RegistryRepo {
         &self,
         digest: &Digest,
         bytes: &[u8],
-        what: &dyn Fn() -> String,
+        what: &(dyn Fn() -> String + Sync),
     ) -> Result<(), OciError> {
         digest
             .verify(bytes)
@@ -752,7 +752,7 @@ impl RegistryRepo {
     fn header_digest(
         &self,
         headers: &HeaderMap,
-        what: &dyn Fn() -> String,
+        what: &(dyn Fn() -> String + Sync),
     ) -> Result<Option<Digest>, OciError> {
         let Some(value) = headers.get("docker-content-digest") else {
             return Ok(None);
@@ -772,7 +772,7 @@ impl RegistryRepo {
         &self,
         mut resp: reqwest::Response,
         limit: u64,
-        what: &dyn Fn() -> String,
+        what: &(dyn Fn() -> String + Sync),
     ) -> Result<Vec<u8>, OciError> {
         let too_large = || OciError::TooLarge {
             what: what(),

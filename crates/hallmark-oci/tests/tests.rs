@@ -1,0 +1,9 @@
+//! Integration tests of hallmark-oci against a real docker-registry 2.8, OCI layouts in
+//! temporary directories, and a tiny in-test HTTP server for faults.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod common;
+mod faults;
+mod layout;
+mod registry;
