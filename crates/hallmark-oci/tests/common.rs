@@ -1,10 +1,7 @@
 //! Helpers shared by the tests: clients, unique repositories, a fake HTTP server.
 
 use hallmark_core::RegistryRef;
-use hallmark_oci::{
-    Credentials, RegistryClient, RegistryOptions, Store,
-    registry::RegistryRepo,
-};
+use hallmark_oci::{Credentials, RegistryClient, RegistryOptions, Store, registry::RegistryRepo};
 use std::{
     collections::HashMap,
     io::{Read, Write},
@@ -35,7 +32,11 @@ pub fn client() -> RegistryClient {
 /// A repository name no other test uses.
 pub fn unique_repo(name: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("test/{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "test/{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn reference(addr: &str, repo: &str) -> RegistryRef {
@@ -85,7 +86,12 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Vec::new(), content_length: None }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            content_length: None,
+        }
     }
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
@@ -136,7 +142,9 @@ impl FakeServer {
     }
 
     pub fn repo(&self, options: hallmark_oci::RegistryOptions, repo: &str) -> RegistryRepo {
-        RegistryClient::new(options).unwrap().repository(&reference(&self.addr, repo))
+        RegistryClient::new(options)
+            .unwrap()
+            .repository(&reference(&self.addr, repo))
     }
 }
 
@@ -170,7 +178,10 @@ fn serve(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let want: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let want: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < want.min(16 << 20) {
         match stream.read(&mut chunk) {
@@ -178,7 +189,12 @@ fn serve(
             Ok(n) => body.extend_from_slice(&chunk[..n]),
         }
     }
-    let request = Recorded { method, target, headers, body };
+    let request = Recorded {
+        method,
+        target,
+        headers,
+        body,
+    };
     let index = {
         let mut all = recorded.lock().unwrap();
         all.push(request.clone());
@@ -189,8 +205,15 @@ fn serve(
     for (name, value) in &reply.headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
-    let length = reply.content_length.unwrap_or(reply.body.len() as u64);
-    out.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+    let chunked = reply
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"));
+    if !chunked {
+        let length = reply.content_length.unwrap_or(reply.body.len() as u64);
+        out.push_str(&format!("Content-Length: {length}\r\n"));
+    }
+    out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     if request.method != "HEAD" {
         bytes.extend_from_slice(&reply.body);

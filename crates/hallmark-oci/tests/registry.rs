@@ -4,7 +4,10 @@ use crate::common::{client, options, reference, shared_repo, shared_store, uniqu
 use hallmark_core::Digest;
 use hallmark_oci::{
     Descriptor, ImageIndex, ImageManifest, Limits, Manifest, OciError, RegistryClient,
-    RegistryOptions, Store, layout::Layout, manifest::to_json_bytes, media_types,
+    RegistryOptions, Store,
+    layout::Layout,
+    manifest::to_json_bytes,
+    media_types,
     sample::{self, SampleImage, SampleIndex},
 };
 use std::collections::BTreeMap;
@@ -12,7 +15,9 @@ use std::collections::BTreeMap;
 #[tokio::test]
 async fn sample_image_round_trips_byte_for_byte() {
     let store = shared_store("image");
-    let digest = sample::push_sample_image(&store, "v1", "hello registry\n").await.unwrap();
+    let digest = sample::push_sample_image(&store, "v1", "hello registry\n")
+        .await
+        .unwrap();
     let image = SampleImage::build("hello registry\n", "amd64");
     assert_eq!(digest, image.digest());
 
@@ -25,19 +30,29 @@ async fn sample_image_round_trips_byte_for_byte() {
     assert_eq!(by_digest.bytes, image.manifest);
     assert_eq!(by_digest.digest, digest);
 
-    let head = store.head_manifest("v1").await.unwrap().expect("tag v1 exists");
+    let head = store
+        .head_manifest("v1")
+        .await
+        .unwrap()
+        .expect("tag v1 exists");
     assert_eq!(head.digest, digest);
     assert_eq!(head.size, image.manifest.len() as u64);
     assert_eq!(head.media_type, media_types::OCI_MANIFEST);
 
-    let Manifest::Image(manifest) = Manifest::parse(&by_tag.bytes, Some(&by_tag.media_type))
-        .unwrap()
+    let Manifest::Image(manifest) =
+        Manifest::parse(&by_tag.bytes, Some(&by_tag.media_type)).unwrap()
     else {
         panic!("expected an image manifest");
     };
-    let config = store.get_blob(&manifest.config.digest, 1 << 20).await.unwrap();
+    let config = store
+        .get_blob(&manifest.config.digest, 1 << 20)
+        .await
+        .unwrap();
     assert_eq!(config, image.config);
-    let layer = store.get_blob(&manifest.layers[0].digest, 1 << 20).await.unwrap();
+    let layer = store
+        .get_blob(&manifest.layers[0].digest, 1 << 20)
+        .await
+        .unwrap();
     assert_eq!(layer, image.layer);
 }
 
@@ -46,7 +61,9 @@ async fn different_content_gives_different_digests() {
     let store = shared_store("distinct");
     let a = sample::push_sample_image(&store, "a", "one").await.unwrap();
     let b = sample::push_sample_image(&store, "b", "two").await.unwrap();
-    let a2 = sample::push_sample_image(&store, "a2", "one").await.unwrap();
+    let a2 = sample::push_sample_image(&store, "a2", "one")
+        .await
+        .unwrap();
     assert_ne!(a, b);
     assert_eq!(a, a2);
 }
@@ -54,7 +71,9 @@ async fn different_content_gives_different_digests() {
 #[tokio::test]
 async fn sample_index_round_trips() {
     let store = shared_store("index");
-    let digest = sample::push_sample_index(&store, "multi", "hello index\n").await.unwrap();
+    let digest = sample::push_sample_index(&store, "multi", "hello index\n")
+        .await
+        .unwrap();
     let built = SampleIndex::build("hello index\n");
     assert_eq!(digest, built.digest());
 
@@ -82,10 +101,16 @@ async fn sample_index_round_trips() {
 async fn head_manifest_resolves_tags_and_reports_absence() {
     let repo = shared_repo("head");
     let store = Store::Registry(repo.clone());
-    let digest = sample::push_sample_image(&store, "latest", "head").await.unwrap();
+    let digest = sample::push_sample_image(&store, "latest", "head")
+        .await
+        .unwrap();
     let descriptor = repo.head_manifest("latest").await.unwrap().unwrap();
     assert_eq!(descriptor.digest, digest);
-    let by_digest = repo.head_manifest(&digest.to_string()).await.unwrap().unwrap();
+    let by_digest = repo
+        .head_manifest(&digest.to_string())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_digest.digest, digest);
     assert_eq!(repo.head_manifest("missing").await.unwrap(), None);
     let absent = Digest::sha256_of(b"absent");
@@ -102,13 +127,20 @@ async fn blobs_round_trip_and_dedupe() {
     assert_eq!(repo.get_blob(&digest, 1 << 20).await.unwrap(), bytes);
     // Second put finds it (HEAD) and does not upload again; same digest.
     assert_eq!(repo.put_blob(&bytes).await.unwrap(), digest);
-    assert!(!repo.has_blob(&Digest::sha256_of(b"never pushed")).await.unwrap());
+    assert!(
+        !repo
+            .has_blob(&Digest::sha256_of(b"never pushed"))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
 async fn missing_things_are_not_found() {
     let store = shared_store("missing");
-    sample::push_sample_image(&store, "present", "x").await.unwrap();
+    sample::push_sample_image(&store, "present", "x")
+        .await
+        .unwrap();
     match store.get_manifest("absent").await {
         Err(OciError::NotFound { what, .. }) => assert!(what.contains("absent"), "{what}"),
         other => panic!("expected NotFound, got {other:?}"),
@@ -125,10 +157,15 @@ async fn limits_refuse_large_responses() {
     let registry = hallmark_testutil::registry::shared();
     let name = unique_repo("limits");
     let big = client().repository(&reference(registry.addr(), &name));
-    let digest = sample::push_sample_image(&Store::Registry(big), "v1", "limits").await.unwrap();
+    let digest = sample::push_sample_image(&Store::Registry(big), "v1", "limits")
+        .await
+        .unwrap();
 
     let small = RegistryClient::new(RegistryOptions {
-        limits: Limits { max_manifest_bytes: 100, max_api_bytes: 1 << 20 },
+        limits: Limits {
+            max_manifest_bytes: 100,
+            max_api_bytes: 1 << 20,
+        },
         ..options()
     })
     .unwrap()
@@ -143,8 +180,20 @@ async fn limits_refuse_large_responses() {
         other => panic!("expected TooLarge, got {other:?}"),
     }
     // Within the limit it works.
-    assert_eq!(small.get_blob(&Digest::sha256_of(&layer), 4096).await.unwrap(), layer);
-    assert!(small.head_manifest(&digest.to_string()).await.unwrap().is_some());
+    assert_eq!(
+        small
+            .get_blob(&Digest::sha256_of(&layer), 4096)
+            .await
+            .unwrap(),
+        layer
+    );
+    assert!(
+        small
+            .head_manifest(&digest.to_string())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// An artifact manifest (empty config, one layer) pointing at `subject`.
@@ -180,7 +229,10 @@ pub async fn push_referrer(
         annotations: Some(BTreeMap::from([("note".to_owned(), note.to_owned())])),
     };
     let bytes = to_json_bytes(&manifest);
-    let digest = store.put_manifest(&bytes, media_types::OCI_MANIFEST, None).await.unwrap();
+    let digest = store
+        .put_manifest(&bytes, media_types::OCI_MANIFEST, None)
+        .await
+        .unwrap();
     Descriptor {
         media_type: media_types::OCI_MANIFEST.into(),
         digest,
@@ -194,12 +246,20 @@ pub async fn push_referrer(
 #[tokio::test]
 async fn referrers_fall_back_to_the_tag_schema() {
     let store = shared_store("referrers");
-    let subject_digest = sample::push_sample_image(&store, "v1", "subject").await.unwrap();
+    let subject_digest = sample::push_sample_image(&store, "v1", "subject")
+        .await
+        .unwrap();
     let subject = store.head_manifest("v1").await.unwrap().unwrap();
     assert_eq!(subject.digest, subject_digest);
 
     // No referrers yet: docker-registry 2.8 has no referrers API, and no fallback tag exists.
-    assert!(store.referrers(&subject_digest, None).await.unwrap().is_empty());
+    assert!(
+        store
+            .referrers(&subject_digest, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let sig = push_referrer(&store, &subject, "application/vnd.dev.hallmark.sig", "a").await;
     let att = push_referrer(&store, &subject, "application/vnd.dev.hallmark.att", "b").await;
@@ -212,16 +272,25 @@ async fn referrers_fall_back_to_the_tag_schema() {
         annotations: None,
     };
     store
-        .put_manifest(&to_json_bytes(&index), media_types::OCI_INDEX, Some(&subject_digest.tag_form()))
+        .put_manifest(
+            &to_json_bytes(&index),
+            media_types::OCI_INDEX,
+            Some(&subject_digest.tag_form()),
+        )
         .await
         .unwrap();
 
     let all = store.referrers(&subject_digest, None).await.unwrap();
     assert_eq!(all, vec![sig.clone(), att.clone()]);
-    let sigs =
-        store.referrers(&subject_digest, Some("application/vnd.dev.hallmark.sig")).await.unwrap();
+    let sigs = store
+        .referrers(&subject_digest, Some("application/vnd.dev.hallmark.sig"))
+        .await
+        .unwrap();
     assert_eq!(sigs, vec![sig]);
-    let none = store.referrers(&subject_digest, Some("application/x-other")).await.unwrap();
+    let none = store
+        .referrers(&subject_digest, Some("application/x-other"))
+        .await
+        .unwrap();
     assert!(none.is_empty());
 }
 
@@ -244,7 +313,9 @@ async fn list_tags_lists_every_tag() {
 async fn many_concurrent_reads_share_one_client() {
     let repo = shared_repo("concurrent");
     let store = Store::Registry(repo.clone());
-    let digest = sample::push_sample_image(&store, "v1", "concurrent").await.unwrap();
+    let digest = sample::push_sample_image(&store, "v1", "concurrent")
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..64)
         .map(|_| {
             let repo = repo.clone();
@@ -278,16 +349,24 @@ pub async fn copy_image(from: &Store, to: &Store, tag: &str) -> Digest {
         }
     }
     for child in &manifests {
-        to.put_manifest(&child.bytes, &child.media_type, None).await.unwrap();
+        to.put_manifest(&child.bytes, &child.media_type, None)
+            .await
+            .unwrap();
     }
-    to.put_manifest(&top.bytes, &top.media_type, Some(tag)).await.unwrap()
+    to.put_manifest(&top.bytes, &top.media_type, Some(tag))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn registry_to_layout_to_registry_round_trip() {
     let source = shared_store("copy-src");
-    let image = sample::push_sample_image(&source, "img", "copy me").await.unwrap();
-    let index = sample::push_sample_index(&source, "idx", "copy me too").await.unwrap();
+    let image = sample::push_sample_image(&source, "img", "copy me")
+        .await
+        .unwrap();
+    let index = sample::push_sample_index(&source, "idx", "copy me too")
+        .await
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let layout = Store::Layout(Layout::create(&dir.path().join("layout")).unwrap());
@@ -311,7 +390,9 @@ async fn stopped_registry_is_unreachable() {
     let mut registry = hallmark_testutil::registry::start_new();
     let repo = client().repository(&reference(registry.addr(), "demo/app"));
     let store = Store::Registry(repo.clone());
-    sample::push_sample_image(&store, "v1", "soon gone").await.unwrap();
+    sample::push_sample_image(&store, "v1", "soon gone")
+        .await
+        .unwrap();
     registry.stop();
     match repo.get_manifest("v1").await {
         Err(OciError::Unreachable { registry: host, .. }) => {
@@ -324,7 +405,10 @@ async fn stopped_registry_is_unreachable() {
 #[tokio::test]
 async fn skopeo_accepts_the_sample_images() {
     if std::env::var_os(hallmark_testutil::tools::SKOPEO_ENV).is_none()
-        && !hallmark_testutil::tools::test_cache_dir().join("skopeo-trixie").join("skopeo").is_file()
+        && !hallmark_testutil::tools::test_cache_dir()
+            .join("skopeo-trixie")
+            .join("skopeo")
+            .is_file()
     {
         eprintln!("skopeo 1.18 not installed (run ./scripts/test); skipping");
         return;
@@ -332,8 +416,12 @@ async fn skopeo_accepts_the_sample_images() {
     let registry = hallmark_testutil::registry::shared();
     let name = unique_repo("skopeo");
     let store = Store::Registry(client().repository(&reference(registry.addr(), &name)));
-    let image = sample::push_sample_image(&store, "img", "for skopeo").await.unwrap();
-    sample::push_sample_index(&store, "idx", "for skopeo").await.unwrap();
+    let image = sample::push_sample_image(&store, "img", "for skopeo")
+        .await
+        .unwrap();
+    sample::push_sample_index(&store, "idx", "for skopeo")
+        .await
+        .unwrap();
 
     let inspect = |target: String| {
         hallmark_testutil::tools::skopeo_run(["inspect", "--tls-verify=false", target.as_str()])
@@ -348,7 +436,9 @@ async fn skopeo_accepts_the_sample_images() {
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("ours");
     let layout = Store::Layout(Layout::create(&ours).unwrap());
-    sample::push_sample_index(&layout, "idx", "for skopeo").await.unwrap();
+    sample::push_sample_index(&layout, "idx", "for skopeo")
+        .await
+        .unwrap();
     let out = hallmark_testutil::tools::skopeo_run([
         "inspect".to_owned(),
         format!("oci:{}:idx", ours.display()),
@@ -366,10 +456,13 @@ async fn skopeo_accepts_the_sample_images() {
     let fetched = copied.get_manifest("copied").await.unwrap();
     // skopeo may re-encode layers (e.g. compress them), so the manifest digest can differ;
     // the config, which names the uncompressed layer, is copied as it is.
-    let Manifest::Image(theirs) = Manifest::parse(&fetched.bytes, Some(&fetched.media_type))
-        .unwrap()
+    let Manifest::Image(theirs) =
+        Manifest::parse(&fetched.bytes, Some(&fetched.media_type)).unwrap()
     else {
-        panic!("expected an image manifest from skopeo, got {}", fetched.media_type);
+        panic!(
+            "expected an image manifest from skopeo, got {}",
+            fetched.media_type
+        );
     };
     let Manifest::Image(ours) =
         Manifest::parse(&store.get_manifest("img").await.unwrap().bytes, None).unwrap()

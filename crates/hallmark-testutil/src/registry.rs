@@ -153,7 +153,11 @@ fn start(shared: bool) -> TestRegistry {
     );
     fs::write(&config, yaml).unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
 
-    let remove_after = if shared { dir_path.as_os_str().to_owned() } else { Default::default() };
+    let remove_after = if shared {
+        dir_path.as_os_str().to_owned()
+    } else {
+        Default::default()
+    };
     let mut watchdog = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
@@ -232,8 +236,12 @@ fn connect(addr: &str) -> Option<TcpStream> {
 fn get_v2_status(addr: &str) -> Option<u16> {
     let mut stream = connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .ok()?;
+    stream
+        .write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
     let mut head = [0u8; 64];
     let mut len = 0;
     while len < 12 {
@@ -260,7 +268,9 @@ fn free_port() -> u16 {
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 fn signal(pid: u32, signal: &str) {
