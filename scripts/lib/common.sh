@@ -128,3 +128,53 @@ run_bounded() {
   if [ "$rc" = 124 ]; then warn "timed out after ${secs}s: $*"; fi
   return "$rc"
 }
+
+# registry_start DIR [LOG_LEVEL] : starts docker-registry on 127.0.0.1:<free port> with filesystem
+# storage in DIR/data (deletes enabled). Sets REGISTRY_ADDR and REGISTRY_PID. The caller stops it
+# with registry_stop (put it in an EXIT trap).
+REGISTRY_PID=""
+REGISTRY_ADDR=""
+registry_start() {
+  local dir="$1" level="${2:-error}" port t0 attempt
+  mkdir -p "$dir/data"
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    cat >"$dir/config.yml" <<YML
+version: 0.1
+log:
+  level: $level
+  accesslog: {disabled: true}
+storage:
+  filesystem: {rootdirectory: $dir/data}
+  delete: {enabled: true}
+  cache: {blobdescriptor: inmemory}
+http:
+  addr: 127.0.0.1:$port
+YML
+    t0="$(now_ms)"
+    docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
+    REGISTRY_PID=$!
+    REGISTRY_ADDR="127.0.0.1:$port"
+    if wait_http "http://$REGISTRY_ADDR/v2/" 20 && kill -0 "$REGISTRY_PID" 2>/dev/null; then
+      log "docker-registry on http://$REGISTRY_ADDR (PID $REGISTRY_PID, up in $(($(now_ms) - t0)) ms)"
+      return 0
+    fi
+    warn "registry on port $port did not come up (attempt $attempt): $(tail -3 "$dir/registry.log")"
+    registry_stop
+  done
+  die "could not start docker-registry"
+}
+
+# registry_stop : stops the registry started by registry_start (SIGTERM, SIGKILL after 10 s)
+registry_stop() {
+  [ -n "$REGISTRY_PID" ] || return 0
+  local i
+  kill -TERM "$REGISTRY_PID" 2>/dev/null || true
+  for i in $(seq 100); do
+    kill -0 "$REGISTRY_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$REGISTRY_PID" 2>/dev/null || true
+  wait "$REGISTRY_PID" 2>/dev/null || true
+  REGISTRY_PID=""
+}
