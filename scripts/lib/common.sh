@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared helpers for hallmark's scripts. Source it, do not execute it:
+# Common helpers for hallmark's scripts. Source it, do not execute it:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 #
 # Provides: log/warn/die, step headers with timings, apt_ensure, the test cache directory,
