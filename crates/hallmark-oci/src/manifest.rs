@@ -278,3 +278,70 @@ mod digest_serde {
         Digest::parse(&s).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#""config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}"#;
+
+    #[test]
+    fn parse_uses_media_type_then_shape() {
+        let image = format!(r#"{{"schemaVersion":2,{CONFIG},"layers":[]}}"#);
+        assert!(matches!(
+            Manifest::parse(image.as_bytes(), None),
+            Ok(Manifest::Image(_))
+        ));
+        assert!(matches!(
+            Manifest::parse(image.as_bytes(), Some("application/json")),
+            Ok(Manifest::Image(_))
+        ));
+        let index = r#"{"schemaVersion":2,"manifests":[]}"#;
+        assert!(matches!(
+            Manifest::parse(index.as_bytes(), None),
+            Ok(Manifest::Index(_))
+        ));
+        assert!(matches!(
+            Manifest::parse(index.as_bytes(), Some(media_types::DOCKER_MANIFEST_LIST)),
+            Ok(Manifest::Index(_))
+        ));
+        // The declared type wins: an index body declared as an image manifest is an error.
+        assert!(Manifest::parse(index.as_bytes(), Some(media_types::OCI_MANIFEST)).is_err());
+        assert!(Manifest::parse(br#"{"schemaVersion":2}"#, None).is_err());
+    }
+
+    #[test]
+    fn media_type_sniffing() {
+        let image = format!(r#"{{"schemaVersion":2,{CONFIG}}}"#);
+        assert_eq!(
+            manifest_media_type(image.as_bytes(), Some("application/json; charset=utf-8"))
+                .as_deref(),
+            Some(media_types::OCI_MANIFEST)
+        );
+        assert_eq!(
+            manifest_media_type(image.as_bytes(), Some(media_types::DOCKER_MANIFEST)).as_deref(),
+            Some(media_types::DOCKER_MANIFEST)
+        );
+        let docker = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}",{CONFIG}}}"#,
+            media_types::DOCKER_MANIFEST
+        );
+        assert_eq!(
+            manifest_media_type(docker.as_bytes(), None).as_deref(),
+            Some(media_types::DOCKER_MANIFEST)
+        );
+        assert_eq!(manifest_media_type(b"not json", None), None);
+    }
+
+    #[test]
+    fn serialization_omits_empty_optionals_and_keeps_order() {
+        let manifest: ImageManifest =
+            serde_json::from_str(&format!(r#"{{"schemaVersion":2,{CONFIG},"layers":[]}}"#))
+                .expect("valid manifest");
+        let bytes = to_json_bytes(&manifest);
+        assert_eq!(
+            String::from_utf8(bytes).expect("utf-8"),
+            format!(r#"{{"schemaVersion":2,{CONFIG},"layers":[]}}"#)
+        );
+    }
+}

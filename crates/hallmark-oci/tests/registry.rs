@@ -475,3 +475,63 @@ async fn skopeo_accepts_the_sample_images() {
         assert_eq!(bytes.len() as u64, blob.size);
     }
 }
+
+/// Throughput of `get_manifest` against raw HTTP GETs of the same URLs on one shared
+/// connection pool (run with `--ignored --nocapture`); hallmark should reach ≥ 80 %.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn throughput_against_raw_http() {
+    use futures::StreamExt as _;
+    let registry = hallmark_testutil::registry::shared();
+    let name = unique_repo("bench");
+    let repo = client().repository(&reference(registry.addr(), &name));
+    let store = Store::Registry(repo.clone());
+    let mut digests = Vec::new();
+    for i in 0..200 {
+        digests.push(
+            sample::push_sample_image(&store, &format!("t{i}"), &i.to_string())
+                .await
+                .unwrap(),
+        );
+    }
+    let rounds = 5;
+    let raw = reqwest::Client::new();
+    let urls: Vec<String> = digests
+        .iter()
+        .map(|d| format!("http://{}/v2/{name}/manifests/{d}", registry.addr()))
+        .collect();
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        futures::stream::iter((0..rounds).flat_map(|_| urls.iter()))
+            .for_each_concurrent(32, |url| {
+                let raw = raw.clone();
+                async move {
+                    let resp = raw
+                        .get(url)
+                        .header("Accept", media_types::MANIFEST_ACCEPT)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(resp.status().is_success());
+                    resp.bytes().await.unwrap();
+                }
+            })
+            .await;
+        let raw_rate = (rounds * urls.len()) as f64 / started.elapsed().as_secs_f64();
+
+        let started = std::time::Instant::now();
+        futures::stream::iter((0..rounds).flat_map(|_| digests.iter()))
+            .for_each_concurrent(32, |digest| {
+                let repo = repo.clone();
+                async move {
+                    repo.get_manifest(&digest.to_string()).await.unwrap();
+                }
+            })
+            .await;
+        let ours = (rounds * digests.len()) as f64 / started.elapsed().as_secs_f64();
+        eprintln!(
+            "raw {raw_rate:.0}/s, hallmark {ours:.0}/s ({:.0} %)",
+            100.0 * ours / raw_rate
+        );
+    }
+}
