@@ -119,10 +119,7 @@ pub fn test_cache_dir() -> PathBuf {
 /// installs in the test cache. Panics if it does not exist.
 #[track_caller]
 pub fn skopeo() -> PathBuf {
-    let path = std::env::var_os(SKOPEO_ENV)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| test_cache_dir().join("skopeo-trixie").join("skopeo"));
+    let path = skopeo_path();
     assert!(
         path.is_file(),
         "skopeo 1.18 not found at {} (${SKOPEO_ENV} or the test cache): \
@@ -130,6 +127,35 @@ pub fn skopeo() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Whether skopeo 1.18 is installed, for tests that skip without it (`if
+/// !skopeo_available() { return; }`). Under CI (`CI` set and not `false`) a missing skopeo is a
+/// setup error, so this panics rather than letting the test pass without running.
+#[track_caller]
+pub fn skopeo_available() -> bool {
+    let path = skopeo_path();
+    if path.is_file() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "CI is set but skopeo 1.18 is missing at {}: run ./scripts/test",
+        path.display()
+    );
+    eprintln!(
+        "skopeo 1.18 not installed at {} (run ./scripts/test); skipping",
+        path.display()
+    );
+    false
+}
+
+fn skopeo_path() -> PathBuf {
+    std::env::var_os(SKOPEO_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| test_cache_dir().join("skopeo-trixie").join("skopeo"))
 }
 
 /// Runs skopeo with `args`, stdin closed, killed after [`SKOPEO_TIMEOUT`].
