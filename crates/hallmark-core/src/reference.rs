@@ -61,9 +61,6 @@ impl RegistryRef {
         if name.is_empty() {
             return Err(invalid("the repository name is empty"));
         }
-        if name.len() > NAME_TOTAL_LENGTH_MAX {
-            return Err(invalid("the name is longer than 255 characters"));
-        }
         let (registry, repository) = match name.split_once('/') {
             Some((first, remainder))
                 if first.contains(['.', ':'])
@@ -92,6 +89,13 @@ impl RegistryRef {
         } else {
             repository.to_string()
         };
+        // Checked on the normalised name, as `distribution/reference` does, so that what
+        // parses also parses again after Display.
+        if registry.len() + 1 + repository.len() > NAME_TOTAL_LENGTH_MAX {
+            return Err(invalid(
+                "the name (registry/repository) is longer than 255 characters",
+            ));
+        }
         Ok(Self {
             registry,
             repository,

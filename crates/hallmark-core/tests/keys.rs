@@ -670,3 +670,51 @@ fn openssl_accepts_hallmark_signatures() {
         );
     }
 }
+
+/// A small deterministic mutation run over the plain key files: random byte edits must give
+/// errors or valid keys, never panics. (The cargo-fuzz targets in `fuzz/` go further.)
+#[test]
+fn mutated_key_files_never_panic() {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let files = [
+        format!("{CI}/fixtures/cosign.pub"),
+        format!("{CI}/fixtures/some-rsa-key.pub"),
+        format!("{COSIGN_KEYS}/validecp256.key"),
+        format!("{COSIGN_KEYS}/validecpkcs8.key"),
+        format!("{COSIGN_KEYS}/ed25519key.key"),
+        format!("{COSIGN_KEYS}/validrsa.key"),
+    ];
+    for file in &files {
+        let original = data(file);
+        for _ in 0..300 {
+            let mut bytes = original.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() % bytes.len() as u64) as usize;
+                match next() % 3 {
+                    0 => bytes[i] = (next() % 128) as u8,
+                    1 => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.truncate(i),
+                }
+                if bytes.is_empty() {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = PublicKey::from_pem(&text, "m");
+            let _ = PublicKey::from_spki_der(&bytes);
+            if let Ok(key) = SigningKey::from_pem(&text, "m") {
+                let sig = key.sign(b"m").unwrap();
+                key.public_key().verify(b"m", &sig).unwrap();
+            }
+            let _ = hallmark_core::keyfile::load_private_key(&text, None, "m");
+        }
+    }
+}

@@ -323,3 +323,16 @@ fn image_ref_accessors_for_registry_refs() {
     assert_eq!(r.digest(), Some(&digest()));
     assert_eq!(r.to_string(), format!("ghcr.io/a/b:v1@sha256:{HEX}"));
 }
+
+#[test]
+fn name_length_limit_applies_to_the_normalised_name() {
+    // "docker.io/library/" is 18 characters: 237 more make 255, the limit.
+    let ok = "a".repeat(237);
+    let r = RegistryRef::parse(&ok).unwrap();
+    assert_eq!(r.to_string().len(), 255);
+    assert_eq!(RegistryRef::parse(&r.to_string()).unwrap(), r);
+    assert!(matches!(
+        RegistryRef::parse(&"a".repeat(238)),
+        Err(ReferenceError::Invalid { .. })
+    ));
+}
