@@ -41,12 +41,74 @@ const MAX_INDEX_BYTES: u64 = 64 << 20;
 pub struct Layout {
     path: PathBuf,
     /// Shared by every `Layout` of the same directory in this process.
-    index_lock: Arc<tokio::sync::Mutex<()>>,
+    shared: Arc<Shared>,
 }
 
-/// The `index.json` lock of a directory, shared by all handles on it in this process.
-fn index_lock_for(path: &Path) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Weak<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+/// Per-directory state shared by every handle on it in this process: the lock that serialises
+/// `index.json` updates, and the last parsed `index.json` with lookup tables, reused while the
+/// file is unchanged (same inode, size and mtime; every update replaces the file by rename).
+#[derive(Debug, Default)]
+struct Shared {
+    lock: tokio::sync::Mutex<()>,
+    cache: Mutex<Option<(FileStamp, Arc<Snapshot>)>>,
+}
+
+/// Identity of one version of `index.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self {
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })
+    }
+}
+
+/// The parsed entries of one version of `index.json`.
+#[derive(Debug, Default)]
+struct Snapshot {
+    entries: Vec<Descriptor>,
+    by_tag: HashMap<String, usize>,
+    by_digest: HashMap<Digest, usize>,
+}
+
+impl Snapshot {
+    fn new(entries: Vec<Descriptor>) -> Self {
+        let mut by_tag = HashMap::with_capacity(entries.len());
+        let mut by_digest = HashMap::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(tag) = e.annotations.as_ref().and_then(|a| a.get(REF_NAME)) {
+                // The first entry with a name wins, as a linear search would find it.
+                by_tag.entry(tag.clone()).or_insert(i);
+            }
+            by_digest.entry(e.digest.clone()).or_insert(i);
+        }
+        Self {
+            entries,
+            by_tag,
+            by_digest,
+        }
+    }
+    fn tag(&self, tag: &str) -> Option<&Descriptor> {
+        self.by_tag.get(tag).map(|&i| &self.entries[i])
+    }
+    fn digest(&self, digest: &Digest) -> Option<&Descriptor> {
+        self.by_digest.get(digest).map(|&i| &self.entries[i])
+    }
+}
+
+/// The shared state of a directory.
+fn index_lock_for(path: &Path) -> Arc<Shared> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Weak<Shared>>>> = OnceLock::new();
     let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let mut locks = LOCKS
         .get_or_init(Mutex::default)
@@ -56,7 +118,7 @@ fn index_lock_for(path: &Path) -> Arc<tokio::sync::Mutex<()>> {
         return lock;
     }
     locks.retain(|_, weak| weak.strong_count() > 0);
-    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    let lock = Arc::new(Shared::default());
     locks.insert(key, Arc::downgrade(&lock));
     lock
 }
@@ -145,7 +207,7 @@ impl Layout {
         }
         Ok(Self {
             path: path.to_path_buf(),
-            index_lock: index_lock_for(path),
+            shared: index_lock_for(path),
         })
     }
 
@@ -198,8 +260,27 @@ impl Layout {
 
     /// The entries of `index.json` that are valid descriptors (others are skipped).
     async fn entries(&self) -> Result<Vec<Descriptor>, OciError> {
+        Ok(self.snapshot().await?.entries.clone())
+    }
+
+    /// The parsed `index.json`, from the cache while the file is unchanged.
+    async fn snapshot(&self) -> Result<Arc<Snapshot>, OciError> {
+        let path = self.path.join(INDEX_FILE);
+        let stamp = FileStamp::of(&path);
+        if let Some(stamp) = stamp {
+            let cache = self
+                .shared
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((cached, snapshot)) = cache.as_ref() {
+                if *cached == stamp {
+                    return Ok(snapshot.clone());
+                }
+            }
+        }
         let index = self.read_index().await?;
-        Ok(index
+        let entries = index
             .get("manifests")
             .and_then(Value::as_array)
             .map(|entries| {
@@ -208,7 +289,20 @@ impl Layout {
                     .filter_map(|e| serde_json::from_value::<Descriptor>(e.clone()).ok())
                     .collect()
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        let snapshot = Arc::new(Snapshot::new(entries));
+        // Cache only when the file did not change while it was read.
+        if let Some(stamp) = stamp {
+            if FileStamp::of(&path) == Some(stamp) {
+                *self
+                    .shared
+                    .cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((stamp, snapshot.clone()));
+            }
+        }
+        Ok(snapshot)
     }
 
     fn not_found(&self, what: &str) -> OciError {
@@ -267,19 +361,15 @@ impl Layout {
     pub async fn get_manifest(&self, reference: &str) -> Result<FetchedManifest, OciError> {
         let what = format!("manifest {reference}");
         let requested = self.parse_reference(reference)?;
-        let entries = self.entries().await?;
+        let snapshot = self.snapshot().await?;
         let entry = match &requested {
-            Some(digest) => entries.into_iter().find(|e| &e.digest == digest),
-            None => {
-                let found = entries.into_iter().find(|e| {
-                    e.annotations
-                        .as_ref()
-                        .and_then(|a| a.get(REF_NAME))
-                        .map(String::as_str)
-                        == Some(reference)
-                });
-                Some(found.ok_or_else(|| self.not_found(&format!("tag {reference}")))?)
-            }
+            Some(digest) => snapshot.digest(digest).cloned(),
+            None => Some(
+                snapshot
+                    .tag(reference)
+                    .cloned()
+                    .ok_or_else(|| self.not_found(&format!("tag {reference}")))?,
+            ),
         };
         let digest = match (&entry, requested) {
             (Some(entry), _) => entry.digest.clone(),
@@ -305,18 +395,12 @@ impl Layout {
     /// Descriptor of a tag or digest, `None` if absent.
     pub async fn head_manifest(&self, reference: &str) -> Result<Option<Descriptor>, OciError> {
         let requested = self.parse_reference(reference)?;
-        let entries = self.entries().await?;
+        let snapshot = self.snapshot().await?;
         match requested {
-            None => Ok(entries.into_iter().find(|e| {
-                e.annotations
-                    .as_ref()
-                    .and_then(|a| a.get(REF_NAME))
-                    .map(String::as_str)
-                    == Some(reference)
-            })),
+            None => Ok(snapshot.tag(reference).cloned()),
             Some(digest) => {
-                if let Some(entry) = entries.into_iter().find(|e| e.digest == digest) {
-                    return Ok(Some(entry));
+                if let Some(entry) = snapshot.digest(&digest) {
+                    return Ok(Some(entry.clone()));
                 }
                 match self.get_manifest(reference).await {
                     Ok(fetched) => Ok(Some(fetched.descriptor())),
@@ -372,7 +456,7 @@ impl Layout {
             annotations.insert(REF_NAME.into(), Value::from(tag));
             entry.insert("annotations".into(), Value::Object(annotations));
         }
-        let _guard = self.index_lock.lock().await;
+        let _guard = self.shared.lock.lock().await;
         let mut index = self.read_index().await?;
         if !matches!(index.get("manifests"), Some(Value::Array(_))) {
             index.insert("manifests".into(), Value::Array(Vec::new()));
