@@ -17,6 +17,11 @@ use hallmark_sigstore::{
 use serde_json::{Value, json};
 use std::{process::ExitCode, sync::Arc};
 
+/// `image@digest` for messages; `image` alone when it already names the digest.
+fn with_digest(image: &ImageRef, digest: &hallmark_core::Digest) -> String {
+    if image.digest().is_some() { image.to_string() } else { format!("{image}@{digest}") }
+}
+
 fn parse_all(images: &[String]) -> Result<Vec<ImageRef>> {
     images.iter().map(|s| parse_image(s)).collect()
 }
@@ -94,8 +99,8 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
                 if ctx.output == OutputFormat::Text {
                     let keys: std::collections::BTreeSet<_> = v.signatures.iter().map(|s| s.key_fingerprint.as_str()).collect();
                     println!(
-                        "{image}@{}: verified, {} valid signature{} by key{} {}",
-                        v.digest,
+                        "{}: verified, {} valid signature{} by key{} {}",
+                        with_digest(image, &v.digest),
                         v.signatures.len(),
                         if v.signatures.len() == 1 { "" } else { "s" },
                         if keys.len() == 1 { "" } else { "s" },
@@ -168,7 +173,7 @@ pub(crate) async fn verify_attestation(ctx: &Arc<Context>, a: VerifyAttestationA
         match flow::verify_attestations(&store, image, &keys, predicate_type.as_deref()).await {
             Ok((digest, atts)) => {
                 if ctx.output == OutputFormat::Text {
-                    eprintln!("{image}@{digest}: {} verified attestation{}", atts.len(), if atts.len() == 1 { "" } else { "s" });
+                    eprintln!("{}: {} verified attestation{}", with_digest(image, &digest), atts.len(), if atts.len() == 1 { "" } else { "s" });
                     for att in &atts {
                         println!("{}", att.statement);
                     }
