@@ -31,7 +31,7 @@ pub(crate) async fn run(ctx: &Context, a: QuickstartArgs) -> Result<ExitCode> {
     let digest = push_sample_image(&store, "v1", "hello from the hallmark quickstart\n").await?;
     println!("1. Built a sample image in an OCI layout: {image} = {digest}");
 
-    let (pass, pass_note) = match PASSPHRASE_VARS.iter().find_map(|v| std::env::var_os(v)) {
+    let (pass, pass_note) = match PASSPHRASE_VARS.iter().find_map(std::env::var_os) {
         Some(v) => (Passphrase::new(v.into_vec()), "the passphrase from the environment"),
         None => (Passphrase::new(Vec::new()), "an empty passphrase (set HALLMARK_PASSWORD to choose one)"),
     };
