@@ -1,0 +1,19 @@
+//! Integration tests of the `hallmark` CLI: the built binary against a real docker-registry
+//! 2.8 (shared by this test binary), OCI layouts in temporary directories, skopeo 1.18 as an
+//! independent implementation, openssl, and a tiny in-test HTTP server for hostile registries.
+//!
+//! Every test works in its own temporary directory and its own registry repositories, so
+//! tests run in parallel.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod util;
+
+mod attest;
+mod bad_input;
+mod blob;
+mod copy_tree;
+mod interop_skopeo;
+mod keys;
+mod quickstart;
+mod sign_verify;
