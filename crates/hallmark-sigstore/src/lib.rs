@@ -22,6 +22,7 @@ pub mod error;
 pub mod flow;
 pub mod gojson;
 pub mod payload;
+pub mod rekor_set;
 pub mod sigmanifest;
 pub mod verify;
 
