@@ -33,10 +33,25 @@ pub fn string(s: &str) -> String {
     out
 }
 
+/// Decode standard (padded) base64 as Go's `encoding/base64` `StdEncoding` does: `\r` and `\n`
+/// anywhere are ignored. cosign and containers/image decode signature annotations this way, and
+/// some signers write them line-wrapped (e.g. the RSA signature of containers/image's
+/// `dir-img-cosign-pki-valid` fixture).
+pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    if s.contains(['\r', '\n']) {
+        STANDARD.decode(s.replace(['\r', '\n'], ""))
+    } else {
+        STANDARD.decode(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn escapes_like_go() {
+        assert_eq!(super::decode_base64("aGVs\r\nbG8=\n"), Ok(b"hello".to_vec()));
+        assert!(super::decode_base64("aGVs bG8=").is_err());
         assert_eq!(super::string("a<b>&\"\\\n\u{1}\u{2028}é"), "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\u2028é\"");
     }
 }

@@ -11,9 +11,8 @@ use crate::{
     bundle::{self, COSIGN_SIGN_PREDICATE},
     candidate::SignatureCandidate,
     error::{Rejection, VerifyError},
-    payload,
+    gojson, payload,
 };
-use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hallmark_core::{Digest, PublicKey, RegistryRef};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -102,7 +101,7 @@ pub fn verify_candidate(
     match candidate.media_type.as_str() {
         SIMPLE_SIGNING_MEDIA_TYPE => {
             let sig_b64 = candidate.annotations.get(SIGNATURE_ANNOTATION).filter(|s| !s.is_empty()).ok_or(Rejection::MissingSignature)?;
-            let sig = STANDARD.decode(sig_b64.as_bytes()).map_err(|_| Rejection::BadBase64)?;
+            let sig = gojson::decode_base64(sig_b64).map_err(|_| Rejection::BadBase64)?;
             let key = policy
                 .keys
                 .iter()
