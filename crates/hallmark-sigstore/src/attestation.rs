@@ -114,12 +114,12 @@ pub fn verify_attestation(
     let (body, key_fingerprint) = envelope.verify(keys)?;
     let statement = check_statement(&body, digest)?;
     let found_type = statement.get("predicateType").and_then(Value::as_str).unwrap_or_default().to_owned();
-    if let Some(want) = predicate_type {
-        if found_type != want {
-            return Err(Rejection::Malformed {
-                reason: format!("predicate type is {found_type:?}, expected {want:?}"),
-            });
-        }
+    if let Some(want) = predicate_type
+        && found_type != want
+    {
+        return Err(Rejection::Malformed {
+            reason: format!("predicate type is {found_type:?}, expected {want:?}"),
+        });
     }
     Ok(VerifiedAttestation { key_fingerprint, predicate_type: found_type, statement })
 }
