@@ -27,7 +27,12 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "HALLMARK_REGISTRY_USERNAME")]
     pub(crate) registry_username: Option<String>,
     /// Registry password or token (with --registry-username).
-    #[arg(long, global = true, env = "HALLMARK_REGISTRY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "HALLMARK_REGISTRY_PASSWORD",
+        hide_env_values = true
+    )]
     pub(crate) registry_password: Option<String>,
     /// Extra CA certificates (PEM) to trust for HTTPS registries.
     #[arg(long, global = true, value_name = "FILE")]

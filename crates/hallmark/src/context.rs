@@ -3,7 +3,9 @@
 use crate::cli::{GlobalArgs, OutputFormat};
 use anyhow::{Context as _, Result};
 use hallmark_core::ImageRef;
-use hallmark_oci::{Credentials, HttpPolicy, RegistryClient, RegistryOptions, Store, layout::Layout};
+use hallmark_oci::{
+    Credentials, HttpPolicy, RegistryClient, RegistryOptions, Store, layout::Layout,
+};
 use std::{
     collections::HashMap,
     io::IsTerminal as _,
@@ -32,7 +34,10 @@ impl Context {
             };
         }
         if let Some(ca) = &global.registry_cacert {
-            options.extra_ca_pem = Some(std::fs::read(ca).with_context(|| format!("reading --registry-cacert {}", ca.display()))?);
+            options.extra_ca_pem = Some(
+                std::fs::read(ca)
+                    .with_context(|| format!("reading --registry-cacert {}", ca.display()))?,
+            );
         }
         let client = RegistryClient::new(options)?;
         Ok(Arc::new(Self {
@@ -50,11 +55,18 @@ impl Context {
             ImageRef::Registry(_) => Ok(Store::open(image, &self.client, false)?),
             ImageRef::Layout { path, .. } => {
                 let key = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-                let mut map = self.layouts.lock().map_err(|_| anyhow::anyhow!("layout cache poisoned"))?;
+                let mut map = self
+                    .layouts
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("layout cache poisoned"))?;
                 if let Some(l) = map.get(&key) {
                     return Ok(Store::Layout(l.clone()));
                 }
-                let layout = if create_layout { Layout::create(path)? } else { Layout::open(path)? };
+                let layout = if create_layout {
+                    Layout::create(path)?
+                } else {
+                    Layout::open(path)?
+                };
                 map.insert(key, layout.clone());
                 Ok(Store::Layout(layout))
             }

@@ -15,14 +15,20 @@ pub(crate) fn load_public_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
         .iter()
         .map(|p| {
             let what = p.display().to_string();
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading public key {what}"))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading public key {what}"))?;
             Ok(PublicKey::from_pem(&text, &what)?)
         })
         .collect()
 }
 
 /// Run `f` over `items` with at most `ctx.max_workers` at once; results keep the input order.
-pub(crate) async fn for_each<T, R, F, Fut>(ctx: &Context, label: &str, items: Vec<T>, f: F) -> Vec<R>
+pub(crate) async fn for_each<T, R, F, Fut>(
+    ctx: &Context,
+    label: &str,
+    items: Vec<T>,
+    f: F,
+) -> Vec<R>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = R>,
@@ -30,7 +36,9 @@ where
     let count = items.len();
     let bar = if ctx.progress(count) {
         let bar = ProgressBar::new(count as u64);
-        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})") {
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(label.to_owned());

@@ -40,13 +40,24 @@ pub(crate) fn verify(ctx: &Context, a: VerifyBlobArgs) -> Result<ExitCode> {
     let sig = match STANDARD.decode(text.trim().as_bytes()) {
         Ok(s) => s,
         Err(_) if raw.first() == Some(&0x30) => raw.clone(),
-        Err(_) => bail!("signature {:?}: expected base64 (or a file holding base64 or DER), found neither", a.signature),
+        Err(_) => bail!(
+            "signature {:?}: expected base64 (or a file holding base64 or DER), found neither",
+            a.signature
+        ),
     };
     let key = &keys[0];
-    key.verify(&data, &sig).with_context(|| format!("verifying {} against its signature", a.file.display()))?;
+    key.verify(&data, &sig)
+        .with_context(|| format!("verifying {} against its signature", a.file.display()))?;
     match ctx.output {
-        OutputFormat::Text => eprintln!("Verified OK: {} signed by key sha256:{}", a.file.display(), key.fingerprint()),
-        OutputFormat::Json => println!("{}", serde_json::json!({"file": a.file.display().to_string(), "verified": true, "key_fingerprint": key.fingerprint()})),
+        OutputFormat::Text => eprintln!(
+            "Verified OK: {} signed by key sha256:{}",
+            a.file.display(),
+            key.fingerprint()
+        ),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"file": a.file.display().to_string(), "verified": true, "key_fingerprint": key.fingerprint()})
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,10 +15,16 @@ pub(crate) async fn run(ctx: &Arc<Context>, cmd: DebugCommand) -> Result<ExitCod
                     if a.repo_prefix.starts_with("oci:") {
                         let r = format!("{}{i}", a.repo_prefix);
                         let image = ImageRef::parse(&r)?;
-                        let tag = image.tag().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("{r}: expected oci:DIR:NAME"))?;
+                        let tag = image
+                            .tag()
+                            .map(str::to_owned)
+                            .ok_or_else(|| anyhow::anyhow!("{r}: expected oci:DIR:NAME"))?;
                         Ok((image, tag))
                     } else {
-                        Ok((ImageRef::parse(&format!("{}{i}:{}", a.repo_prefix, a.tag))?, a.tag.clone()))
+                        Ok((
+                            ImageRef::parse(&format!("{}{i}:{}", a.repo_prefix, a.tag))?,
+                            a.tag.clone(),
+                        ))
                     }
                 })
                 .collect::<Result<_>>()?;
@@ -28,7 +34,11 @@ pub(crate) async fn run(ctx: &Arc<Context>, cmd: DebugCommand) -> Result<ExitCod
                 async move {
                     let store = ctx.store(&image, true)?;
                     let content = format!("sample image {image}\n");
-                    let d = if index { push_sample_index(&store, &tag, &content).await? } else { push_sample_image(&store, &tag, &content).await? };
+                    let d = if index {
+                        push_sample_index(&store, &tag, &content).await?
+                    } else {
+                        push_sample_image(&store, &tag, &content).await?
+                    };
                     Ok::<_, anyhow::Error>((image, d))
                 }
             })

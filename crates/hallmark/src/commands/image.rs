@@ -1,7 +1,9 @@
 //! Commands over images: sign, verify, attest, verify-attestation, tree, copy.
 
 use crate::{
-    cli::{AttestArgs, CopyArgs, OutputFormat, SignArgs, TreeArgs, VerifyArgs, VerifyAttestationArgs},
+    cli::{
+        AttestArgs, CopyArgs, OutputFormat, SignArgs, TreeArgs, VerifyArgs, VerifyAttestationArgs,
+    },
     commands::parse_annotations,
     context::{Context, parse_image},
     output::{for_each, load_public_keys, signature_json},
@@ -19,7 +21,11 @@ use std::{process::ExitCode, sync::Arc};
 
 /// `image@digest` for messages; `image` alone when it already names the digest.
 fn with_digest(image: &ImageRef, digest: &hallmark_core::Digest) -> String {
-    if image.digest().is_some() { image.to_string() } else { format!("{image}@{digest}") }
+    if image.digest().is_some() {
+        image.to_string()
+    } else {
+        format!("{image}@{digest}")
+    }
 }
 
 fn parse_all(images: &[String]) -> Result<Vec<ImageRef>> {
@@ -42,7 +48,9 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
         let options = options.clone();
         async move {
             let store = ctx.store(&image, false)?;
-            flow::sign(&store, &image, &key, &options).await.with_context(|| format!("signing {image}"))
+            flow::sign(&store, &image, &key, &options)
+                .await
+                .with_context(|| format!("signing {image}"))
         }
     })
     .await;
@@ -53,7 +61,11 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
             Ok(signed) => {
                 for s in &signed {
                     if ctx.output == OutputFormat::Text {
-                        let what = if s.added { "signed" } else { "already signed by this key" };
+                        let what = if s.added {
+                            "signed"
+                        } else {
+                            "already signed by this key"
+                        };
                         eprintln!("{image}: {} {what} ({})", s.digest, s.tag);
                     }
                 }
@@ -69,7 +81,11 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     if ctx.output == OutputFormat::Json {
         println!("{}", Value::Array(json_out));
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
@@ -97,14 +113,21 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
         match r {
             Ok(v) => {
                 if ctx.output == OutputFormat::Text {
-                    let keys: std::collections::BTreeSet<_> = v.signatures.iter().map(|s| s.key_fingerprint.as_str()).collect();
+                    let keys: std::collections::BTreeSet<_> = v
+                        .signatures
+                        .iter()
+                        .map(|s| s.key_fingerprint.as_str())
+                        .collect();
                     println!(
                         "{}: verified, {} valid signature{} by key{} {}",
                         with_digest(image, &v.digest),
                         v.signatures.len(),
                         if v.signatures.len() == 1 { "" } else { "s" },
                         if keys.len() == 1 { "" } else { "s" },
-                        keys.iter().map(|k| format!("sha256:{k}")).collect::<Vec<_>>().join(", ")
+                        keys.iter()
+                            .map(|k| format!("sha256:{k}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                 }
                 json_out.push(json!({
@@ -127,17 +150,29 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
     if failed > 0 && images.len() > 1 {
         eprintln!("{failed} of {} images failed verification", images.len());
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode> {
     let images = parse_all(&a.images)?;
     let predicate_type = predicate_type_uri(&a.predicate_type).map_err(anyhow::Error::msg)?;
-    let file = std::fs::read(&a.predicate).with_context(|| format!("reading predicate {}", a.predicate.display()))?;
-    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    let predicate = build_predicate(&predicate_type, &file, &now).map_err(|e| anyhow::anyhow!("{}: {e}", a.predicate.display()))?;
+    let file = std::fs::read(&a.predicate)
+        .with_context(|| format!("reading predicate {}", a.predicate.display()))?;
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let predicate = build_predicate(&predicate_type, &file, &now)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.predicate.display()))?;
     let key = load_signing_key(&a.key)?;
-    let options = AttestOptions { predicate_type, predicate, replace: a.replace };
+    let options = AttestOptions {
+        predicate_type,
+        predicate,
+        replace: a.replace,
+    };
     let mut failed = 0;
     let mut json_out = Vec::new();
     for image in &images {
@@ -145,7 +180,16 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
         match flow::attest(&store, image, &key, &options).await {
             Ok(s) => {
                 if ctx.output == OutputFormat::Text {
-                    eprintln!("{image}: {} attested ({}){}", s.digest, s.tag, if s.added { "" } else { ", identical attestation already present" });
+                    eprintln!(
+                        "{image}: {} attested ({}){}",
+                        s.digest,
+                        s.tag,
+                        if s.added {
+                            ""
+                        } else {
+                            ", identical attestation already present"
+                        }
+                    );
                 }
                 json_out.push(json!({"reference": image.to_string(), "digest": s.digest.to_string(), "tag": s.tag, "added": s.added}));
             }
@@ -159,13 +203,25 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
     if ctx.output == OutputFormat::Json {
         println!("{}", Value::Array(json_out));
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-pub(crate) async fn verify_attestation(ctx: &Arc<Context>, a: VerifyAttestationArgs) -> Result<ExitCode> {
+pub(crate) async fn verify_attestation(
+    ctx: &Arc<Context>,
+    a: VerifyAttestationArgs,
+) -> Result<ExitCode> {
     let images = parse_all(&a.images)?;
     let keys = load_public_keys(&a.key)?;
-    let predicate_type = a.predicate_type.as_deref().map(predicate_type_uri).transpose().map_err(anyhow::Error::msg)?;
+    let predicate_type = a
+        .predicate_type
+        .as_deref()
+        .map(predicate_type_uri)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let mut failed = 0;
     let mut json_out = Vec::new();
     for image in &images {
@@ -173,7 +229,12 @@ pub(crate) async fn verify_attestation(ctx: &Arc<Context>, a: VerifyAttestationA
         match flow::verify_attestations(&store, image, &keys, predicate_type.as_deref()).await {
             Ok((digest, atts)) => {
                 if ctx.output == OutputFormat::Text {
-                    eprintln!("{}: {} verified attestation{}", with_digest(image, &digest), atts.len(), if atts.len() == 1 { "" } else { "s" });
+                    eprintln!(
+                        "{}: {} verified attestation{}",
+                        with_digest(image, &digest),
+                        atts.len(),
+                        if atts.len() == 1 { "" } else { "s" }
+                    );
                     for att in &atts {
                         println!("{}", att.statement);
                     }
@@ -195,7 +256,11 @@ pub(crate) async fn verify_attestation(ctx: &Arc<Context>, a: VerifyAttestationA
     if ctx.output == OutputFormat::Json {
         println!("{}", Value::Array(json_out));
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
@@ -207,15 +272,40 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
         OutputFormat::Text => {
             println!("{} ({}, {})", t.reference, t.digest, t.media_type);
             let sections: [(&str, Vec<String>); 4] = [
-                ("Signatures", t.signatures.iter().map(|l| format!("{} {} [{}]", l.tag, l.digest, l.media_type)).collect()),
+                (
+                    "Signatures",
+                    t.signatures
+                        .iter()
+                        .map(|l| format!("{} {} [{}]", l.tag, l.digest, l.media_type))
+                        .collect(),
+                ),
                 (
                     "Attestations",
                     t.attestations
                         .iter()
-                        .map(|l| format!("{} {} [{}]", l.tag, l.digest, l.predicate_type.as_deref().unwrap_or(&l.media_type)))
+                        .map(|l| {
+                            format!(
+                                "{} {} [{}]",
+                                l.tag,
+                                l.digest,
+                                l.predicate_type.as_deref().unwrap_or(&l.media_type)
+                            )
+                        })
                         .collect(),
                 ),
-                ("Referrers", t.referrers.iter().map(|r| format!("{} [{}]", r.digest, r.artifact_type.as_deref().unwrap_or("-"))).collect()),
+                (
+                    "Referrers",
+                    t.referrers
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "{} [{}]",
+                                r.digest,
+                                r.artifact_type.as_deref().unwrap_or("-")
+                            )
+                        })
+                        .collect(),
+                ),
                 ("Manifests", t.manifests.clone()),
             ];
             let present: Vec<_> = sections.iter().filter(|(_, v)| !v.is_empty()).collect();
@@ -227,7 +317,14 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
                 println!("{} {name}", if last { "└──" } else { "├──" });
                 for (j, item) in items.iter().enumerate() {
                     let bar = if last { "    " } else { "│   " };
-                    println!("{bar}{} {item}", if j + 1 == items.len() { "└──" } else { "├──" });
+                    println!(
+                        "{bar}{} {item}",
+                        if j + 1 == items.len() {
+                            "└──"
+                        } else {
+                            "├──"
+                        }
+                    );
                 }
             }
         }
@@ -239,12 +336,16 @@ pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
     let src = parse_image(&a.src)?;
     let dst = parse_image(&a.dst)?;
     if dst.digest().is_some() {
-        anyhow::bail!("destination {dst}: expected a repository or tag, found a digest (the digest is the source's)");
+        anyhow::bail!(
+            "destination {dst}: expected a repository or tag, found a digest (the digest is the source's)"
+        );
     }
     let src_store = ctx.store(&src, false)?;
     let dst_store = ctx.store(&dst, true)?;
     let tag = dst.tag().or(src.tag()).map(str::to_owned);
-    let report = flow::copy(&src_store, &src, &dst_store, tag.as_deref()).await.with_context(|| format!("copying {src} to {dst}"))?;
+    let report = flow::copy(&src_store, &src, &dst_store, tag.as_deref())
+        .await
+        .with_context(|| format!("copying {src} to {dst}"))?;
     match ctx.output {
         OutputFormat::Json => println!("{}", serde_json::to_string(&report)?),
         OutputFormat::Text => eprintln!(

@@ -33,7 +33,9 @@ pub(crate) fn run(ctx: &Context, cmd: KeyCommand) -> Result<ExitCode> {
         }
         KeyCommand::Import(a) => {
             let what = a.key.display().to_string();
-            let text = Zeroizing::new(std::fs::read_to_string(&a.key).with_context(|| format!("reading {what}"))?);
+            let text = Zeroizing::new(
+                std::fs::read_to_string(&a.key).with_context(|| format!("reading {what}"))?,
+            );
             let key = if keyfile::is_encrypted_cosign_key(&text) {
                 let pass = passphrase(&format!("private key {what}"), false)?;
                 keyfile::decrypt_cosign_key(&text, &pass, &what)?
@@ -58,14 +60,22 @@ fn write_pair(ctx: &Context, key: &SigningKey, prefix: &Path, force: bool) -> Re
     if !force {
         for p in [&key_path, &pub_path] {
             if p.exists() {
-                anyhow::bail!("{} already exists; expected a new file (use --force to overwrite)", p.display());
+                anyhow::bail!(
+                    "{} already exists; expected a new file (use --force to overwrite)",
+                    p.display()
+                );
             }
         }
     }
     let pass = passphrase(&format!("new private key {}", key_path.display()), true)?;
     let pem = Zeroizing::new(keyfile::encrypt_cosign_key(key, &pass)?);
     write_file(&key_path, pem.as_bytes(), 0o600, force)?;
-    write_file(&pub_path, key.public_key().to_pem().as_bytes(), 0o644, force)?;
+    write_file(
+        &pub_path,
+        key.public_key().to_pem().as_bytes(),
+        0o644,
+        force,
+    )?;
     match ctx.output {
         crate::cli::OutputFormat::Json => println!(
             "{}",
@@ -77,7 +87,10 @@ fn write_pair(ctx: &Context, key: &SigningKey, prefix: &Path, force: bool) -> Re
             })
         ),
         crate::cli::OutputFormat::Text => {
-            eprintln!("Private key written to {} (encrypted, mode 0600)", key_path.display());
+            eprintln!(
+                "Private key written to {} (encrypted, mode 0600)",
+                key_path.display()
+            );
             eprintln!("Public key written to {}", pub_path.display());
         }
     }

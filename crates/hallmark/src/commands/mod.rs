@@ -6,7 +6,10 @@ mod image;
 mod key;
 mod quickstart;
 
-use crate::{cli::{Cli, Command}, context::Context};
+use crate::{
+    cli::{Cli, Command},
+    context::Context,
+};
 use anyhow::{Result, bail};
 use std::{collections::BTreeMap, process::ExitCode};
 

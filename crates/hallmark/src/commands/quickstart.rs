@@ -8,7 +8,10 @@ use crate::{
 use anyhow::{Context as _, Result, bail};
 use hallmark_core::{ImageRef, KeyAlgorithm, Passphrase, PublicKey, SigningKey, keyfile};
 use hallmark_oci::sample::push_sample_image;
-use hallmark_sigstore::{VerificationPolicy, flow::{self, Attachment, SignOptions}};
+use hallmark_sigstore::{
+    VerificationPolicy,
+    flow::{self, Attachment, SignOptions},
+};
 use std::{os::unix::ffi::OsStringExt as _, path::PathBuf, process::ExitCode};
 
 fn default_dir() -> PathBuf {
@@ -32,13 +35,24 @@ pub(crate) async fn run(ctx: &Context, a: QuickstartArgs) -> Result<ExitCode> {
     println!("1. Built a sample image in an OCI layout: {image} = {digest}");
 
     let (pass, pass_note) = match PASSPHRASE_VARS.iter().find_map(std::env::var_os) {
-        Some(v) => (Passphrase::new(v.into_vec()), "the passphrase from the environment"),
-        None => (Passphrase::new(Vec::new()), "an empty passphrase (set HALLMARK_PASSWORD to choose one)"),
+        Some(v) => (
+            Passphrase::new(v.into_vec()),
+            "the passphrase from the environment",
+        ),
+        None => (
+            Passphrase::new(Vec::new()),
+            "an empty passphrase (set HALLMARK_PASSWORD to choose one)",
+        ),
     };
     let key = SigningKey::generate(KeyAlgorithm::EcdsaP256)?;
     let key_path = dir.join("quickstart.key");
     let pub_path = dir.join("quickstart.pub");
-    write_file(&key_path, keyfile::encrypt_cosign_key(&key, &pass)?.as_bytes(), 0o600, true)?;
+    write_file(
+        &key_path,
+        keyfile::encrypt_cosign_key(&key, &pass)?.as_bytes(),
+        0o600,
+        true,
+    )?;
     write_file(&pub_path, key.public_key().to_pem().as_bytes(), 0o644, true)?;
     // Read the key back from disk as a user's signing run would.
     let key_text = std::fs::read_to_string(&key_path)?;
@@ -52,22 +66,50 @@ pub(crate) async fn run(ctx: &Context, a: QuickstartArgs) -> Result<ExitCode> {
 
     let signed = flow::sign(&store, &image, &key, &SignOptions::default()).await?;
     for s in &signed {
-        println!("3. Signed {digest}: signature stored at tag {} (cosign's .sig format)", s.tag);
+        println!(
+            "3. Signed {digest}: signature stored at tag {} (cosign's .sig format)",
+            s.tag
+        );
     }
 
-    let public = PublicKey::from_pem(&std::fs::read_to_string(&pub_path)?, &pub_path.display().to_string())?;
-    let policy = VerificationPolicy { keys: vec![public], ..VerificationPolicy::default() };
+    let public = PublicKey::from_pem(
+        &std::fs::read_to_string(&pub_path)?,
+        &pub_path.display().to_string(),
+    )?;
+    let policy = VerificationPolicy {
+        keys: vec![public],
+        ..VerificationPolicy::default()
+    };
     let ok = flow::verify_image(&store, &image, &policy).await?;
-    println!("4. Verified {image}: {} valid signature(s) by sha256:{}", ok.signatures.len(), ok.signatures[0].key_fingerprint);
+    println!(
+        "4. Verified {image}: {} valid signature(s) by sha256:{}",
+        ok.signatures.len(),
+        ok.signatures[0].key_fingerprint
+    );
 
     // An attacker changes the image and re-uses the old signature.
-    let tampered_digest = push_sample_image(&store, "v1-tampered", "hello from the hallmark quickstart, modified\n").await?;
-    let sig = store.get_manifest(&Attachment::Signature.tag(&digest)).await?;
+    let tampered_digest = push_sample_image(
+        &store,
+        "v1-tampered",
+        "hello from the hallmark quickstart, modified\n",
+    )
+    .await?;
+    let sig = store
+        .get_manifest(&Attachment::Signature.tag(&digest))
+        .await?;
     // Blobs are shared within one layout, so the manifest alone moves the signature.
-    store.put_manifest(&sig.bytes, &sig.media_type, Some(&Attachment::Signature.tag(&tampered_digest))).await?;
+    store
+        .put_manifest(
+            &sig.bytes,
+            &sig.media_type,
+            Some(&Attachment::Signature.tag(&tampered_digest)),
+        )
+        .await?;
     match flow::verify_image(&store, &tampered, &policy).await {
         Ok(_) => bail!("the tampered image verified; expected a refusal"),
-        Err(e) => println!("5. Tampered image {tampered} ({tampered_digest}) carrying the old signature is refused:\n     {e}"),
+        Err(e) => println!(
+            "5. Tampered image {tampered} ({tampered_digest}) carrying the old signature is refused:\n     {e}"
+        ),
     }
     println!(
         "\nFiles:\n  layout      {}\n  private key {}\n  public key  {}\n\nTry it yourself:\n  hallmark verify --key {} {image}\n  hallmark tree {image}",
