@@ -273,10 +273,10 @@ impl Layout {
                 .cache
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((cached, snapshot)) = cache.as_ref() {
-                if *cached == stamp {
-                    return Ok(snapshot.clone());
-                }
+            if let Some((cached, snapshot)) = cache.as_ref()
+                && *cached == stamp
+            {
+                return Ok(snapshot.clone());
             }
         }
         let index = self.read_index().await?;
@@ -292,15 +292,15 @@ impl Layout {
             .unwrap_or_default();
         let snapshot = Arc::new(Snapshot::new(entries));
         // Cache only when the file did not change while it was read.
-        if let Some(stamp) = stamp {
-            if FileStamp::of(&path) == Some(stamp) {
-                *self
-                    .shared
-                    .cache
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some((stamp, snapshot.clone()));
-            }
+        if let Some(stamp) = stamp
+            && FileStamp::of(&path) == Some(stamp)
+        {
+            *self
+                .shared
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some((stamp, snapshot.clone()));
         }
         Ok(snapshot)
     }
