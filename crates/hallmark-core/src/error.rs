@@ -107,7 +107,9 @@ pub enum KeyError {
         label: &'static str,
     },
     /// Decryption failed: the passphrase is wrong or the ciphertext was altered.
-    #[error("{what}: decryption failed: wrong passphrase, or the key file was modified")]
+    #[error(
+        "{what}: decryption failed: expected the passphrase this key was encrypted with, found one that does not open it (wrong passphrase, or the key file was modified)"
+    )]
     WrongPassphrase {
         /// What was being read.
         what: String,

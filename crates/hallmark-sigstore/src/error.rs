@@ -110,7 +110,7 @@ impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Rejection::MissingSignature => f.write_str("no signature in the layer annotation dev.cosignproject.cosign/signature"),
-            Rejection::BadBase64 => f.write_str("signature annotation is not valid base64"),
+            Rejection::BadBase64 => f.write_str("signature annotation dev.cosignproject.cosign/signature is not valid base64: expected standard base64 of the signature"),
             Rejection::NoKeyVerifies { tried } => {
                 write!(f, "signature does not verify with the given key{} ({})", if tried.len() == 1 { "" } else { "s" }, tried.iter().map(|t| format!("sha256:{t}")).collect::<Vec<_>>().join(", "))
             }
@@ -140,12 +140,32 @@ impl std::fmt::Display for Rejection {
 #[non_exhaustive]
 pub enum VerifyError {
     /// No signatures at all.
-    #[error("no signatures found for {image}: expected a signature at tag {sig_tag} or a Sigstore bundle referrer, found none")]
+    #[error(
+        "no signatures found for {image}: expected a signature at tag {sig_tag} or a Sigstore bundle referrer, found none"
+    )]
     NoSignatures {
         /// The image.
         image: String,
         /// The `.sig` tag looked up.
         sig_tag: String,
+    },
+    /// No attestations at all.
+    #[error(
+        "no attestations found for {image}: expected an attestation at tag {att_tag} or an in-toto bundle referrer, found none"
+    )]
+    NoAttestations {
+        /// The image.
+        image: String,
+        /// The `.att` tag looked up.
+        att_tag: String,
+    },
+    /// Attestations exist but none is valid.
+    #[error("no valid attestation for {image}: {}", rejections_text(.rejections))]
+    NoneValidAttestation {
+        /// The image.
+        image: String,
+        /// One reason per candidate, with where it came from.
+        rejections: Vec<(String, Rejection)>,
     },
     /// Signatures exist but none is valid.
     #[error("no valid signature for {image}: {}", rejections_text(.rejections))]
@@ -158,7 +178,10 @@ pub enum VerifyError {
 }
 
 fn rejections_text(r: &[(String, Rejection)]) -> String {
-    r.iter().map(|(src, why)| format!("[{src}] {why}")).collect::<Vec<_>>().join("; ")
+    r.iter()
+        .map(|(src, why)| format!("[{src}] {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// An operation failed.

@@ -3,7 +3,8 @@
 //! manifest that names them, so a failure leaves the store as it was.
 
 use crate::{
-    BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
+    BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING_MEDIA_TYPE,
     attestation::{self, VerifiedAttestation},
     bundle::COSIGN_SIGN_PREDICATE,
     candidate::{CandidateSource, SignatureCandidate},
@@ -16,7 +17,10 @@ use crate::{
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use futures::future::try_join_all;
 use hallmark_core::{Digest, ImageRef, PublicKey, SigningKey};
-use hallmark_oci::{Descriptor, FetchedManifest, ImageIndex, ImageManifest, Manifest, OciError, Store, manifest::to_json_bytes, media_types};
+use hallmark_oci::{
+    Descriptor, FetchedManifest, ImageIndex, ImageManifest, Manifest, OciError, Store,
+    manifest::to_json_bytes, media_types,
+};
 use std::collections::BTreeMap;
 
 /// The largest signature payload, envelope or bundle read (cosign's default is larger; these
@@ -70,7 +74,10 @@ pub fn default_identity(image: &ImageRef) -> String {
     }
 }
 
-async fn get_optional_manifest(store: &Store, reference: &str) -> Result<Option<FetchedManifest>, SigstoreError> {
+async fn get_optional_manifest(
+    store: &Store,
+    reference: &str,
+) -> Result<Option<FetchedManifest>, SigstoreError> {
     match store.get_manifest(reference).await {
         Ok(m) => Ok(Some(m)),
         Err(OciError::NotFound { .. }) => Ok(None),
@@ -78,7 +85,10 @@ async fn get_optional_manifest(store: &Store, reference: &str) -> Result<Option<
     }
 }
 
-fn parse_attachment_manifest(m: &FetchedManifest, location: &str) -> Result<ImageManifest, SigstoreError> {
+fn parse_attachment_manifest(
+    m: &FetchedManifest,
+    location: &str,
+) -> Result<ImageManifest, SigstoreError> {
     match Manifest::parse(&m.bytes, Some(&m.media_type)) {
         Ok(Manifest::Image(im)) => Ok(im),
         Ok(Manifest::Index(_)) => Err(SigstoreError::Malformed {
@@ -86,7 +96,11 @@ fn parse_attachment_manifest(m: &FetchedManifest, location: &str) -> Result<Imag
             location: location.to_owned(),
             reason: "expected an image manifest, found an index".into(),
         }),
-        Err(e) => Err(SigstoreError::Malformed { what: "signature manifest".into(), location: location.to_owned(), reason: e.to_string() }),
+        Err(e) => Err(SigstoreError::Malformed {
+            what: "signature manifest".into(),
+            location: location.to_owned(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -113,7 +127,11 @@ pub struct SignedManifest {
 }
 
 /// Digests to sign: the manifest, and with `recursive` every manifest below an index.
-async fn walk(store: &Store, top: &FetchedManifest, recursive: bool) -> Result<Vec<Digest>, SigstoreError> {
+async fn walk(
+    store: &Store,
+    top: &FetchedManifest,
+    recursive: bool,
+) -> Result<Vec<Digest>, SigstoreError> {
     let mut out = vec![top.digest.clone()];
     if !recursive {
         return Ok(out);
@@ -127,7 +145,9 @@ async fn walk(store: &Store, top: &FetchedManifest, recursive: bool) -> Result<V
                 }
                 out.push(child.digest.clone());
                 if out.len() > 10_000 {
-                    return Err(SigstoreError::Invalid("index tree has more than 10000 manifests".into()));
+                    return Err(SigstoreError::Invalid(
+                        "index tree has more than 10000 manifests".into(),
+                    ));
                 }
                 let fetched = store.get_manifest(&child.digest.to_string()).await?;
                 queue.push(fetched);
@@ -139,30 +159,53 @@ async fn walk(store: &Store, top: &FetchedManifest, recursive: bool) -> Result<V
 
 /// Sign an image: resolve it once, then write a simple-signing layer into
 /// `sha256-<hex>.sig` for its digest (and, with `recursive`, for every child manifest).
-pub async fn sign(store: &Store, image: &ImageRef, key: &SigningKey, options: &SignOptions) -> Result<Vec<SignedManifest>, SigstoreError> {
+pub async fn sign(
+    store: &Store,
+    image: &ImageRef,
+    key: &SigningKey,
+    options: &SignOptions,
+) -> Result<Vec<SignedManifest>, SigstoreError> {
     let top = resolve(store, image).await?;
     let digests = walk(store, &top, options.recursive).await?;
-    let identity = options.identity.clone().unwrap_or_else(|| default_identity(image));
+    let identity = options
+        .identity
+        .clone()
+        .unwrap_or_else(|| default_identity(image));
     let mut out = Vec::with_capacity(digests.len());
     for digest in digests {
         let body = payload::build(&identity, &digest, &options.annotations);
         let signature = key.sign(&body)?;
         let mut annotations = BTreeMap::new();
         annotations.insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
-        let layer = NewLayer { media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_owned(), blob: body, annotations };
+        let layer = NewLayer {
+            media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_owned(),
+            blob: body,
+            annotations,
+        };
         let public = key.public_key().clone();
-        let added = append_layer(store, &digest, Attachment::Signature, &layer, |existing, _blob| {
-            // A layer with the same payload whose signature verifies with the same key.
-            existing.digest == layer.descriptor().digest
-                && existing
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-                    .and_then(|s| STANDARD.decode(s).ok())
-                    .is_some_and(|sig| public.verify(&layer.blob, &sig).is_ok())
-        }, false)
+        let added = append_layer(
+            store,
+            &digest,
+            Attachment::Signature,
+            &layer,
+            |existing, _blob| {
+                // A layer with the same payload whose signature verifies with the same key.
+                existing.digest == layer.descriptor().digest
+                    && existing
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                        .and_then(|s| STANDARD.decode(s).ok())
+                        .is_some_and(|sig| public.verify(&layer.blob, &sig).is_ok())
+            },
+            false,
+        )
         .await?;
-        out.push(SignedManifest { tag: Attachment::Signature.tag(&digest), digest, added });
+        out.push(SignedManifest {
+            tag: Attachment::Signature.tag(&digest),
+            digest,
+            added,
+        });
     }
     Ok(out)
 }
@@ -184,30 +227,48 @@ async fn append_layer(
         Some(m) => {
             let im = parse_attachment_manifest(&m, &location)?;
             for d in &im.layers {
-                let blob = if needs_blob { Some(store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?) } else { None };
+                let blob = if needs_blob {
+                    Some(store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?)
+                } else {
+                    None
+                };
                 if is_duplicate(d, blob.as_deref()) {
                     return Ok(false);
                 }
             }
-            let config = store.get_blob(&im.config.digest, MAX_ATTACHMENT_BYTES).await?;
+            let config = store
+                .get_blob(&im.config.digest, MAX_ATTACHMENT_BYTES)
+                .await?;
             sigmanifest::append(Some((&im, &config)), layer, &location)?
         }
         None => sigmanifest::append(None, layer, &location)?,
     };
     store.put_blob(&layer.blob).await?;
     store.put_blob(&appended.config).await?;
-    store.put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag)).await?;
+    store
+        .put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag))
+        .await?;
     Ok(true)
 }
 
 /// Fetch every layer of the attachment manifest at `kind`'s tag as candidates.
-pub async fn attachment_candidates(store: &Store, digest: &Digest, kind: Attachment) -> Result<Vec<SignatureCandidate>, SigstoreError> {
+pub async fn attachment_candidates(
+    store: &Store,
+    digest: &Digest,
+    kind: Attachment,
+) -> Result<Vec<SignatureCandidate>, SigstoreError> {
     let tag = kind.tag(digest);
     let location = format!("{}:{tag}", store.location());
-    let Some(m) = get_optional_manifest(store, &tag).await? else { return Ok(Vec::new()) };
+    let Some(m) = get_optional_manifest(store, &tag).await? else {
+        return Ok(Vec::new());
+    };
     let im = parse_attachment_manifest(&m, &location)?;
     if im.layers.len() > sigmanifest::MAX_LAYERS {
-        return Err(SigstoreError::TooManyLayers { location, count: im.layers.len(), limit: sigmanifest::MAX_LAYERS });
+        return Err(SigstoreError::TooManyLayers {
+            location,
+            count: im.layers.len(),
+            limit: sigmanifest::MAX_LAYERS,
+        });
     }
     let fetches = im.layers.iter().enumerate().map(|(i, d)| {
         let tag = tag.clone();
@@ -225,17 +286,26 @@ pub async fn attachment_candidates(store: &Store, digest: &Digest, kind: Attachm
 }
 
 /// Sigstore bundle referrers of `digest` as candidates.
-pub async fn bundle_candidates(store: &Store, digest: &Digest) -> Result<Vec<SignatureCandidate>, SigstoreError> {
+pub async fn bundle_candidates(
+    store: &Store,
+    digest: &Digest,
+) -> Result<Vec<SignatureCandidate>, SigstoreError> {
     let referrers = store.referrers(digest, Some(BUNDLE_V03_MEDIA_TYPE)).await?;
     let mut out = Vec::new();
     for r in referrers.iter().take(sigmanifest::MAX_LAYERS) {
         let m = store.get_manifest(&r.digest.to_string()).await?;
         let location = format!("{}@{}", store.location(), r.digest);
         let im = parse_attachment_manifest(&m, &location)?;
-        for l in im.layers.iter().filter(|l| l.media_type == BUNDLE_V03_MEDIA_TYPE) {
+        for l in im
+            .layers
+            .iter()
+            .filter(|l| l.media_type == BUNDLE_V03_MEDIA_TYPE)
+        {
             let body = store.get_blob(&l.digest, MAX_ATTACHMENT_BYTES).await?;
             out.push(SignatureCandidate {
-                source: CandidateSource::Referrer { manifest: r.digest.to_string() },
+                source: CandidateSource::Referrer {
+                    manifest: r.digest.to_string(),
+                },
                 media_type: l.media_type.clone(),
                 body,
                 annotations: im.annotations.clone().unwrap_or_default(),
@@ -258,7 +328,11 @@ pub struct ImageVerification {
 
 /// Verify an image: the `.sig` signatures first; Sigstore bundle referrers are read when the
 /// `.sig` tag has no valid signature.
-pub async fn verify_image(store: &Store, image: &ImageRef, policy: &VerificationPolicy) -> Result<ImageVerification, SigstoreError> {
+pub async fn verify_image(
+    store: &Store,
+    image: &ImageRef,
+    policy: &VerificationPolicy,
+) -> Result<ImageVerification, SigstoreError> {
     let m = resolve(store, image).await?;
     let name = image.to_string();
     let mut candidates = attachment_candidates(store, &m.digest, Attachment::Signature).await?;
@@ -270,7 +344,11 @@ pub async fn verify_image(store: &Store, image: &ImageRef, policy: &Verification
             verify::verify_signatures(&name, &m.digest, &candidates, policy)?
         }
     };
-    Ok(ImageVerification { reference: name, digest: m.digest, signatures })
+    Ok(ImageVerification {
+        reference: name,
+        digest: m.digest,
+        signatures,
+    })
 }
 
 /// Options of [`attest`].
@@ -286,51 +364,116 @@ pub struct AttestOptions {
 
 /// Attest an image: a DSSE envelope over an in-toto statement, appended to
 /// `sha256-<hex>.att`.
-pub async fn attest(store: &Store, image: &ImageRef, key: &SigningKey, options: &AttestOptions) -> Result<SignedManifest, SigstoreError> {
+pub async fn attest(
+    store: &Store,
+    image: &ImageRef,
+    key: &SigningKey,
+    options: &AttestOptions,
+) -> Result<SignedManifest, SigstoreError> {
     let m = resolve(store, image).await?;
     let repository = match image {
         ImageRef::Registry(r) => r.repository_name(),
         ImageRef::Layout { .. } => default_identity(image),
     };
-    let statement = attestation::build_statement(&repository, &m.digest, &options.predicate_type, options.predicate.clone());
+    let statement = attestation::build_statement(
+        &repository,
+        &m.digest,
+        &options.predicate_type,
+        options.predicate.clone(),
+    );
     let envelope = Envelope::sign(key, IN_TOTO_PAYLOAD_TYPE, &statement)?;
     let mut annotations = BTreeMap::new();
     annotations.insert(SIGNATURE_ANNOTATION.to_owned(), String::new());
-    annotations.insert(PREDICATE_TYPE_ANNOTATION.to_owned(), options.predicate_type.clone());
-    let layer = NewLayer { media_type: DSSE_MEDIA_TYPE.to_owned(), blob: envelope.to_bytes(), annotations };
+    annotations.insert(
+        PREDICATE_TYPE_ANNOTATION.to_owned(),
+        options.predicate_type.clone(),
+    );
+    let layer = NewLayer {
+        media_type: DSSE_MEDIA_TYPE.to_owned(),
+        blob: envelope.to_bytes(),
+        annotations,
+    };
     let public = key.public_key().clone();
     let tag = Attachment::Attestation.tag(&m.digest);
     if options.replace {
         replace_attestations(store, &m.digest, &options.predicate_type, &layer).await?;
-        return Ok(SignedManifest { digest: m.digest, tag, added: true });
+        return Ok(SignedManifest {
+            digest: m.digest,
+            tag,
+            added: true,
+        });
     }
-    let added = append_layer(store, &m.digest, Attachment::Attestation, &layer, |d, blob| {
-        let same_type = d.annotations.as_ref().and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION)) == Some(&options.predicate_type);
-        same_type
-            && blob.and_then(|b| Envelope::parse(b).ok()).is_some_and(|e| {
-                e.payload == envelope.payload && e.verify(std::slice::from_ref(&public)).is_ok()
-            })
-    }, true)
+    let added = append_layer(
+        store,
+        &m.digest,
+        Attachment::Attestation,
+        &layer,
+        |d, blob| {
+            let same_type = d
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION))
+                == Some(&options.predicate_type);
+            same_type
+                && blob.and_then(|b| Envelope::parse(b).ok()).is_some_and(|e| {
+                    e.payload == envelope.payload && e.verify(std::slice::from_ref(&public)).is_ok()
+                })
+        },
+        true,
+    )
     .await?;
-    Ok(SignedManifest { digest: m.digest, tag, added })
+    Ok(SignedManifest {
+        digest: m.digest,
+        tag,
+        added,
+    })
 }
 
-async fn replace_attestations(store: &Store, digest: &Digest, predicate_type: &str, layer: &NewLayer) -> Result<(), SigstoreError> {
+async fn replace_attestations(
+    store: &Store,
+    digest: &Digest,
+    predicate_type: &str,
+    layer: &NewLayer,
+) -> Result<(), SigstoreError> {
     let tag = Attachment::Attestation.tag(digest);
     let location = format!("{}:{tag}", store.location());
     let existing = get_optional_manifest(store, &tag).await?;
     let appended = match existing {
         Some(m) => {
             let mut im = parse_attachment_manifest(&m, &location)?;
-            im.layers.retain(|d| d.annotations.as_ref().and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION)).map(String::as_str) != Some(predicate_type));
+            im.layers.retain(|d| {
+                d.annotations
+                    .as_ref()
+                    .and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION))
+                    .map(String::as_str)
+                    != Some(predicate_type)
+            });
             let config = sigmanifest::append(None, layer, &location)?;
             // Rebuild from scratch over the kept layers plus the new one.
             let mut fresh: Option<(ImageManifest, Vec<u8>)> = None;
             for d in &im.layers {
                 let blob = store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?;
-                let nl = NewLayer { media_type: d.media_type.clone(), blob, annotations: d.annotations.clone().unwrap_or_default() };
-                let a = sigmanifest::append(fresh.as_ref().map(|(m, c)| (m, c.as_slice())), &nl, &location)?;
-                fresh = Some((parse_attachment_manifest(&FetchedManifest { digest: Digest::sha256_of(&a.manifest), media_type: media_types::OCI_MANIFEST.into(), bytes: a.manifest }, &location)?, a.config));
+                let nl = NewLayer {
+                    media_type: d.media_type.clone(),
+                    blob,
+                    annotations: d.annotations.clone().unwrap_or_default(),
+                };
+                let a = sigmanifest::append(
+                    fresh.as_ref().map(|(m, c)| (m, c.as_slice())),
+                    &nl,
+                    &location,
+                )?;
+                fresh = Some((
+                    parse_attachment_manifest(
+                        &FetchedManifest {
+                            digest: Digest::sha256_of(&a.manifest),
+                            media_type: media_types::OCI_MANIFEST.into(),
+                            bytes: a.manifest,
+                        },
+                        &location,
+                    )?,
+                    a.config,
+                ));
             }
             match fresh {
                 Some((fm, fc)) => sigmanifest::append(Some((&fm, &fc)), layer, &location)?,
@@ -341,7 +484,9 @@ async fn replace_attestations(store: &Store, digest: &Digest, predicate_type: &s
     };
     store.put_blob(&layer.blob).await?;
     store.put_blob(&appended.config).await?;
-    store.put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag)).await?;
+    store
+        .put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag))
+        .await?;
     Ok(())
 }
 
@@ -361,19 +506,33 @@ pub async fn verify_attestations(
     let mut rejections = Vec::new();
     for c in &candidates {
         let r = match c.media_type.as_str() {
-            DSSE_MEDIA_TYPE => attestation::verify_attestation(&c.body, &m.digest, keys, predicate_type),
-            BUNDLE_V03_MEDIA_TYPE => crate::bundle::verify_image_bundle(&c.body, &m.digest, keys).and_then(|v| {
-                if v.predicate_type == COSIGN_SIGN_PREDICATE {
-                    return Err(Rejection::NotASignature { media_type: "signature bundle (not an attestation)".into() });
-                }
-                match predicate_type {
-                    Some(want) if want != v.predicate_type => Err(Rejection::Malformed {
-                        reason: format!("predicate type is {:?}, expected {want:?}", v.predicate_type),
-                    }),
-                    _ => Ok(VerifiedAttestation { key_fingerprint: v.key_fingerprint, predicate_type: v.predicate_type, statement: v.statement }),
-                }
+            DSSE_MEDIA_TYPE => {
+                attestation::verify_attestation(&c.body, &m.digest, keys, predicate_type)
+            }
+            BUNDLE_V03_MEDIA_TYPE => crate::bundle::verify_image_bundle(&c.body, &m.digest, keys)
+                .and_then(|v| {
+                    if v.predicate_type == COSIGN_SIGN_PREDICATE {
+                        return Err(Rejection::NotASignature {
+                            media_type: "signature bundle (not an attestation)".into(),
+                        });
+                    }
+                    match predicate_type {
+                        Some(want) if want != v.predicate_type => Err(Rejection::Malformed {
+                            reason: format!(
+                                "predicate type is {:?}, expected {want:?}",
+                                v.predicate_type
+                            ),
+                        }),
+                        _ => Ok(VerifiedAttestation {
+                            key_fingerprint: v.key_fingerprint,
+                            predicate_type: v.predicate_type,
+                            statement: v.statement,
+                        }),
+                    }
+                }),
+            other => Err(Rejection::NotASignature {
+                media_type: other.to_owned(),
             }),
-            other => Err(Rejection::NotASignature { media_type: other.to_owned() }),
         };
         match r {
             Ok(v) => ok.push(v),
@@ -381,10 +540,18 @@ pub async fn verify_attestations(
         }
     }
     if candidates.is_empty() {
-        return Err(VerifyError::NoSignatures { image: name, sig_tag: Attachment::Attestation.tag(&m.digest) }.into());
+        return Err(VerifyError::NoAttestations {
+            image: name,
+            att_tag: Attachment::Attestation.tag(&m.digest),
+        }
+        .into());
     }
     if ok.is_empty() {
-        return Err(VerifyError::NoneValid { image: name, rejections }.into());
+        return Err(VerifyError::NoneValidAttestation {
+            image: name,
+            rejections,
+        }
+        .into());
     }
     Ok((m.digest, ok))
 }
@@ -438,7 +605,9 @@ pub async fn tree(store: &Store, image: &ImageRef) -> Result<Tree, SigstoreError
     let layers = |kind: Attachment| {
         let tag = kind.tag(&m.digest);
         async move {
-            let Some(fm) = get_optional_manifest(store, &tag).await? else { return Ok::<_, SigstoreError>(Vec::new()) };
+            let Some(fm) = get_optional_manifest(store, &tag).await? else {
+                return Ok::<_, SigstoreError>(Vec::new());
+            };
             let im = parse_attachment_manifest(&fm, &format!("{}:{tag}", store.location()))?;
             Ok(im
                 .layers
@@ -447,7 +616,11 @@ pub async fn tree(store: &Store, image: &ImageRef) -> Result<Tree, SigstoreError
                     tag: tag.clone(),
                     digest: l.digest.to_string(),
                     media_type: l.media_type.clone(),
-                    predicate_type: l.annotations.as_ref().and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION)).cloned(),
+                    predicate_type: l
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION))
+                        .cloned(),
                 })
                 .collect())
         }
@@ -458,13 +631,24 @@ pub async fn tree(store: &Store, image: &ImageRef) -> Result<Tree, SigstoreError
         .referrers(&m.digest, None)
         .await?
         .into_iter()
-        .map(|d| TreeReferrer { digest: d.digest.to_string(), artifact_type: d.artifact_type })
+        .map(|d| TreeReferrer {
+            digest: d.digest.to_string(),
+            artifact_type: d.artifact_type,
+        })
         .collect();
     let manifests = match Manifest::parse(&m.bytes, Some(&m.media_type)) {
         Ok(Manifest::Index(i)) => i.manifests.iter().map(|d| d.digest.to_string()).collect(),
         _ => Vec::new(),
     };
-    Ok(Tree { reference: image.to_string(), digest: m.digest.to_string(), media_type: m.media_type, signatures, attestations, referrers, manifests })
+    Ok(Tree {
+        reference: image.to_string(),
+        digest: m.digest.to_string(),
+        media_type: m.media_type,
+        signatures,
+        attestations,
+        referrers,
+        manifests,
+    })
 }
 
 /// What [`copy`] moved.
@@ -484,7 +668,13 @@ pub struct CopyReport {
 
 /// Copy one manifest (and, for an index, its children) with all blobs; the top manifest is
 /// written under `tag` (or by digest).
-async fn copy_manifest_tree(src: &Store, dst: &Store, top: &FetchedManifest, tag: Option<&str>, report: &mut CopyReport) -> Result<(), SigstoreError> {
+async fn copy_manifest_tree(
+    src: &Store,
+    dst: &Store,
+    top: &FetchedManifest,
+    tag: Option<&str>,
+    report: &mut CopyReport,
+) -> Result<(), SigstoreError> {
     // Children first, so nothing ever names content that is not there yet.
     match Manifest::parse(&top.bytes, Some(&top.media_type)) {
         Ok(Manifest::Image(im)) => {
@@ -501,7 +691,11 @@ async fn copy_manifest_tree(src: &Store, dst: &Store, top: &FetchedManifest, tag
             }
         }
         Err(e) => {
-            return Err(SigstoreError::Malformed { what: "manifest".into(), location: format!("{}@{}", src.location(), top.digest), reason: e.to_string() });
+            return Err(SigstoreError::Malformed {
+                what: "manifest".into(),
+                location: format!("{}@{}", src.location(), top.digest),
+                reason: e.to_string(),
+            });
         }
     }
     let written = dst.put_manifest(&top.bytes, &top.media_type, tag).await?;
@@ -509,7 +703,10 @@ async fn copy_manifest_tree(src: &Store, dst: &Store, top: &FetchedManifest, tag
         return Err(SigstoreError::Malformed {
             what: "copied manifest".into(),
             location: dst.location(),
-            reason: format!("expected digest {}, destination computed {written}", top.digest),
+            reason: format!(
+                "expected digest {}, destination computed {written}",
+                top.digest
+            ),
         });
     }
     report.manifests += 1;
@@ -518,7 +715,11 @@ async fn copy_manifest_tree(src: &Store, dst: &Store, top: &FetchedManifest, tag
 
 /// Record a referrer in the destination's tag-schema fallback index (`sha256-<hex>`), for
 /// registries without the referrers API.
-async fn add_to_referrers_index(dst: &Store, subject: &Digest, descriptor: Descriptor) -> Result<(), SigstoreError> {
+async fn add_to_referrers_index(
+    dst: &Store,
+    subject: &Digest,
+    descriptor: Descriptor,
+) -> Result<(), SigstoreError> {
     if matches!(dst, Store::Layout(_)) {
         return Ok(());
     }
@@ -526,23 +727,49 @@ async fn add_to_referrers_index(dst: &Store, subject: &Digest, descriptor: Descr
     let mut index = match get_optional_manifest(dst, &tag).await? {
         Some(m) => match Manifest::parse(&m.bytes, Some(&m.media_type)) {
             Ok(Manifest::Index(i)) => i,
-            _ => return Err(SigstoreError::Malformed { what: "referrers tag index".into(), location: format!("{}:{tag}", dst.location()), reason: "not an index".into() }),
+            _ => {
+                return Err(SigstoreError::Malformed {
+                    what: "referrers tag index".into(),
+                    location: format!("{}:{tag}", dst.location()),
+                    reason: "not an index".into(),
+                });
+            }
         },
-        None => ImageIndex { schema_version: 2, media_type: Some(media_types::OCI_INDEX.into()), artifact_type: None, manifests: Vec::new(), subject: None, annotations: None },
+        None => ImageIndex {
+            schema_version: 2,
+            media_type: Some(media_types::OCI_INDEX.into()),
+            artifact_type: None,
+            manifests: Vec::new(),
+            subject: None,
+            annotations: None,
+        },
     };
-    if index.manifests.iter().any(|d| d.digest == descriptor.digest) {
+    if index
+        .manifests
+        .iter()
+        .any(|d| d.digest == descriptor.digest)
+    {
         return Ok(());
     }
     index.manifests.push(descriptor);
-    dst.put_manifest(&to_json_bytes(&index), media_types::OCI_INDEX, Some(&tag)).await?;
+    dst.put_manifest(&to_json_bytes(&index), media_types::OCI_INDEX, Some(&tag))
+        .await?;
     Ok(())
 }
 
 /// Copy an image with its signatures, attestations and referrers (for every manifest of an
 /// index too) from `src` to `dst`, tagging it `dst_tag` when given.
-pub async fn copy(src: &Store, image: &ImageRef, dst: &Store, dst_tag: Option<&str>) -> Result<CopyReport, SigstoreError> {
+pub async fn copy(
+    src: &Store,
+    image: &ImageRef,
+    dst: &Store,
+    dst_tag: Option<&str>,
+) -> Result<CopyReport, SigstoreError> {
     let top = resolve(src, image).await?;
-    let mut report = CopyReport { digest: top.digest.to_string(), ..CopyReport::default() };
+    let mut report = CopyReport {
+        digest: top.digest.to_string(),
+        ..CopyReport::default()
+    };
     copy_manifest_tree(src, dst, &top, dst_tag, &mut report).await?;
     let digests = walk(src, &top, true).await?;
     for digest in &digests {
