@@ -50,6 +50,8 @@ pub struct Layout {
 #[derive(Debug, Default)]
 struct Shared {
     lock: tokio::sync::Mutex<()>,
+    /// Held while `index.json` is read and parsed, so concurrent readers parse it once.
+    load: tokio::sync::Mutex<()>,
     cache: Mutex<Option<(FileStamp, Arc<Snapshot>)>>,
 }
 
@@ -266,6 +268,21 @@ impl Layout {
     /// The parsed `index.json`, from the cache while the file is unchanged.
     async fn snapshot(&self) -> Result<Arc<Snapshot>, OciError> {
         let path = self.path.join(INDEX_FILE);
+        let stamp = FileStamp::of(&path);
+        if let Some(stamp) = stamp {
+            let cache = self
+                .shared
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((cached, snapshot)) = cache.as_ref()
+                && *cached == stamp
+            {
+                return Ok(snapshot.clone());
+            }
+        }
+        // Single flight: wait for a concurrent load, then use its result if it is current.
+        let _loading = self.shared.load.lock().await;
         let stamp = FileStamp::of(&path);
         if let Some(stamp) = stamp {
             let cache = self
@@ -612,23 +629,37 @@ async fn read_bounded(
     not_found: impl FnOnce() -> OciError,
     too_large: impl Fn() -> OciError,
 ) -> Result<Vec<u8>, OciError> {
-    use tokio::io::AsyncReadExt as _;
-    let file = match tokio::fs::File::open(path).await {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
-        Err(e) => return Err(io_err(path, e)),
-    };
-    let len = file.metadata().await.map_err(|e| io_err(path, e))?.len();
-    if len > limit {
-        return Err(too_large());
+    enum Outcome {
+        Bytes(Vec<u8>),
+        NotFound,
+        TooLarge,
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| io_err(path, e))?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
+    // One trip to the blocking pool per file: open, size check and bounded read together.
+    let owned = path.to_path_buf();
+    let outcome = blocking(path, move || {
+        use std::io::Read as _;
+        let file = match std::fs::File::open(&owned) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Outcome::NotFound),
+            Err(e) => return Err(io_err(&owned, e)),
+        };
+        let len = file.metadata().map_err(|e| io_err(&owned, e))?.len();
+        if len > limit {
+            return Ok(Outcome::TooLarge);
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_err(&owned, e))?;
+        if bytes.len() as u64 > limit {
+            return Ok(Outcome::TooLarge);
+        }
+        Ok(Outcome::Bytes(bytes))
+    })
+    .await?;
+    match outcome {
+        Outcome::Bytes(bytes) => Ok(bytes),
+        Outcome::NotFound => Err(not_found()),
+        Outcome::TooLarge => Err(too_large()),
     }
-    Ok(bytes)
 }
