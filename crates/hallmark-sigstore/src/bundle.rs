@@ -68,34 +68,60 @@ pub struct VerifiedBundle {
 
 /// Parse bundle JSON.
 pub fn parse(bytes: &[u8]) -> Result<Bundle, Rejection> {
-    let b: Bundle = serde_json::from_slice(bytes).map_err(|e| Rejection::Malformed { reason: format!("Sigstore bundle: {e}") })?;
+    let b: Bundle = serde_json::from_slice(bytes).map_err(|e| Rejection::Malformed {
+        reason: format!("Sigstore bundle: {e}"),
+    })?;
     if b.media_type != crate::BUNDLE_V03_MEDIA_TYPE {
         return Err(Rejection::Malformed {
-            reason: format!("bundle mediaType is {:?}, expected {}", b.media_type, crate::BUNDLE_V03_MEDIA_TYPE),
+            reason: format!(
+                "bundle mediaType is {:?}, expected {}",
+                b.media_type,
+                crate::BUNDLE_V03_MEDIA_TYPE
+            ),
         });
     }
     Ok(b)
 }
 
 /// Verify a bundle attached to image `digest` with `keys`.
-pub fn verify_image_bundle(bytes: &[u8], digest: &Digest, keys: &[PublicKey]) -> Result<VerifiedBundle, Rejection> {
+pub fn verify_image_bundle(
+    bytes: &[u8],
+    digest: &Digest,
+    keys: &[PublicKey],
+) -> Result<VerifiedBundle, Rejection> {
     let bundle = parse(bytes)?;
     let Some(envelope) = bundle.dsse_envelope.as_ref() else {
-        return Err(Rejection::Malformed { reason: "image bundle has no dsseEnvelope (messageSignature bundles sign blobs, not images)".into() });
+        return Err(Rejection::Malformed {
+            reason:
+                "image bundle has no dsseEnvelope (messageSignature bundles sign blobs, not images)"
+                    .into(),
+        });
     };
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(Rejection::Malformed {
-            reason: format!("DSSE payloadType is {:?}, expected {IN_TOTO_PAYLOAD_TYPE}", envelope.payload_type),
+            reason: format!(
+                "DSSE payloadType is {:?}, expected {IN_TOTO_PAYLOAD_TYPE}",
+                envelope.payload_type
+            ),
         });
     }
     if envelope.signatures.len() != 1 {
         return Err(Rejection::Malformed {
-            reason: format!("bundle DSSE envelope must have exactly 1 signature, found {}", envelope.signatures.len()),
+            reason: format!(
+                "bundle DSSE envelope must have exactly 1 signature, found {}",
+                envelope.signatures.len()
+            ),
         });
     }
     let (body, key_fingerprint) = match envelope.verify(keys) {
         Ok(v) => v,
-        Err(Rejection::NoKeyVerifies { tried }) if bundle.verification_material.certificate.is_some() || bundle.verification_material.x509_certificate_chain.is_some() => {
+        Err(Rejection::NoKeyVerifies { tried })
+            if bundle.verification_material.certificate.is_some()
+                || bundle
+                    .verification_material
+                    .x509_certificate_chain
+                    .is_some() =>
+        {
             return Err(Rejection::Malformed {
                 reason: format!(
                     "bundle is signed with a certificate (keyless), not with the given key{} ({}); certificate verification is not supported yet",
@@ -107,18 +133,34 @@ pub fn verify_image_bundle(bytes: &[u8], digest: &Digest, keys: &[PublicKey]) ->
         Err(e) => return Err(e),
     };
     let statement = check_statement(&body, digest)?;
-    let predicate_type = statement.get("predicateType").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let predicate_type = statement
+        .get("predicateType")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let annotations = statement
         .get("subject")
         .and_then(Value::as_array)
         .and_then(|subjects| {
             subjects.iter().find(|s| {
-                s.get("digest").and_then(|d| d.get(digest.algorithm_name())).and_then(Value::as_str) == Some(digest.hex())
+                s.get("digest")
+                    .and_then(|d| d.get(digest.algorithm_name()))
+                    .and_then(Value::as_str)
+                    == Some(digest.hex())
             })
         })
         .and_then(|s| s.get("annotations"))
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                .collect()
+        })
         .unwrap_or_default();
-    Ok(VerifiedBundle { key_fingerprint, statement, predicate_type, annotations })
+    Ok(VerifiedBundle {
+        key_fingerprint,
+        statement,
+        predicate_type,
+        annotations,
+    })
 }

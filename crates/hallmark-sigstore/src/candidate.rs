@@ -69,12 +69,15 @@ impl SignatureCandidate {
             annotations: BTreeMap<String, String>,
         }
         Some((|| {
-            let f: File = serde_json::from_slice(json).map_err(|e| format!("{name}: malformed sigstore signature file: {e}"))?;
+            let f: File = serde_json::from_slice(json)
+                .map_err(|e| format!("{name}: malformed sigstore signature file: {e}"))?;
             let body = base64::engine::general_purpose::STANDARD
                 .decode(f.payload.as_bytes())
                 .map_err(|e| format!("{name}: payload is not base64: {e}"))?;
             Ok(SignatureCandidate {
-                source: CandidateSource::File { name: name.to_owned() },
+                source: CandidateSource::File {
+                    name: name.to_owned(),
+                },
                 media_type: f.mime_type,
                 body,
                 annotations: f.annotations,

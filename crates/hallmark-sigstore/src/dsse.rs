@@ -36,32 +36,51 @@ pub struct Envelope {
 /// Pre-authentication encoding.
 pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + payload_type.len() + 32);
-    out.extend_from_slice(format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, body.len()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "DSSEv1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            body.len()
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(body);
     out
 }
 
 impl Envelope {
     /// Sign `body` as `payload_type` with `key`.
-    pub fn sign(key: &SigningKey, payload_type: &str, body: &[u8]) -> Result<Self, hallmark_core::KeyError> {
+    pub fn sign(
+        key: &SigningKey,
+        payload_type: &str,
+        body: &[u8],
+    ) -> Result<Self, hallmark_core::KeyError> {
         let sig = key.sign(&pae(payload_type, body))?;
         Ok(Envelope {
             payload_type: payload_type.to_owned(),
             payload: STANDARD.encode(body),
-            signatures: vec![EnvelopeSignature { keyid: String::new(), sig: STANDARD.encode(sig) }],
+            signatures: vec![EnvelopeSignature {
+                keyid: String::new(),
+                sig: STANDARD.encode(sig),
+            }],
         })
     }
 
     /// Parse envelope JSON.
     pub fn parse(bytes: &[u8]) -> Result<Self, Rejection> {
-        serde_json::from_slice(bytes).map_err(|e| Rejection::Malformed { reason: format!("DSSE envelope: {e}") })
+        serde_json::from_slice(bytes).map_err(|e| Rejection::Malformed {
+            reason: format!("DSSE envelope: {e}"),
+        })
     }
 
     /// The decoded payload.
     pub fn body(&self) -> Result<Vec<u8>, Rejection> {
         STANDARD
             .decode(self.payload.as_bytes())
-            .map_err(|_| Rejection::Malformed { reason: "DSSE payload is not base64".into() })
+            .map_err(|_| Rejection::Malformed {
+                reason: "DSSE payload is not base64".into(),
+            })
     }
 
     /// Verify that at least one signature verifies with one of `keys`; returns the decoded
@@ -73,14 +92,18 @@ impl Envelope {
         }
         let message = pae(&self.payload_type, &body);
         for s in &self.signatures {
-            let Ok(sig) = STANDARD.decode(s.sig.as_bytes()) else { continue };
+            let Ok(sig) = STANDARD.decode(s.sig.as_bytes()) else {
+                continue;
+            };
             for k in keys {
                 if k.verify(&message, &sig).is_ok() {
                     return Ok((body, k.fingerprint()));
                 }
             }
         }
-        Err(Rejection::NoKeyVerifies { tried: keys.iter().map(PublicKey::fingerprint).collect() })
+        Err(Rejection::NoKeyVerifies {
+            tried: keys.iter().map(PublicKey::fingerprint).collect(),
+        })
     }
 
     /// Compact JSON bytes.
@@ -95,6 +118,9 @@ mod tests {
     #[test]
     fn pae_matches_spec_example() {
         // From the DSSE protocol document.
-        assert_eq!(super::pae("http://example.com/HelloWorld", b"hello world"), b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec());
+        assert_eq!(
+            super::pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
     }
 }

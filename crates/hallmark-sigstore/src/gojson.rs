@@ -50,8 +50,14 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
 mod tests {
     #[test]
     fn escapes_like_go() {
-        assert_eq!(super::decode_base64("aGVs\r\nbG8=\n"), Ok(b"hello".to_vec()));
+        assert_eq!(
+            super::decode_base64("aGVs\r\nbG8=\n"),
+            Ok(b"hello".to_vec())
+        );
         assert!(super::decode_base64("aGVs bG8=").is_err());
-        assert_eq!(super::string("a<b>&\"\\\n\u{1}\u{2028}é"), "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\u2028é\"");
+        assert_eq!(
+            super::string("a<b>&\"\\\n\u{1}\u{2028}é"),
+            "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\u2028é\""
+        );
     }
 }

@@ -17,7 +17,11 @@ pub const COSIGN_SIGNATURE_TYPE: &str = "cosign container image signature";
 
 /// Build the payload bytes for `docker_reference` and `digest`, with `annotations` in
 /// `optional` (or `null` when empty).
-pub fn build(docker_reference: &str, digest: &Digest, annotations: &BTreeMap<String, String>) -> Vec<u8> {
+pub fn build(
+    docker_reference: &str,
+    digest: &Digest,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<u8> {
     let mut s = String::with_capacity(256);
     s.push_str("{\"critical\":{\"identity\":{\"docker-reference\":");
     gojson::push_string(&mut s, docker_reference);
@@ -57,57 +61,93 @@ pub struct SimpleSigning {
     pub json: Value,
 }
 
-fn exact_keys(obj: &Map<String, Value>, keys: &[&'static str], what: &'static str) -> Result<(), PayloadError> {
+fn exact_keys(
+    obj: &Map<String, Value>,
+    keys: &[&'static str],
+    what: &'static str,
+) -> Result<(), PayloadError> {
     for k in obj.keys() {
         if !keys.contains(&k.as_str()) {
-            return Err(PayloadError::UnexpectedField { object: what, field: k.clone() });
+            return Err(PayloadError::UnexpectedField {
+                object: what,
+                field: k.clone(),
+            });
         }
     }
     for k in keys {
         if !obj.contains_key(*k) {
-            return Err(PayloadError::MissingField { object: what, field: k });
+            return Err(PayloadError::MissingField {
+                object: what,
+                field: k,
+            });
         }
     }
     Ok(())
 }
 
 fn object<'a>(v: &'a Value, what: &'static str) -> Result<&'a Map<String, Value>, PayloadError> {
-    v.as_object().ok_or(PayloadError::NotAnObject { object: what })
+    v.as_object()
+        .ok_or(PayloadError::NotAnObject { object: what })
 }
 
 /// Parse and validate payload bytes.
 pub fn parse(bytes: &[u8]) -> Result<SimpleSigning, PayloadError> {
-    let json: Value = serde_json::from_slice(bytes).map_err(|e| PayloadError::NotJson { reason: e.to_string() })?;
+    let json: Value = serde_json::from_slice(bytes).map_err(|e| PayloadError::NotJson {
+        reason: e.to_string(),
+    })?;
     let top = object(&json, "payload")?;
     for k in top.keys() {
         if k != "critical" && k != "optional" {
-            return Err(PayloadError::UnexpectedField { object: "payload", field: k.clone() });
+            return Err(PayloadError::UnexpectedField {
+                object: "payload",
+                field: k.clone(),
+            });
         }
     }
-    let critical = object(top.get("critical").ok_or(PayloadError::MissingField { object: "payload", field: "critical" })?, "critical")?;
+    let critical = object(
+        top.get("critical").ok_or(PayloadError::MissingField {
+            object: "payload",
+            field: "critical",
+        })?,
+        "critical",
+    )?;
     exact_keys(critical, &["type", "image", "identity"], "critical")?;
-    let ty = critical["type"].as_str().ok_or(PayloadError::NotAString { field: "critical.type" })?;
+    let ty = critical["type"].as_str().ok_or(PayloadError::NotAString {
+        field: "critical.type",
+    })?;
     if ty != COSIGN_SIGNATURE_TYPE {
-        return Err(PayloadError::WrongType { found: ty.to_owned() });
+        return Err(PayloadError::WrongType {
+            found: ty.to_owned(),
+        });
     }
     let image = object(&critical["image"], "critical.image")?;
     exact_keys(image, &["docker-manifest-digest"], "critical.image")?;
     let digest_str = image["docker-manifest-digest"]
         .as_str()
-        .ok_or(PayloadError::NotAString { field: "critical.image.docker-manifest-digest" })?;
-    let manifest_digest = Digest::parse(digest_str).map_err(|source| PayloadError::BadDigest { source })?;
+        .ok_or(PayloadError::NotAString {
+            field: "critical.image.docker-manifest-digest",
+        })?;
+    let manifest_digest =
+        Digest::parse(digest_str).map_err(|source| PayloadError::BadDigest { source })?;
     let identity = object(&critical["identity"], "critical.identity")?;
     exact_keys(identity, &["docker-reference"], "critical.identity")?;
     let docker_reference = identity["docker-reference"]
         .as_str()
-        .ok_or(PayloadError::NotAString { field: "critical.identity.docker-reference" })?
+        .ok_or(PayloadError::NotAString {
+            field: "critical.identity.docker-reference",
+        })?
         .to_owned();
     let optional = match top.get("optional") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m.clone()),
         Some(_) => return Err(PayloadError::NotAnObject { object: "optional" }),
     };
-    Ok(SimpleSigning { docker_reference, manifest_digest, optional, json })
+    Ok(SimpleSigning {
+        docker_reference,
+        manifest_digest,
+        optional,
+        json,
+    })
 }
 
 impl SimpleSigning {

@@ -57,31 +57,45 @@ pub struct Appended {
 }
 
 /// Append `layer` to an existing attachment manifest (with its config bytes), or start one.
-pub fn append(existing: Option<(&ImageManifest, &[u8])>, layer: &NewLayer, location: &str) -> Result<Appended, SigstoreError> {
+pub fn append(
+    existing: Option<(&ImageManifest, &[u8])>,
+    layer: &NewLayer,
+    location: &str,
+) -> Result<Appended, SigstoreError> {
     let (mut layers, mut config) = match existing {
         Some((m, config_bytes)) => {
-            let config: Value = serde_json::from_slice(config_bytes).map_err(|e| SigstoreError::Malformed {
-                what: "attachment config".into(),
-                location: location.to_owned(),
-                reason: e.to_string(),
-            })?;
+            let config: Value =
+                serde_json::from_slice(config_bytes).map_err(|e| SigstoreError::Malformed {
+                    what: "attachment config".into(),
+                    location: location.to_owned(),
+                    reason: e.to_string(),
+                })?;
             if !config.is_object() {
-                return Err(SigstoreError::Malformed { what: "attachment config".into(), location: location.to_owned(), reason: "not a JSON object".into() });
+                return Err(SigstoreError::Malformed {
+                    what: "attachment config".into(),
+                    location: location.to_owned(),
+                    reason: "not a JSON object".into(),
+                });
             }
             (m.layers.clone(), config)
         }
         None => (Vec::new(), empty_config()),
     };
     if layers.len() >= MAX_LAYERS {
-        return Err(SigstoreError::TooManyLayers { location: location.to_owned(), count: layers.len(), limit: MAX_LAYERS });
+        return Err(SigstoreError::TooManyLayers {
+            location: location.to_owned(),
+            count: layers.len(),
+            limit: MAX_LAYERS,
+        });
     }
     let desc = layer.descriptor();
     let diff_id = Value::String(desc.digest.to_string());
     layers.push(desc);
     // rootfs.diff_ids lists the layer digests (layers are uncompressed).
-    let rootfs = config
-        .as_object_mut()
-        .map(|o| o.entry("rootfs").or_insert_with(|| json!({"type": "layers", "diff_ids": []})));
+    let rootfs = config.as_object_mut().map(|o| {
+        o.entry("rootfs")
+            .or_insert_with(|| json!({"type": "layers", "diff_ids": []}))
+    });
     if let Some(Value::Object(rootfs)) = rootfs {
         match rootfs.entry("diff_ids").or_insert_with(|| json!([])) {
             Value::Array(ids) => ids.push(diff_id),
@@ -105,5 +119,8 @@ pub fn append(existing: Option<(&ImageManifest, &[u8])>, layer: &NewLayer, locat
         subject: None,
         annotations: None,
     };
-    Ok(Appended { manifest: to_json_bytes(&manifest), config: config_bytes })
+    Ok(Appended {
+        manifest: to_json_bytes(&manifest),
+        config: config_bytes,
+    })
 }

@@ -7,7 +7,7 @@
 //! repository.
 
 use crate::{
-    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, BUNDLE_V03_MEDIA_TYPE,
+    BUNDLE_V03_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
     bundle::{self, COSIGN_SIGN_PREDICATE},
     candidate::SignatureCandidate,
     error::{Rejection, VerifyError},
@@ -73,14 +73,23 @@ fn check_claims(
         match annotations.get(k) {
             Some(found) if found == v => {}
             found => {
-                return Err(Rejection::AnnotationMismatch { key: k.clone(), expected: v.clone(), found: found.cloned() });
+                return Err(Rejection::AnnotationMismatch {
+                    key: k.clone(),
+                    expected: v.clone(),
+                    found: found.cloned(),
+                });
             }
         }
     }
     if let IdentityCheck::Repository(expected) = &policy.identity {
         match docker_reference {
             Some(r) if same_repository(r, expected) => {}
-            Some(r) => return Err(Rejection::IdentityMismatch { expected: expected.clone(), found: r.to_owned() }),
+            Some(r) => {
+                return Err(Rejection::IdentityMismatch {
+                    expected: expected.clone(),
+                    found: r.to_owned(),
+                });
+            }
             None => {
                 return Err(Rejection::IdentityMismatch {
                     expected: expected.clone(),
@@ -100,16 +109,25 @@ pub fn verify_candidate(
 ) -> Result<VerifiedSignature, Rejection> {
     match candidate.media_type.as_str() {
         SIMPLE_SIGNING_MEDIA_TYPE => {
-            let sig_b64 = candidate.annotations.get(SIGNATURE_ANNOTATION).filter(|s| !s.is_empty()).ok_or(Rejection::MissingSignature)?;
+            let sig_b64 = candidate
+                .annotations
+                .get(SIGNATURE_ANNOTATION)
+                .filter(|s| !s.is_empty())
+                .ok_or(Rejection::MissingSignature)?;
             let sig = gojson::decode_base64(sig_b64).map_err(|_| Rejection::BadBase64)?;
             let key = policy
                 .keys
                 .iter()
                 .find(|k| k.verify(&candidate.body, &sig).is_ok())
-                .ok_or_else(|| Rejection::NoKeyVerifies { tried: policy.keys.iter().map(PublicKey::fingerprint).collect() })?;
+                .ok_or_else(|| Rejection::NoKeyVerifies {
+                    tried: policy.keys.iter().map(PublicKey::fingerprint).collect(),
+                })?;
             let parsed = payload::parse(&candidate.body).map_err(Rejection::Payload)?;
             if &parsed.manifest_digest != digest {
-                return Err(Rejection::DigestMismatch { expected: digest.to_string(), found: parsed.manifest_digest.to_string() });
+                return Err(Rejection::DigestMismatch {
+                    expected: digest.to_string(),
+                    found: parsed.manifest_digest.to_string(),
+                });
             }
             let annotations = parsed.annotations();
             check_claims(&annotations, Some(&parsed.docker_reference), policy)?;
@@ -125,7 +143,12 @@ pub fn verify_candidate(
         BUNDLE_V03_MEDIA_TYPE => {
             let v = bundle::verify_image_bundle(&candidate.body, digest, &policy.keys)?;
             if v.predicate_type != COSIGN_SIGN_PREDICATE {
-                return Err(Rejection::NotASignature { media_type: format!("{BUNDLE_V03_MEDIA_TYPE} with predicate {}", v.predicate_type) });
+                return Err(Rejection::NotASignature {
+                    media_type: format!(
+                        "{BUNDLE_V03_MEDIA_TYPE} with predicate {}",
+                        v.predicate_type
+                    ),
+                });
             }
             check_claims(&v.annotations, None, policy)?;
             Ok(VerifiedSignature {
@@ -137,7 +160,9 @@ pub fn verify_candidate(
                 annotations: v.annotations,
             })
         }
-        other => Err(Rejection::NotASignature { media_type: other.to_owned() }),
+        other => Err(Rejection::NotASignature {
+            media_type: other.to_owned(),
+        }),
     }
 }
 
@@ -149,7 +174,10 @@ pub fn verify_signatures(
     policy: &VerificationPolicy,
 ) -> Result<Vec<VerifiedSignature>, VerifyError> {
     if candidates.is_empty() {
-        return Err(VerifyError::NoSignatures { image: image.to_owned(), sig_tag: format!("{}.sig", digest.tag_form()) });
+        return Err(VerifyError::NoSignatures {
+            image: image.to_owned(),
+            sig_tag: format!("{}.sig", digest.tag_form()),
+        });
     }
     let mut ok = Vec::new();
     let mut rejections = Vec::new();
@@ -160,7 +188,10 @@ pub fn verify_signatures(
         }
     }
     if ok.is_empty() {
-        return Err(VerifyError::NoneValid { image: image.to_owned(), rejections });
+        return Err(VerifyError::NoneValid {
+            image: image.to_owned(),
+            rejections,
+        });
     }
     Ok(ok)
 }
