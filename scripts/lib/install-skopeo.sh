@@ -13,7 +13,7 @@
 # state and the .debs are deleted once the wrapper works.
 # Env: HALLMARK_DEBIAN_MIRROR overrides the mirror read from /etc/apt.
 
-if [ -z "${HALLMARK_ROOT:-}" ]; then
+if ! declare -F apt_ensure >/dev/null; then
   # shellcheck source=common.sh
   source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 fi
