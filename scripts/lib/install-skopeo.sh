@@ -9,7 +9,7 @@
 # packages come from `apt-get download` with a private apt state (sources, lists, cache), so
 # /etc/apt and the system's package database stay untouched.
 #
-# Layout: $HALLMARK_TEST_CACHE/skopeo-trixie/{skopeo (wrapper), root/ (extracted .debs)}; the apt
+# Layout: $HALLMARK_TEST_CACHE/skopeo-trixie/{skopeo (wrapper), sysroot/ (extracted .debs)}; the apt
 # state and the .debs are deleted once the wrapper works.
 # Env: HALLMARK_DEBIAN_MIRROR overrides the mirror read from /etc/apt.
 
@@ -71,7 +71,7 @@ _install_skopeo_locked() {
   local mirror stage apt_opts d triplet loader
   mirror="$(debian_mirror)"
   log "fetching Debian trixie ${SKOPEO_DEBS[*]} from $mirror (private apt state in $SKOPEO_DIR/apt)"
-  rm -rf "$SKOPEO_DIR/apt" "$SKOPEO_DIR/debs" "$SKOPEO_DIR/root" "$SKOPEO_DIR/root.new" "$SKOPEO_WRAPPER"
+  rm -rf "${SKOPEO_DIR:?}"/* # a previous, broken or partial install
   mkdir -p "$SKOPEO_DIR/apt/lists/partial" "$SKOPEO_DIR/apt/cache/archives/partial" "$SKOPEO_DIR/debs"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
     >"$SKOPEO_DIR/apt/sources.list"
@@ -91,7 +91,7 @@ _install_skopeo_locked() {
   timeout 600 apt-get "${apt_opts[@]}" update -q >&2
   (cd "$SKOPEO_DIR/debs" && timeout 600 apt-get "${apt_opts[@]}" download "${SKOPEO_DEBS[@]}" >&2)
 
-  stage="$SKOPEO_DIR/root.new"
+  stage="$SKOPEO_DIR/sysroot.new"
   mkdir -p "$stage"
   for d in "$SKOPEO_DIR"/debs/*.deb; do dpkg -x "$d" "$stage"; done
   triplet="$(cd "$stage/usr/lib" && ls -d ./*-linux-gnu* | head -1)"
@@ -102,14 +102,14 @@ _install_skopeo_locked() {
   # keep only what the wrapper needs: the binary and the shared libraries
   find "$stage" -mindepth 1 -maxdepth 1 ! -name usr -exec rm -rf {} +
   find "$stage/usr" -mindepth 1 -maxdepth 1 ! -name bin ! -name lib -exec rm -rf {} +
-  mv "$stage" "$SKOPEO_DIR/root"
+  mv "$stage" "$SKOPEO_DIR/sysroot"
   rm -rf "$SKOPEO_DIR/apt" "$SKOPEO_DIR/debs"
 
   cat >"$SKOPEO_WRAPPER.tmp" <<WRAPPER
 #!/bin/sh
 # skopeo 1.18 from Debian trixie (sigstore enabled), run through trixie's own dynamic loader and
 # libraries because the binary needs a newer glibc than the host has. Written by install-skopeo.sh.
-R="\$(cd "\$(dirname "\$0")" && pwd)/root"
+R="\$(cd "\$(dirname "\$0")" && pwd)/sysroot"
 L="\$R/usr/lib/$triplet"
 exec "\$L/$loader" --library-path "\$L" "\$R/usr/bin/skopeo" "\$@"
 WRAPPER
