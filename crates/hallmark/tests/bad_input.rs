@@ -183,7 +183,7 @@ fn malformed_signature_manifest_and_annotation() {
     );
     let before = state(&bad_b64.path);
     w.verify(&k, &[], &bad_b64.by_tag()).failure(&[&format!(
-        "[{} layer 0] signature annotation is not valid base64",
+        "[{} layer 0] signature annotation dev.cosignproject.cosign/signature is not valid base64: expected standard base64",
         sig_tag(&bad_b64.digest)
     )]);
     assert_eq!(state(&bad_b64.path), before, "verify changed the registry");
