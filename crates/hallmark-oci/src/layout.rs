@@ -265,36 +265,32 @@ impl Layout {
         Ok(self.snapshot().await?.entries.clone())
     }
 
+    /// The cached snapshot, if it is of the `index.json` version `stamp`.
+    fn cached(&self, stamp: Option<FileStamp>) -> Option<Arc<Snapshot>> {
+        let stamp = stamp?;
+        let cache = self
+            .shared
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .as_ref()
+            .filter(|(cached, _)| *cached == stamp)
+            .map(|(_, snapshot)| snapshot.clone())
+    }
+
     /// The parsed `index.json`, from the cache while the file is unchanged.
     async fn snapshot(&self) -> Result<Arc<Snapshot>, OciError> {
         let path = self.path.join(INDEX_FILE);
         let stamp = FileStamp::of(&path);
-        if let Some(stamp) = stamp {
-            let cache = self
-                .shared
-                .cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((cached, snapshot)) = cache.as_ref()
-                && *cached == stamp
-            {
-                return Ok(snapshot.clone());
-            }
+        if let Some(snapshot) = self.cached(stamp) {
+            return Ok(snapshot);
         }
         // Single flight: wait for a concurrent load, then use its result if it is current.
         let _loading = self.shared.load.lock().await;
         let stamp = FileStamp::of(&path);
-        if let Some(stamp) = stamp {
-            let cache = self
-                .shared
-                .cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((cached, snapshot)) = cache.as_ref()
-                && *cached == stamp
-            {
-                return Ok(snapshot.clone());
-            }
+        if let Some(snapshot) = self.cached(stamp) {
+            return Ok(snapshot);
         }
         let index = self.read_index().await?;
         let entries = index

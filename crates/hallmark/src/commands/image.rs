@@ -32,6 +32,46 @@ fn parse_all(images: &[String]) -> Result<Vec<ImageRef>> {
     images.iter().map(|s| parse_image(s)).collect()
 }
 
+/// Report per-image results in input order: `ok` prints an image's text and returns its JSON
+/// object; a failure prints `error: ...` and becomes `{"reference", "error"}` plus
+/// `failure_fields`. `-o json` prints the array. Exit 0 only if every image succeeded.
+fn report<T>(
+    ctx: &Context,
+    images: &[ImageRef],
+    results: Vec<Result<T>>,
+    failure_fields: &Value,
+    what_failed: &str,
+    mut ok: impl FnMut(&ImageRef, T) -> Value,
+) -> ExitCode {
+    let mut failed = 0;
+    let mut out = Vec::with_capacity(images.len());
+    for (image, r) in images.iter().zip(results) {
+        match r {
+            Ok(v) => out.push(ok(image, v)),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+                let mut obj = json!({"reference": image.to_string(), "error": format!("{e:#}")});
+                if let (Some(o), Some(extra)) = (obj.as_object_mut(), failure_fields.as_object()) {
+                    o.extend(extra.clone());
+                }
+                out.push(obj);
+            }
+        }
+    }
+    if ctx.output == OutputFormat::Json {
+        println!("{}", Value::Array(out));
+    }
+    if failed > 0 && images.len() > 1 {
+        eprintln!("{failed} of {} images {what_failed}", images.len());
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     // Everything that can fail without touching a registry is checked first.
     let images = parse_all(&a.images)?;
@@ -54,38 +94,26 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
         }
     })
     .await;
-    let mut failed = 0;
-    let mut json_out = Vec::new();
-    for (image, r) in images.iter().zip(results) {
-        match r {
-            Ok(signed) => {
-                for s in &signed {
-                    if ctx.output == OutputFormat::Text {
-                        let what = if s.added {
-                            "signed"
-                        } else {
-                            "already signed by this key"
-                        };
-                        eprintln!("{image}: {} {what} ({})", s.digest, s.tag);
-                    }
+    Ok(report(
+        ctx,
+        &images,
+        results,
+        &json!({}),
+        "failed to sign",
+        |image, signed| {
+            for s in &signed {
+                if ctx.output == OutputFormat::Text {
+                    let what = if s.added {
+                        "signed"
+                    } else {
+                        "already signed by this key"
+                    };
+                    eprintln!("{image}: {} {what} ({})", s.digest, s.tag);
                 }
-                json_out.push(json!({"reference": image.to_string(), "signed": signed.iter().map(|s| json!({"digest": s.digest.to_string(), "tag": s.tag, "added": s.added})).collect::<Vec<_>>()}));
             }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {e:#}");
-                json_out.push(json!({"reference": image.to_string(), "error": format!("{e:#}")}));
-            }
-        }
-    }
-    if ctx.output == OutputFormat::Json {
-        println!("{}", Value::Array(json_out));
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+            json!({"reference": image.to_string(), "signed": signed.iter().map(|s| json!({"digest": s.digest.to_string(), "tag": s.tag, "added": s.added})).collect::<Vec<_>>()})
+        },
+    ))
 }
 
 pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
@@ -103,58 +131,46 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
         let policy = policy.clone();
         async move {
             let store = ctx.store(&image, false)?;
-            Ok::<_, anyhow::Error>(flow::verify_image(&store, &image, &policy).await?)
+            flow::verify_image(&store, &image, &policy)
+                .await
+                .with_context(|| image.to_string())
         }
     })
     .await;
-    let mut failed = 0;
-    let mut json_out = Vec::new();
-    for (image, r) in images.iter().zip(results) {
-        match r {
-            Ok(v) => {
-                if ctx.output == OutputFormat::Text {
-                    let keys: std::collections::BTreeSet<_> = v
-                        .signatures
-                        .iter()
-                        .map(|s| s.key_fingerprint.as_str())
-                        .collect();
-                    println!(
-                        "{}: verified, {} valid signature{} by key{} {}",
-                        with_digest(image, &v.digest),
-                        v.signatures.len(),
-                        if v.signatures.len() == 1 { "" } else { "s" },
-                        if keys.len() == 1 { "" } else { "s" },
-                        keys.iter()
-                            .map(|k| format!("sha256:{k}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
-                json_out.push(json!({
-                    "reference": image.to_string(),
-                    "digest": v.digest.to_string(),
-                    "verified": true,
-                    "signatures": v.signatures.iter().map(signature_json).collect::<Vec<_>>(),
-                }));
+    let failure = json!({"verified": false, "signatures": []});
+    Ok(report(
+        ctx,
+        &images,
+        results,
+        &failure,
+        "failed verification",
+        |image, v| {
+            if ctx.output == OutputFormat::Text {
+                let keys: std::collections::BTreeSet<_> = v
+                    .signatures
+                    .iter()
+                    .map(|s| s.key_fingerprint.as_str())
+                    .collect();
+                println!(
+                    "{}: verified, {} valid signature{} by key{} {}",
+                    with_digest(image, &v.digest),
+                    v.signatures.len(),
+                    if v.signatures.len() == 1 { "" } else { "s" },
+                    if keys.len() == 1 { "" } else { "s" },
+                    keys.iter()
+                        .map(|k| format!("sha256:{k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {image}: {e:#}");
-                json_out.push(json!({"reference": image.to_string(), "verified": false, "error": format!("{e:#}"), "signatures": []}));
-            }
-        }
-    }
-    if ctx.output == OutputFormat::Json {
-        println!("{}", Value::Array(json_out));
-    }
-    if failed > 0 && images.len() > 1 {
-        eprintln!("{failed} of {} images failed verification", images.len());
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+            json!({
+                "reference": image.to_string(),
+                "digest": v.digest.to_string(),
+                "verified": true,
+                "signatures": v.signatures.iter().map(signature_json).collect::<Vec<_>>(),
+            })
+        },
+    ))
 }
 
 pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode> {
@@ -173,41 +189,35 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
         predicate,
         replace: a.replace,
     };
-    let mut failed = 0;
-    let mut json_out = Vec::new();
-    for image in &images {
-        let store = ctx.store(image, false)?;
-        match flow::attest(&store, image, &key, &options).await {
-            Ok(s) => {
-                if ctx.output == OutputFormat::Text {
-                    eprintln!(
-                        "{image}: {} attested ({}){}",
-                        s.digest,
-                        s.tag,
-                        if s.added {
-                            ""
-                        } else {
-                            ", identical attestation already present"
-                        }
-                    );
-                }
-                json_out.push(json!({"reference": image.to_string(), "digest": s.digest.to_string(), "tag": s.tag, "added": s.added}));
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: attesting {image}: {e:#}");
-                json_out.push(json!({"reference": image.to_string(), "error": format!("{e:#}")}));
-            }
+    let (key, options) = (Arc::new(key), Arc::new(options));
+    let results = for_each(ctx, "attesting", images.clone(), |image| {
+        let (ctx, key, options) = (ctx.clone(), key.clone(), options.clone());
+        async move {
+            let store = ctx.store(&image, false)?;
+            flow::attest(&store, &image, &key, &options)
+                .await
+                .with_context(|| format!("attesting {image}"))
         }
-    }
-    if ctx.output == OutputFormat::Json {
-        println!("{}", Value::Array(json_out));
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     })
+    .await;
+    Ok(report(
+        ctx,
+        &images,
+        results,
+        &json!({}),
+        "failed to attest",
+        |image, s| {
+            if ctx.output == OutputFormat::Text {
+                let note = if s.added {
+                    ""
+                } else {
+                    ", identical attestation already present"
+                };
+                eprintln!("{image}: {} attested ({}){note}", s.digest, s.tag);
+            }
+            json!({"reference": image.to_string(), "digest": s.digest.to_string(), "tag": s.tag, "added": s.added})
+        },
+    ))
 }
 
 pub(crate) async fn verify_attestation(
@@ -222,45 +232,44 @@ pub(crate) async fn verify_attestation(
         .map(predicate_type_uri)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let mut failed = 0;
-    let mut json_out = Vec::new();
-    for image in &images {
-        let store = ctx.store(image, false)?;
-        match flow::verify_attestations(&store, image, &keys, predicate_type.as_deref()).await {
-            Ok((digest, atts)) => {
-                if ctx.output == OutputFormat::Text {
-                    eprintln!(
-                        "{}: {} verified attestation{}",
-                        with_digest(image, &digest),
-                        atts.len(),
-                        if atts.len() == 1 { "" } else { "s" }
-                    );
-                    for att in &atts {
-                        println!("{}", att.statement);
-                    }
-                }
-                json_out.push(json!({
-                    "reference": image.to_string(),
-                    "digest": digest.to_string(),
-                    "verified": true,
-                    "attestations": atts.iter().map(|t| json!({"key_fingerprint": t.key_fingerprint, "predicate_type": t.predicate_type, "statement": t.statement})).collect::<Vec<_>>(),
-                }));
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {image}: {e:#}");
-                json_out.push(json!({"reference": image.to_string(), "verified": false, "error": format!("{e:#}"), "attestations": []}));
-            }
+    let (keys, predicate_type) = (Arc::new(keys), Arc::new(predicate_type));
+    let results = for_each(ctx, "verifying", images.clone(), |image| {
+        let (ctx, keys, predicate_type) = (ctx.clone(), keys.clone(), predicate_type.clone());
+        async move {
+            let store = ctx.store(&image, false)?;
+            flow::verify_attestations(&store, &image, &keys, predicate_type.as_deref())
+                .await
+                .with_context(|| image.to_string())
         }
-    }
-    if ctx.output == OutputFormat::Json {
-        println!("{}", Value::Array(json_out));
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     })
+    .await;
+    let failure = json!({"verified": false, "attestations": []});
+    Ok(report(
+        ctx,
+        &images,
+        results,
+        &failure,
+        "failed verification",
+        |image, (digest, atts)| {
+            if ctx.output == OutputFormat::Text {
+                eprintln!(
+                    "{}: {} verified attestation{}",
+                    with_digest(image, &digest),
+                    atts.len(),
+                    if atts.len() == 1 { "" } else { "s" }
+                );
+                for att in &atts {
+                    println!("{}", att.statement);
+                }
+            }
+            json!({
+                "reference": image.to_string(),
+                "digest": digest.to_string(),
+                "verified": true,
+                "attestations": atts.iter().map(|t| json!({"key_fingerprint": t.key_fingerprint, "predicate_type": t.predicate_type, "statement": t.statement})).collect::<Vec<_>>(),
+            })
+        },
+    ))
 }
 
 pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
