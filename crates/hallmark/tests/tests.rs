@@ -12,6 +12,7 @@ mod util;
 mod attest;
 mod bad_input;
 mod blob;
+mod bundle_referrer;
 mod copy_tree;
 mod interop_skopeo;
 mod keys;
