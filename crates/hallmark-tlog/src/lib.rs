@@ -1,0 +1,6 @@
+//! The pure core of hallmark's transparency log.
+//!
+//! TODO crate docs
+pub mod hash;
+pub mod proof;
+pub mod tree;
