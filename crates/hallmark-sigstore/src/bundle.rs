@@ -4,13 +4,20 @@
 //! For images cosign signs an in-toto v1 statement (predicate type
 //! `https://sigstore.dev/cosign/sign/v1`, subject = the image digest, `-a` annotations in the
 //! subject's `annotations`) inside a DSSE envelope. hallmark verifies such bundles against public
-//! keys; certificate (keyless) bundles are recognised and reported as not verifiable by key.
+//! keys ([`verify_image_bundle`]) or, for certificate (keyless) bundles, against certificate
+//! trust ([`verify_certificate_bundle`]): the one Rekor `dsse` 0.0.1 tlog entry's SET (its
+//! `integratedTime` is when the certificate must be valid), the entry's consistency with the
+//! envelope and certificate, the certificate's path and identity, then the DSSE signature with
+//! the certificate's key and the statement subject.
 
 use crate::{
     attestation::check_statement,
+    certificate::{Certificate, CertificatePolicy, CertificateSummary},
     dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE},
     error::Rejection,
+    rekor_set::{RekorBundle, RekorSetError},
 };
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hallmark_core::{Digest, PublicKey};
 use serde::Deserialize;
 use serde_json::Value;
@@ -58,6 +65,8 @@ pub struct VerificationMaterial {
 pub struct VerifiedBundle {
     /// Fingerprint of the key that verified the envelope.
     pub key_fingerprint: String,
+    /// The certificate whose key verified the envelope (certificate-based verification).
+    pub certificate: Option<CertificateSummary>,
     /// The statement.
     pub statement: Value,
     /// The predicate type.
@@ -83,13 +92,8 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, Rejection> {
     Ok(b)
 }
 
-/// Verify a bundle attached to image `digest` with `keys`.
-pub fn verify_image_bundle(
-    bytes: &[u8],
-    digest: &Digest,
-    keys: &[PublicKey],
-) -> Result<VerifiedBundle, Rejection> {
-    let bundle = parse(bytes)?;
+/// The DSSE envelope of an image bundle: in-toto payload type, exactly one signature.
+fn image_envelope(bundle: &Bundle) -> Result<&Envelope, Rejection> {
     let Some(envelope) = bundle.dsse_envelope.as_ref() else {
         return Err(Rejection::Malformed {
             reason:
@@ -113,18 +117,36 @@ pub fn verify_image_bundle(
             ),
         });
     }
+    Ok(envelope)
+}
+
+fn has_certificate_material(bundle: &Bundle) -> bool {
+    bundle.verification_material.certificate.is_some()
+        || bundle
+            .verification_material
+            .x509_certificate_chain
+            .is_some()
+}
+
+/// Whether `bytes` is a bundle whose verification material is a certificate (not a key hint).
+pub fn has_certificate(bytes: &[u8]) -> bool {
+    parse(bytes).is_ok_and(|b| has_certificate_material(&b))
+}
+
+/// Verify a bundle attached to image `digest` with `keys`.
+pub fn verify_image_bundle(
+    bytes: &[u8],
+    digest: &Digest,
+    keys: &[PublicKey],
+) -> Result<VerifiedBundle, Rejection> {
+    let bundle = parse(bytes)?;
+    let envelope = image_envelope(&bundle)?;
     let (body, key_fingerprint) = match envelope.verify(keys) {
         Ok(v) => v,
-        Err(Rejection::NoKeyVerifies { tried })
-            if bundle.verification_material.certificate.is_some()
-                || bundle
-                    .verification_material
-                    .x509_certificate_chain
-                    .is_some() =>
-        {
+        Err(Rejection::NoKeyVerifies { tried }) if has_certificate_material(&bundle) => {
             return Err(Rejection::Malformed {
                 reason: format!(
-                    "bundle is signed with a certificate (keyless), not with the given key{} ({}); certificate verification is not supported yet",
+                    "bundle is signed with a certificate (keyless), not with the given key{} ({}); verify it with certificate trust instead",
                     if tried.len() == 1 { "" } else { "s" },
                     tried.join(", ")
                 ),
@@ -132,7 +154,201 @@ pub fn verify_image_bundle(
         }
         Err(e) => return Err(e),
     };
-    let statement = check_statement(&body, digest)?;
+    statement_result(&body, digest, key_fingerprint, None)
+}
+
+/// The leaf and the untrusted chain of a bundle's verification material.
+fn bundle_certificates(bundle: &Bundle) -> Result<(Certificate, Vec<Certificate>), Rejection> {
+    let der_of = |v: &Value, what: &str| -> Result<Certificate, Rejection> {
+        let raw =
+            v.get("rawBytes")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Rejection::Malformed {
+                    reason: format!("{what}.rawBytes is missing or not a string"),
+                })?;
+        let der = STANDARD
+            .decode(raw.as_bytes())
+            .map_err(|_| Rejection::Malformed {
+                reason: format!("{what}.rawBytes is not base64"),
+            })?;
+        Certificate::from_der(&der, what).map_err(Rejection::Certificate)
+    };
+    let material = &bundle.verification_material;
+    if let Some(c) = &material.certificate {
+        return Ok((der_of(c, "verificationMaterial.certificate")?, Vec::new()));
+    }
+    if let Some(chain) = &material.x509_certificate_chain {
+        let certs = chain
+            .get("certificates")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut parsed = certs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                der_of(
+                    c,
+                    &format!("verificationMaterial.x509CertificateChain.certificates[{i}]"),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if parsed.is_empty() {
+            return Err(Rejection::MissingCertificate {
+                expected: "a certificate in verificationMaterial.x509CertificateChain",
+            });
+        }
+        let leaf = parsed.remove(0);
+        return Ok((leaf, parsed));
+    }
+    Err(Rejection::MissingCertificate {
+        expected: "verificationMaterial.certificate or x509CertificateChain",
+    })
+}
+
+/// The Rekor entry kind cosign 3 logs for DSSE bundles.
+pub const DSSE_ENTRY_KIND: &str = "dsse";
+/// The `dsse` entry version checked.
+pub const DSSE_ENTRY_VERSION: &str = "0.0.1";
+
+/// Check that a `dsse` 0.0.1 entry body records this envelope's payload hash, its one signature
+/// and `leaf` as the verifier. `envelopeHash` is not compared: it hashes the JSON the client
+/// submitted, which the bundle does not preserve (cosign's Go client and sigstore-rs serialise
+/// the envelope differently); payload hash, signature and verifier bind the entry to the
+/// envelope.
+pub fn check_dsse_entry(
+    body: &[u8],
+    envelope: &Envelope,
+    payload: &[u8],
+    leaf: &Certificate,
+) -> Result<(), RekorSetError> {
+    let bad = |reason: String| RekorSetError::BadBody { reason };
+    let entry: Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    let field = |p: &str| entry.pointer(p).and_then(Value::as_str);
+    let (kind, version) = (field("/kind"), field("/apiVersion"));
+    if kind != Some(DSSE_ENTRY_KIND) || version != Some(DSSE_ENTRY_VERSION) {
+        return Err(bad(format!(
+            "entry is {} {}, expected {DSSE_ENTRY_KIND} {DSSE_ENTRY_VERSION}",
+            kind.unwrap_or("(no kind)"),
+            version.unwrap_or("(no apiVersion)")
+        )));
+    }
+    let algorithm = field("/spec/payloadHash/algorithm").unwrap_or_default();
+    if algorithm != "sha256" {
+        return Err(RekorSetError::HashAlgorithm {
+            found: algorithm.to_owned(),
+        });
+    }
+    let payload_hash = Digest::sha256_of(payload).hex().to_owned();
+    let logged_hash = field("/spec/payloadHash/value").unwrap_or_default();
+    if logged_hash != payload_hash {
+        return Err(RekorSetError::PayloadHashMismatch {
+            expected: payload_hash,
+            found: logged_hash.to_owned(),
+        });
+    }
+    let signatures = entry
+        .pointer("/spec/signatures")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let [logged] = signatures else {
+        return Err(bad(format!(
+            "spec.signatures has {} entries, expected 1 (the envelope's one signature)",
+            signatures.len()
+        )));
+    };
+    let expected_sig = envelope
+        .signatures
+        .first()
+        .map(|s| s.sig.as_str())
+        .unwrap_or_default();
+    let logged_sig = logged
+        .get("signature")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let decode = |s: &str| STANDARD.decode(s.as_bytes()).ok();
+    if decode(expected_sig).is_none() || decode(expected_sig) != decode(logged_sig) {
+        return Err(RekorSetError::SignatureMismatch {
+            expected: expected_sig.to_owned(),
+            found: logged_sig.to_owned(),
+        });
+    }
+    let verifier = logged
+        .get("verifier")
+        .and_then(Value::as_str)
+        .and_then(decode)
+        .ok_or_else(|| bad("spec.signatures[0].verifier is missing or not base64".into()))?;
+    let logged_cert =
+        Certificate::from_leaf_pem(&verifier, "Rekor entry verifier").map_err(|e| {
+            RekorSetError::BadLoggedSigner {
+                reason: e.to_string(),
+            }
+        })?;
+    if logged_cert.der() != leaf.der() {
+        return Err(RekorSetError::SignerMismatch {
+            expected: format!("certificate sha256:{}", leaf.sha256()),
+            found: format!("certificate sha256:{}", logged_cert.sha256()),
+        });
+    }
+    Ok(())
+}
+
+/// Verify a certificate-signed (keyless or private-PKI) bundle attached to image `digest`:
+/// when the policy requires a log, exactly one tlog entry whose SET verifies and which records
+/// this envelope and certificate; the certificate's path to a root at the entry's
+/// `integratedTime` (or the policy's `now`); its identity; the DSSE signature with its key; the
+/// statement subject.
+pub fn verify_certificate_bundle(
+    bytes: &[u8],
+    digest: &Digest,
+    policy: &CertificatePolicy,
+) -> Result<VerifiedBundle, Rejection> {
+    let bundle = parse(bytes)?;
+    let envelope = image_envelope(&bundle)?;
+    let (leaf, chain) = bundle_certificates(&bundle)?;
+    let payload = envelope.body()?;
+    let at = crate::verify::check_time(&policy.log, |rekor_keys| {
+        let entries = &bundle.verification_material.tlog_entries;
+        let [entry] = entries.as_slice() else {
+            return Err(RekorSetError::Malformed {
+                reason: format!(
+                    "bundle must have exactly 1 tlog entry, found {}",
+                    entries.len()
+                ),
+            });
+        };
+        let rekor = RekorBundle::from_tlog_entry(entry)?;
+        rekor.verify_set(rekor_keys)?;
+        check_dsse_entry(&rekor.body, envelope, &payload, &leaf)?;
+        Ok(rekor.payload.integrated_time)
+    })?;
+    policy
+        .trust
+        .verify(&leaf, &chain, at)
+        .map_err(Rejection::Certificate)?;
+    policy.identity.check(&leaf)?;
+    let key = leaf.public_key().map_err(Rejection::Certificate)?;
+    let (body, key_fingerprint) = match envelope.verify(std::slice::from_ref(&key)) {
+        Ok(v) => v,
+        Err(Rejection::NoKeyVerifies { .. }) => {
+            return Err(Rejection::CertificateSignature {
+                certificate: leaf.sha256(),
+                key_fingerprint: key.fingerprint(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    statement_result(&body, digest, key_fingerprint, Some(leaf.summary()))
+}
+
+fn statement_result(
+    body: &[u8],
+    digest: &Digest,
+    key_fingerprint: String,
+    certificate: Option<CertificateSummary>,
+) -> Result<VerifiedBundle, Rejection> {
+    let statement = check_statement(body, digest)?;
     let predicate_type = statement
         .get("predicateType")
         .and_then(Value::as_str)
@@ -159,6 +375,7 @@ pub fn verify_image_bundle(
         .unwrap_or_default();
     Ok(VerifiedBundle {
         key_fingerprint,
+        certificate,
         statement,
         predicate_type,
         annotations,

@@ -1,5 +1,6 @@
 //! Errors of signing and verification.
 
+use crate::{certificate::CertificateError, rekor_set::RekorSetError};
 use hallmark_core::{DigestError, KeyError};
 use hallmark_oci::OciError;
 use thiserror::Error;
@@ -104,6 +105,36 @@ pub enum Rejection {
         /// Media type found.
         media_type: String,
     },
+    /// Certificate verification is required but the signature carries no certificate.
+    MissingCertificate {
+        /// Where a certificate was looked for.
+        expected: &'static str,
+    },
+    /// The certificate, its chain or its path to a trusted root is not acceptable.
+    Certificate(CertificateError),
+    /// The certificate's OIDC issuer is not the expected one.
+    CertificateIssuerMismatch {
+        /// The expected issuer.
+        expected: String,
+        /// The issuer in the certificate, if any.
+        found: Option<String>,
+    },
+    /// The certificate does not name the expected signer.
+    CertificateIdentityMismatch {
+        /// The subject name required.
+        expected: String,
+        /// The certificate's SANs.
+        found: String,
+    },
+    /// The signature does not verify with the certificate's public key.
+    CertificateSignature {
+        /// sha256 of the certificate DER.
+        certificate: String,
+        /// Fingerprint of its public key.
+        key_fingerprint: String,
+    },
+    /// The required Rekor entry is missing or not acceptable.
+    Rekor(RekorSetError),
 }
 
 impl std::fmt::Display for Rejection {
@@ -131,6 +162,24 @@ impl std::fmt::Display for Rejection {
             Rejection::NotASignature { media_type } => {
                 write!(f, "attachment of media type {media_type} is not a signature")
             }
+            Rejection::MissingCertificate { expected } => {
+                write!(f, "no signing certificate: expected {expected}, found none")
+            }
+            Rejection::Certificate(e) => write!(f, "{e}"),
+            Rejection::CertificateIssuerMismatch { expected, found: Some(found) } => {
+                write!(f, "certificate OIDC issuer is {found:?}, expected {expected:?}")
+            }
+            Rejection::CertificateIssuerMismatch { expected, found: None } => {
+                write!(f, "certificate has no OIDC issuer extension, expected issuer {expected:?}")
+            }
+            Rejection::CertificateIdentityMismatch { expected, found } => {
+                write!(f, "certificate names {found}, expected {expected}")
+            }
+            Rejection::CertificateSignature { certificate, key_fingerprint } => write!(
+                f,
+                "signature does not verify with the public key sha256:{key_fingerprint} of certificate sha256:{certificate}"
+            ),
+            Rejection::Rekor(e) => write!(f, "{e}"),
         }
     }
 }

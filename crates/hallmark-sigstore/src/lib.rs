@@ -17,6 +17,7 @@
 pub mod attestation;
 pub mod bundle;
 pub mod candidate;
+pub mod certificate;
 pub mod dsse;
 pub mod error;
 pub mod flow;
@@ -27,6 +28,10 @@ pub mod sigmanifest;
 pub mod verify;
 
 pub use candidate::{CandidateSource, SignatureCandidate};
+pub use certificate::{
+    CertificateIdentity, CertificatePolicy, OidcIssuer, SubjectName, TransparencyLog,
+    TrustedCertificates,
+};
 pub use error::{Rejection, SigstoreError, VerifyError};
 pub use verify::{IdentityCheck, VerificationPolicy, VerifiedSignature};
 

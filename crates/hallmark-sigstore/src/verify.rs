@@ -5,13 +5,25 @@
 //! verifies with one of the policy's keys, its payload is well formed, it signs exactly
 //! `digest`, it carries every required annotation, and (when asked) it names the expected
 //! repository.
+//!
+//! With [`VerificationPolicy::certificates`] set, a layer carrying a certificate
+//! (`dev.sigstore.cosign/certificate`) is verified by that certificate instead of by a key: the
+//! Rekor SET when the policy requires a log (its `integratedTime` is the instant the certificate
+//! must be valid at), the path to a trusted root, the certificate identity, then the signature
+//! with the certificate's key, then the same payload, digest and claim checks (see
+//! [`crate::certificate`]).
 
 use crate::{
-    BUNDLE_V03_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
+    BUNDLE_V03_MEDIA_TYPE, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING_MEDIA_TYPE,
     bundle::{self, COSIGN_SIGN_PREDICATE},
     candidate::SignatureCandidate,
+    certificate::{
+        Certificate, CertificatePolicy, CertificateSummary, CheckTime, TransparencyLog, UnixTime,
+    },
     error::{Rejection, VerifyError},
     gojson, payload,
+    rekor_set::{self, ExpectedSigner, RekorSetError},
 };
 use hallmark_core::{Digest, PublicKey, RegistryRef};
 use serde_json::Value;
@@ -38,6 +50,10 @@ pub struct VerificationPolicy {
     pub annotations: BTreeMap<String, String>,
     /// Identity check.
     pub identity: IdentityCheck,
+    /// Certificate-based verification (Fulcio or private PKI). When set, a signature carrying a
+    /// certificate is verified with it (and not with `keys`); when `keys` is empty, a signature
+    /// without a certificate is rejected.
+    pub certificates: Option<CertificatePolicy>,
 }
 
 /// A signature that passed every check.
@@ -47,8 +63,11 @@ pub struct VerifiedSignature {
     pub source: String,
     /// `cosign-simplesigning` or `sigstore-bundle-v0.3`.
     pub format: &'static str,
-    /// Fingerprint (sha256 hex of SubjectPublicKeyInfo) of the key that verified it.
+    /// Fingerprint (sha256 hex of SubjectPublicKeyInfo) of the key that verified it (for a
+    /// certificate, of the certificate's key).
     pub key_fingerprint: String,
+    /// The certificate that verified it, for certificate-based verification.
+    pub certificate: Option<CertificateSummary>,
     /// The signed docker-reference (simple signing only).
     pub docker_reference: Option<String>,
     /// The payload (simple signing JSON or the in-toto statement).
@@ -101,6 +120,71 @@ fn check_claims(
     Ok(())
 }
 
+/// The instant a certificate must be valid at, after the log check `log` asks for.
+pub(crate) fn check_time(
+    log: &TransparencyLog,
+    rekor: impl FnOnce(&[PublicKey]) -> Result<i64, RekorSetError>,
+) -> Result<CheckTime, Rejection> {
+    match log {
+        TransparencyLog::Required { rekor_keys } => {
+            let integrated = rekor(rekor_keys).map_err(Rejection::Rekor)?;
+            let secs = u64::try_from(integrated).map_err(|_| {
+                Rejection::Rekor(RekorSetError::Malformed {
+                    reason: format!("integratedTime {integrated} is negative"),
+                })
+            })?;
+            Ok(CheckTime::RekorIntegratedTime(UnixTime::since_unix_epoch(
+                std::time::Duration::from_secs(secs),
+            )))
+        }
+        TransparencyLog::NotRequired { now } => Ok(CheckTime::Now(*now)),
+    }
+}
+
+/// Certificate path of a simple-signing layer: Rekor (when required), chain, identity, then
+/// the signature with the certificate's key. Returns the key fingerprint and the certificate.
+fn verify_layer_certificate(
+    candidate: &SignatureCandidate,
+    sig_b64: &str,
+    sig: &[u8],
+    pem: &str,
+    policy: &CertificatePolicy,
+) -> Result<(String, Certificate), Rejection> {
+    let leaf = Certificate::from_leaf_pem(pem.as_bytes(), CERTIFICATE_ANNOTATION)
+        .map_err(Rejection::Certificate)?;
+    let chain = match candidate.annotations.get(CHAIN_ANNOTATION) {
+        Some(c) => Certificate::chain_from_pem(c.as_bytes(), CHAIN_ANNOTATION)
+            .map_err(Rejection::Certificate)?,
+        None => Vec::new(),
+    };
+    let at = check_time(&policy.log, |rekor_keys| {
+        let bundle = candidate
+            .annotations
+            .get(crate::BUNDLE_ANNOTATION)
+            .ok_or(RekorSetError::MissingBundle)?;
+        rekor_set::verify(
+            bundle.as_bytes(),
+            rekor_keys,
+            &candidate.body,
+            sig_b64,
+            ExpectedSigner::CertificatePem(pem.as_bytes()),
+        )
+        .map(|entry| entry.integrated_time)
+    })?;
+    policy
+        .trust
+        .verify(&leaf, &chain, at)
+        .map_err(Rejection::Certificate)?;
+    policy.identity.check(&leaf)?;
+    let key = leaf.public_key().map_err(Rejection::Certificate)?;
+    key.verify(&candidate.body, sig)
+        .map_err(|_| Rejection::CertificateSignature {
+            certificate: leaf.sha256(),
+            key_fingerprint: key.fingerprint(),
+        })?;
+    Ok((key.fingerprint(), leaf))
+}
+
 /// Check one candidate.
 pub fn verify_candidate(
     digest: &Digest,
@@ -115,13 +199,30 @@ pub fn verify_candidate(
                 .filter(|s| !s.is_empty())
                 .ok_or(Rejection::MissingSignature)?;
             let sig = gojson::decode_base64(sig_b64).map_err(|_| Rejection::BadBase64)?;
-            let key = policy
-                .keys
-                .iter()
-                .find(|k| k.verify(&candidate.body, &sig).is_ok())
-                .ok_or_else(|| Rejection::NoKeyVerifies {
-                    tried: policy.keys.iter().map(PublicKey::fingerprint).collect(),
-                })?;
+            let (key_fingerprint, certificate) = match (
+                &policy.certificates,
+                candidate.annotations.get(CERTIFICATE_ANNOTATION),
+            ) {
+                (Some(cp), Some(pem)) => {
+                    let leaf = verify_layer_certificate(candidate, sig_b64, &sig, pem, cp)?;
+                    (leaf.0, Some(leaf.1.summary()))
+                }
+                (Some(_), None) if policy.keys.is_empty() => {
+                    return Err(Rejection::MissingCertificate {
+                        expected: "a dev.sigstore.cosign/certificate layer annotation",
+                    });
+                }
+                _ => {
+                    let key = policy
+                        .keys
+                        .iter()
+                        .find(|k| k.verify(&candidate.body, &sig).is_ok())
+                        .ok_or_else(|| Rejection::NoKeyVerifies {
+                            tried: policy.keys.iter().map(PublicKey::fingerprint).collect(),
+                        })?;
+                    (key.fingerprint(), None)
+                }
+            };
             let parsed = payload::parse(&candidate.body).map_err(Rejection::Payload)?;
             if &parsed.manifest_digest != digest {
                 return Err(Rejection::DigestMismatch {
@@ -134,14 +235,20 @@ pub fn verify_candidate(
             Ok(VerifiedSignature {
                 source: candidate.source.to_string(),
                 format: "cosign-simplesigning",
-                key_fingerprint: key.fingerprint(),
+                key_fingerprint,
+                certificate,
                 docker_reference: Some(parsed.docker_reference),
                 payload: parsed.json,
                 annotations,
             })
         }
         BUNDLE_V03_MEDIA_TYPE => {
-            let v = bundle::verify_image_bundle(&candidate.body, digest, &policy.keys)?;
+            let v = match &policy.certificates {
+                Some(cp) if policy.keys.is_empty() || bundle::has_certificate(&candidate.body) => {
+                    bundle::verify_certificate_bundle(&candidate.body, digest, cp)?
+                }
+                _ => bundle::verify_image_bundle(&candidate.body, digest, &policy.keys)?,
+            };
             if v.predicate_type != COSIGN_SIGN_PREDICATE {
                 return Err(Rejection::NotASignature {
                     media_type: format!(
@@ -155,6 +262,7 @@ pub fn verify_candidate(
                 source: candidate.source.to_string(),
                 format: "sigstore-bundle-v0.3",
                 key_fingerprint: v.key_fingerprint,
+                certificate: v.certificate,
                 docker_reference: None,
                 payload: v.statement,
                 annotations: v.annotations,

@@ -125,6 +125,7 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
             Some(r) => IdentityCheck::Repository(r.clone()),
             None => IdentityCheck::Any,
         },
+        certificates: None,
     });
     let results = for_each(ctx, "verifying", images.clone(), |image| {
         let ctx = ctx.clone();
