@@ -437,48 +437,27 @@ async fn replace_attestations(
 ) -> Result<(), SigstoreError> {
     let tag = Attachment::Attestation.tag(digest);
     let location = format!("{}:{tag}", store.location());
-    let existing = get_optional_manifest(store, &tag).await?;
-    let appended = match existing {
+    let appended = match get_optional_manifest(store, &tag).await? {
         Some(m) => {
-            let mut im = parse_attachment_manifest(&m, &location)?;
-            im.layers.retain(|d| {
-                d.annotations
-                    .as_ref()
-                    .and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION))
-                    .map(String::as_str)
-                    != Some(predicate_type)
-            });
-            let config = sigmanifest::append(None, layer, &location)?;
-            // Rebuild from scratch over the kept layers plus the new one.
-            let mut fresh: Option<(ImageManifest, Vec<u8>)> = None;
-            for d in &im.layers {
-                let blob = store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?;
-                let nl = NewLayer {
-                    media_type: d.media_type.clone(),
-                    blob,
-                    annotations: d.annotations.clone().unwrap_or_default(),
-                };
-                let a = sigmanifest::append(
-                    fresh.as_ref().map(|(m, c)| (m, c.as_slice())),
-                    &nl,
-                    &location,
-                )?;
-                fresh = Some((
-                    parse_attachment_manifest(
-                        &FetchedManifest {
-                            digest: Digest::sha256_of(&a.manifest),
-                            media_type: media_types::OCI_MANIFEST.into(),
-                            bytes: a.manifest,
-                        },
-                        &location,
-                    )?,
-                    a.config,
-                ));
-            }
-            match fresh {
-                Some((fm, fc)) => sigmanifest::append(Some((&fm, &fc)), layer, &location)?,
-                None => config,
-            }
+            let im = parse_attachment_manifest(&m, &location)?;
+            let config = store
+                .get_blob(&im.config.digest, MAX_ATTACHMENT_BYTES)
+                .await?;
+            let config = sigmanifest::parse_config(&config, &location)?;
+            // Keep the layers of other predicate types; the kept blobs are already there.
+            let mut layers: Vec<Descriptor> = im
+                .layers
+                .into_iter()
+                .filter(|d| {
+                    d.annotations
+                        .as_ref()
+                        .and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION))
+                        .map(String::as_str)
+                        != Some(predicate_type)
+                })
+                .collect();
+            layers.push(layer.descriptor());
+            sigmanifest::build(layers, config, &location)?
         }
         None => sigmanifest::append(None, layer, &location)?,
     };

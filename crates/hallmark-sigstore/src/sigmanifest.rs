@@ -62,44 +62,56 @@ pub fn append(
     layer: &NewLayer,
     location: &str,
 ) -> Result<Appended, SigstoreError> {
-    let (mut layers, mut config) = match existing {
-        Some((m, config_bytes)) => {
-            let config: Value =
-                serde_json::from_slice(config_bytes).map_err(|e| SigstoreError::Malformed {
-                    what: "attachment config".into(),
-                    location: location.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            if !config.is_object() {
-                return Err(SigstoreError::Malformed {
-                    what: "attachment config".into(),
-                    location: location.to_owned(),
-                    reason: "not a JSON object".into(),
-                });
-            }
-            (m.layers.clone(), config)
-        }
+    let (mut layers, config) = match existing {
+        Some((m, config_bytes)) => (m.layers.clone(), parse_config(config_bytes, location)?),
         None => (Vec::new(), empty_config()),
     };
-    if layers.len() >= MAX_LAYERS {
+    layers.push(layer.descriptor());
+    build(layers, config, location)
+}
+
+/// Parse an attachment config (a JSON object).
+pub fn parse_config(config_bytes: &[u8], location: &str) -> Result<Value, SigstoreError> {
+    let malformed = |reason: String| SigstoreError::Malformed {
+        what: "attachment config".into(),
+        location: location.to_owned(),
+        reason,
+    };
+    let config: Value =
+        serde_json::from_slice(config_bytes).map_err(|e| malformed(e.to_string()))?;
+    if !config.is_object() {
+        return Err(malformed("not a JSON object".into()));
+    }
+    Ok(config)
+}
+
+/// Build an attachment manifest over `layers`, with `config` (an object) whose
+/// `rootfs.diff_ids` is set to the layer digests (the layers are uncompressed).
+pub fn build(
+    layers: Vec<Descriptor>,
+    mut config: Value,
+    location: &str,
+) -> Result<Appended, SigstoreError> {
+    if layers.len() > MAX_LAYERS {
         return Err(SigstoreError::TooManyLayers {
             location: location.to_owned(),
-            count: layers.len(),
+            count: layers.len() - 1,
             limit: MAX_LAYERS,
         });
     }
-    let desc = layer.descriptor();
-    let diff_id = Value::String(desc.digest.to_string());
-    layers.push(desc);
-    // rootfs.diff_ids lists the layer digests (layers are uncompressed).
-    let rootfs = config.as_object_mut().map(|o| {
-        o.entry("rootfs")
-            .or_insert_with(|| json!({"type": "layers", "diff_ids": []}))
-    });
-    if let Some(Value::Object(rootfs)) = rootfs {
-        match rootfs.entry("diff_ids").or_insert_with(|| json!([])) {
-            Value::Array(ids) => ids.push(diff_id),
-            other => *other = json!([diff_id]),
+    let diff_ids: Vec<Value> = layers
+        .iter()
+        .map(|d| Value::String(d.digest.to_string()))
+        .collect();
+    if let Some(obj) = config.as_object_mut() {
+        match obj
+            .entry("rootfs")
+            .or_insert_with(|| json!({"type": "layers"}))
+        {
+            Value::Object(rootfs) => {
+                rootfs.insert("diff_ids".into(), Value::Array(diff_ids));
+            }
+            other => *other = json!({"type": "layers", "diff_ids": diff_ids}),
         }
     }
     let config_bytes = serde_json::to_vec(&config).unwrap_or_default();

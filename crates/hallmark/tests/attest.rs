@@ -279,3 +279,93 @@ fn tree_shows_attestations() {
         );
     }
 }
+
+#[test]
+fn replace_drops_only_attestations_of_the_same_type() {
+    let w = World::new();
+    w.key("k", "pw");
+    let image = w.seed("attest-replace", 1).remove(0);
+    let attest = |predicate_type: &str, file: &str, content: &str, extra: &[&str]| {
+        std::fs::write(w.path(file), content).unwrap();
+        let mut args = vec![
+            "attest",
+            "--key",
+            "k.key",
+            "--type",
+            predicate_type,
+            "--predicate",
+            file,
+        ];
+        args.extend_from_slice(extra);
+        let by_tag = image.by_tag();
+        args.push(&by_tag);
+        w.hm(args).pw("pw").run().success();
+    };
+    attest("slsaprovenance", "p1.json", r#"{"buildType":"first"}"#, &[]);
+    attest(
+        "slsaprovenance",
+        "p2.json",
+        r#"{"buildType":"second"}"#,
+        &[],
+    );
+    attest("custom", "note.txt", "keep me\n", &[]);
+    assert_eq!(
+        w.tree(&image.by_tag())["attestations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    attest(
+        "slsaprovenance",
+        "p3.json",
+        r#"{"buildType":"third"}"#,
+        &["--replace"],
+    );
+    let tree = w.tree(&image.by_tag());
+    let types: Vec<&str> = tree["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["predicate_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [CUSTOM, SLSA],
+        "expected the custom attestation kept and one SLSA one: {tree}"
+    );
+
+    let out = w
+        .hm([
+            "verify-attestation",
+            "--key",
+            "k.pub",
+            "--type",
+            "slsaprovenance",
+            &image.by_tag(),
+        ])
+        .run();
+    out.success();
+    let build_types: Vec<String> = statements(&out.stdout)
+        .iter()
+        .map(|s| s["predicate"]["buildType"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        build_types,
+        ["third"],
+        "expected only the replacing statement, found {build_types:?}"
+    );
+    let out = w
+        .hm([
+            "verify-attestation",
+            "--key",
+            "k.pub",
+            "--type",
+            "custom",
+            &image.by_tag(),
+        ])
+        .run();
+    out.success();
+    assert_eq!(statements(&out.stdout)[0]["predicate"]["Data"], "keep me\n");
+}
