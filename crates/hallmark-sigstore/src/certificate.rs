@@ -572,8 +572,8 @@ pub enum SubjectName {
     Uri(String),
     /// A DNS SAN (containers/image `subjectHostname`).
     Dns(String),
-    /// An e-mail or a URI SAN (cosign's `--certificate-identity`).
-    EmailOrUri(String),
+    /// An e-mail, URI or DNS SAN (cosign's `--certificate-identity`).
+    Any(String),
 }
 
 impl SubjectName {
@@ -583,7 +583,7 @@ impl SubjectName {
             SubjectName::Email(v) => has(&c.emails, v),
             SubjectName::Uri(v) => has(&c.uris, v),
             SubjectName::Dns(v) => has(&c.dns_names, v),
-            SubjectName::EmailOrUri(v) => has(&c.emails, v) || has(&c.uris, v),
+            SubjectName::Any(v) => has(&c.emails, v) || has(&c.uris, v) || has(&c.dns_names, v),
         }
     }
 }
@@ -594,7 +594,7 @@ impl std::fmt::Display for SubjectName {
             SubjectName::Email(v) => write!(f, "email:{v}"),
             SubjectName::Uri(v) => write!(f, "uri:{v}"),
             SubjectName::Dns(v) => write!(f, "dns:{v}"),
-            SubjectName::EmailOrUri(v) => write!(f, "email or uri:{v}"),
+            SubjectName::Any(v) => write!(f, "email, uri or dns:{v}"),
         }
     }
 }

@@ -517,7 +517,7 @@ fn row35_keyless_bundle_verified_by_certificate() {
     // Another identity or issuer.
     for identity in [
         CertificateIdentity::new(
-            SubjectName::EmailOrUri("wrong".into()),
+            SubjectName::Any("wrong".into()),
             OidcIssuer::Exact(GITHUB_ACTIONS.into()),
         ),
         CertificateIdentity::new(
@@ -687,19 +687,16 @@ fn row43_keyless_attestation_verified_by_certificate() {
     );
     // The exact identity too.
     let exact = CertificateIdentity::new(
-        SubjectName::EmailOrUri("cody@soyland.com".into()),
+        SubjectName::Any("cody@soyland.com".into()),
         OidcIssuer::Exact("https://github.com/login/oauth".into()),
     );
     assert!(bundle::verify_certificate_bundle(&bytes, &d, &policy(exact)).is_ok());
     // SubjectRegExp "wrong".
-    let wrong = CertificateIdentity::new(
-        SubjectName::EmailOrUri("wrong".into()),
-        OidcIssuer::NotChecked,
-    );
+    let wrong = CertificateIdentity::new(SubjectName::Any("wrong".into()), OidcIssuer::NotChecked);
     assert_eq!(
         bundle::verify_certificate_bundle(&bytes, &d, &policy(wrong)),
         Err(Rejection::CertificateIdentityMismatch {
-            expected: "email or uri:wrong".into(),
+            expected: "email, uri or dns:wrong".into(),
             found: "email:cody@soyland.com".into()
         })
     );

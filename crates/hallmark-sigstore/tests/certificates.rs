@@ -169,7 +169,7 @@ fn row13_fulcio_rekor_accepted() {
     assert_eq!(ok.len(), 1);
     // cosign's `--certificate-identity` (e-mail or URI) matches the e-mail too.
     let cosign_style = CertificateIdentity::new(
-        SubjectName::EmailOrUri(MITR.into()),
+        SubjectName::Any(MITR.into()),
         OidcIssuer::Exact(GITHUB_OAUTH.into()),
     );
     let policy = fulcio_policy("fulcio_v1.crt.pem", cosign_style, rekor(vec![rekor_pub()]));

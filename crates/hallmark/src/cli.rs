@@ -150,10 +150,47 @@ pub(crate) struct SignArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("trust")
+        .required(true)
+        .multiple(false)
+        .args(["key", "ca_roots", "trusted_root"])
+))]
 pub(crate) struct VerifyArgs {
     /// Public key file(s); a signature by any of them is accepted.
-    #[arg(long, required = true)]
+    #[arg(long, value_name = "FILE")]
     pub(crate) key: Vec<PathBuf>,
+    /// Root certificates (PEM) of a private PKI: signatures must carry a certificate issued
+    /// under them, valid now (or when a --rekor-key log entry was made).
+    #[arg(long, value_name = "FILE", requires = "certificate_identity")]
+    pub(crate) ca_roots: Option<PathBuf>,
+    /// Intermediate certificates (PEM) completing the path to --ca-roots, besides the chain the
+    /// signature carries.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "ca_roots",
+        conflicts_with_all = ["key", "trusted_root"]
+    )]
+    pub(crate) ca_intermediates: Option<PathBuf>,
+    /// Sigstore trusted_root.json (keyless): Fulcio CAs and Rekor keys. A Rekor entry is
+    /// required and the certificate must be valid at its integrated time.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires_all = ["certificate_identity", "certificate_oidc_issuer"]
+    )]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// Rekor public key (PEM), repeatable: require a Rekor SET by one of them (with
+    /// --trusted-root, in addition to its keys).
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    pub(crate) rekor_key: Vec<PathBuf>,
+    /// The identity the signing certificate must name: a SAN e-mail, URI or DNS name.
+    #[arg(long, value_name = "VALUE", conflicts_with = "key")]
+    pub(crate) certificate_identity: Option<String>,
+    /// The OIDC issuer the signing certificate must name (Fulcio's issuer extension).
+    #[arg(long, value_name = "URL", conflicts_with = "key")]
+    pub(crate) certificate_oidc_issuer: Option<String>,
     /// Required annotation, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE")]
     pub(crate) annotations: Vec<String>,

@@ -70,12 +70,26 @@ where
 
 /// The JSON object of one verified signature (documented in the README).
 pub(crate) fn signature_json(s: &VerifiedSignature) -> Value {
-    json!({
+    let mut v = json!({
         "format": s.format,
         "source": s.source,
         "key_fingerprint": s.key_fingerprint,
         "docker_reference": s.docker_reference,
         "annotations": s.annotations,
         "payload": s.payload,
-    })
+    });
+    // Certificate-verified signatures only: the signer the certificate names.
+    if let (Some(c), Some(o)) = (&s.certificate, v.as_object_mut()) {
+        o.insert(
+            "certificate".into(),
+            json!({
+                "sha256": c.sha256,
+                "emails": c.emails,
+                "uris": c.uris,
+                "dns_names": c.dns_names,
+                "oidc_issuer": c.oidc_issuer,
+            }),
+        );
+    }
+    v
 }

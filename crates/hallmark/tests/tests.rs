@@ -13,6 +13,7 @@ mod attest;
 mod bad_input;
 mod blob;
 mod bundle_referrer;
+mod certificates;
 mod copy_tree;
 mod interop_skopeo;
 mod keys;

@@ -12,8 +12,10 @@ use crate::{
 use anyhow::{Context as _, Result};
 use hallmark_core::ImageRef;
 use hallmark_sigstore::{
-    IdentityCheck, VerificationPolicy,
+    CertificateIdentity, CertificatePolicy, IdentityCheck, OidcIssuer, SubjectName,
+    TransparencyLog, TrustedCertificates, VerificationPolicy, VerifiedSignature,
     attestation::{build_predicate, predicate_type_uri},
+    certificate::{SigstoreTrustedRoot, UnixTime},
     flow::{self, AttestOptions, SignOptions},
 };
 use serde_json::{Value, json};
@@ -116,6 +118,103 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     ))
 }
 
+/// The certificate policy of `verify`, if a certificate root source is given.
+fn certificate_policy(a: &VerifyArgs) -> Result<Option<CertificatePolicy>> {
+    let read = |p: &std::path::PathBuf, what: &str| {
+        std::fs::read(p).with_context(|| format!("reading {what} {}", p.display()))
+    };
+    let mut rekor_keys = load_public_keys(&a.rekor_key)?;
+    let trust = match (&a.ca_roots, &a.trusted_root) {
+        (Some(roots), None) => {
+            let roots_pem = read(roots, "--ca-roots")?;
+            let intermediates = a
+                .ca_intermediates
+                .as_ref()
+                .map(|p| read(p, "--ca-intermediates"))
+                .transpose()?;
+            TrustedCertificates::from_pem(&roots_pem, intermediates.as_deref())
+                .with_context(|| format!("--ca-roots {}", roots.display()))?
+        }
+        (None, Some(file)) => {
+            let root = SigstoreTrustedRoot::parse(&read(file, "--trusted-root")?)
+                .with_context(|| format!("--trusted-root {}", file.display()))?;
+            rekor_keys.extend(root.rekor_keys);
+            if rekor_keys.is_empty() {
+                anyhow::bail!(
+                    "--trusted-root {}: no Rekor key (ECDSA P-256) found; keyless verification needs one, give --rekor-key",
+                    file.display()
+                );
+            }
+            root.certificates
+        }
+        _ => return Ok(None),
+    };
+    let Some(identity) = &a.certificate_identity else {
+        anyhow::bail!("--certificate-identity is required with certificate verification");
+    };
+    let issuer = match &a.certificate_oidc_issuer {
+        Some(url) => OidcIssuer::Exact(url.clone()),
+        None => OidcIssuer::NotChecked,
+    };
+    let log = if rekor_keys.is_empty() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("the system clock is before 1970")?;
+        TransparencyLog::NotRequired {
+            now: UnixTime::since_unix_epoch(now),
+        }
+    } else {
+        TransparencyLog::Required { rekor_keys }
+    };
+    Ok(Some(CertificatePolicy {
+        trust,
+        identity: CertificateIdentity::new(SubjectName::Any(identity.clone()), issuer),
+        log,
+    }))
+}
+
+/// Who made a verified signature, for the text output.
+fn signer_text(signatures: &[VerifiedSignature]) -> String {
+    let keys: std::collections::BTreeSet<String> = signatures
+        .iter()
+        .filter(|s| s.certificate.is_none())
+        .map(|s| format!("sha256:{}", s.key_fingerprint))
+        .collect();
+    let certs: std::collections::BTreeSet<String> = signatures
+        .iter()
+        .filter_map(|s| s.certificate.as_ref())
+        .map(|c| {
+            let names: Vec<&str> = c
+                .emails
+                .iter()
+                .chain(&c.uris)
+                .chain(&c.dns_names)
+                .map(String::as_str)
+                .collect();
+            match &c.oidc_issuer {
+                Some(issuer) => format!("{} (issuer {issuer})", names.join(", ")),
+                None => names.join(", "),
+            }
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !keys.is_empty() {
+        parts.push(format!(
+            "key{} {}",
+            if keys.len() == 1 { "" } else { "s" },
+            keys.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !certs.is_empty() {
+        parts.push(format!(
+            "certificate{} {}",
+            if certs.len() == 1 { "" } else { "s" },
+            certs.into_iter().collect::<Vec<_>>().join("; ")
+        ));
+    }
+    parts.join(" and ")
+}
+
 pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
     let images = parse_all(&a.images)?;
     let policy = Arc::new(VerificationPolicy {
@@ -125,7 +224,7 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
             Some(r) => IdentityCheck::Repository(r.clone()),
             None => IdentityCheck::Any,
         },
-        certificates: None,
+        certificates: certificate_policy(&a)?,
     });
     let results = for_each(ctx, "verifying", images.clone(), |image| {
         let ctx = ctx.clone();
@@ -147,21 +246,12 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
         "failed verification",
         |image, v| {
             if ctx.output == OutputFormat::Text {
-                let keys: std::collections::BTreeSet<_> = v
-                    .signatures
-                    .iter()
-                    .map(|s| s.key_fingerprint.as_str())
-                    .collect();
                 println!(
-                    "{}: verified, {} valid signature{} by key{} {}",
+                    "{}: verified, {} valid signature{} by {}",
                     with_digest(image, &v.digest),
                     v.signatures.len(),
                     if v.signatures.len() == 1 { "" } else { "s" },
-                    if keys.len() == 1 { "" } else { "s" },
-                    keys.iter()
-                        .map(|k| format!("sha256:{k}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    signer_text(&v.signatures)
                 );
             }
             json!({
