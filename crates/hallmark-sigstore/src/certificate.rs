@@ -157,7 +157,7 @@ pub enum CertificateError {
     Untrusted {
         /// The leaf's SANs.
         subject: String,
-        /// The configured roots (subjects' sha256).
+        /// The configured roots (sha256 of each root's DER).
         roots: String,
         /// webpki's reason.
         reason: String,

@@ -11,6 +11,9 @@
 //! - DSSE envelopes (v1.0.0) with in-toto statements (v0.1 for `.att`, v1 for bundles).
 //! - Sigstore bundles v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`) attached as OCI
 //!   1.1 referrers, as cosign 3 writes them by default (read only).
+//! - Certificate-based verification ([`certificate`]): Fulcio (keyless) and private-PKI leaf
+//!   certificates chained to configured roots (or a Sigstore `trusted_root.json`), at the Rekor
+//!   SET's integrated time or the caller's "now", with an expected SAN and OIDC issuer.
 //!
 //! [`verify`] is pure and synchronous; [`flow`] does the registry / layout I/O around it.
 
