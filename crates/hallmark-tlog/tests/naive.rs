@@ -13,7 +13,7 @@ fn split(n: usize) -> usize {
 }
 
 /// MTH(D[n]).
-pub fn mth(d: &[Vec<u8>]) -> Hash {
+pub(crate) fn mth(d: &[Vec<u8>]) -> Hash {
     match d.len() {
         0 => sha256(b""),
         1 => leaf_hash(&d[0]),
@@ -25,7 +25,7 @@ pub fn mth(d: &[Vec<u8>]) -> Hash {
 }
 
 /// PATH(m, D[n]).
-pub fn path(m: usize, d: &[Vec<u8>]) -> Vec<Hash> {
+pub(crate) fn path(m: usize, d: &[Vec<u8>]) -> Vec<Hash> {
     let n = d.len();
     if n == 1 {
         return Vec::new();
@@ -43,7 +43,7 @@ pub fn path(m: usize, d: &[Vec<u8>]) -> Vec<Hash> {
 }
 
 /// PROOF(m, D[n]) = SUBPROOF(m, D[n], true), for 0 < m <= n.
-pub fn proof(m: usize, d: &[Vec<u8>]) -> Vec<Hash> {
+pub(crate) fn proof(m: usize, d: &[Vec<u8>]) -> Vec<Hash> {
     subproof(m, d, true)
 }
 
@@ -65,6 +65,6 @@ fn subproof(m: usize, d: &[Vec<u8>], b: bool) -> Vec<Hash> {
 }
 
 /// Leaf data for tests: "leaf <i>".
-pub fn leaves(n: usize) -> Vec<Vec<u8>> {
+pub(crate) fn leaves(n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|i| format!("leaf {i}").into_bytes()).collect()
 }

@@ -1,6 +1,12 @@
 //! hallmark-tlog integration tests (one binary).
 
+mod bench;
+mod checkpoint;
 mod naive;
+mod note;
 mod prng;
 mod proof;
+mod real_data;
+mod rekor;
+mod tiles;
 mod tree;

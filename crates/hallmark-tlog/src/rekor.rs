@@ -1,0 +1,330 @@
+//! Rekor v1 helpers: the `hashedrekord` 0.0.1 entry body, entry UUIDs, log IDs and the Signed
+//! Entry Timestamp (SET, the "inclusion promise").
+//!
+//! - The canonical body is the RFC 8785 form of
+//!   `{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256",
+//!   "value":"<hex>"}},"signature":{"content":"<base64 signature>","publicKey":{"content":
+//!   "<base64 of a PEM public key or certificate>"}}}}`; it is the leaf data of the log.
+//! - The entry UUID is the hex RFC 6962 leaf hash of the canonical body; the 80-hex entry ID is
+//!   the 16-hex tree ID followed by the UUID.
+//! - The log ID is the hex SHA-256 of the log key's DER SubjectPublicKeyInfo.
+//! - The SET is the log key's ECDSA P-256 / SHA-256 (ASN.1 DER) signature over the RFC 8785
+//!   form of `{"body":"<base64 canonical body>","integratedTime":<unix seconds>,"logID":"<hex>",
+//!   "logIndex":<index>}`. These bytes are the same as those cosign, sigstore-go and
+//!   `hallmark_sigstore::rekor_set` verify.
+
+use crate::hash::{Hash, leaf_hash};
+use crate::jcs::write_string;
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use hallmark_core::{Digest, KeyAlgorithm, PublicKey, SigningKey};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+/// The `kind` of hashedrekord entries.
+pub const HASHEDREKORD_KIND: &str = "hashedrekord";
+/// The `apiVersion` implemented here.
+pub const HASHEDREKORD_V001: &str = "0.0.1";
+
+/// Why a Rekor entry or SET was rejected.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RekorError {
+    /// The entry is not JSON.
+    #[error("Rekor entry is not JSON: {reason}")]
+    NotJson {
+        /// The parser's message.
+        reason: String,
+    },
+    /// The entry is not a hashedrekord 0.0.1 entry.
+    #[error(
+        "Rekor entry is kind {kind:?} apiVersion {api_version:?}, expected {HASHEDREKORD_KIND:?} {HASHEDREKORD_V001:?}"
+    )]
+    UnsupportedEntry {
+        /// `kind` found.
+        kind: String,
+        /// `apiVersion` found.
+        api_version: String,
+    },
+    /// A field is missing, of the wrong type, unknown or has a bad value.
+    #[error("hashedrekord field {field}: {reason}")]
+    BadField {
+        /// The JSON path of the field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A tree ID or UUID that cannot form an entry ID.
+    #[error("invalid entry UUID {found:?}: expected 64 lower-case hex digits")]
+    BadUuid {
+        /// The UUID given.
+        found: String,
+    },
+    /// The log key is not an ECDSA P-256 key.
+    #[error("Rekor log key is {found}, expected an ECDSA P-256 key")]
+    UnsupportedLogKey {
+        /// The key's algorithm.
+        found: &'static str,
+    },
+    /// Signing the SET failed.
+    #[error("signing the SET failed: {reason}")]
+    Signing {
+        /// Why.
+        reason: String,
+    },
+    /// The SET does not verify.
+    #[error("the SET does not verify with log key {log_id}")]
+    BadSet {
+        /// The log ID of the key tried.
+        log_id: String,
+    },
+    /// The payload's logID is not the key's.
+    #[error("SET payload logID is {found:?}, expected {expected} (the log key's ID)")]
+    LogIdMismatch {
+        /// The key's log ID.
+        expected: String,
+        /// The payload's.
+        found: String,
+    },
+}
+
+/// A `hashedrekord` 0.0.1 entry: a signature over an artifact digest by a key or certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedRekord {
+    /// The artifact digest (`spec.data.hash`): sha256, sha384 or sha512.
+    pub digest: Digest,
+    /// The signature (`spec.signature.content`, decoded).
+    pub signature: Vec<u8>,
+    /// The PEM public key or certificate (`spec.signature.publicKey.content`, decoded).
+    pub signer_pem: Vec<u8>,
+}
+
+fn bad(field: &'static str, reason: impl Into<String>) -> RekorError {
+    RekorError::BadField {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// The object at `field`, with exactly the member names `names`.
+fn object<'a>(
+    value: &'a Value,
+    field: &'static str,
+    names: &[&str],
+) -> Result<&'a Map<String, Value>, RekorError> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| bad(field, "expected an object"))?;
+    for name in names {
+        if !map.contains_key(*name) {
+            return Err(bad(field, format!("expected a member {name:?}")));
+        }
+    }
+    if let Some(extra) = map.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err(bad(field, format!("unexpected member {extra:?}")));
+    }
+    Ok(map)
+}
+
+fn string<'a>(
+    map: &'a Map<String, Value>,
+    name: &str,
+    field: &'static str,
+) -> Result<&'a str, RekorError> {
+    map.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(field, "expected a string"))
+}
+
+fn base64_field(
+    map: &Map<String, Value>,
+    name: &str,
+    field: &'static str,
+) -> Result<Vec<u8>, RekorError> {
+    let bytes = STANDARD
+        .decode(string(map, name, field)?)
+        .map_err(|_| bad(field, "expected standard base64"))?;
+    if bytes.is_empty() {
+        return Err(bad(field, "expected a non-empty value"));
+    }
+    Ok(bytes)
+}
+
+impl HashedRekord {
+    /// Parse an entry (a proposed entry as submitted, or a canonical body). Unknown members
+    /// are rejected, as in Rekor's schema.
+    pub fn parse(json: &[u8]) -> Result<Self, RekorError> {
+        let value: Value = serde_json::from_slice(json).map_err(|e| RekorError::NotJson {
+            reason: e.to_string(),
+        })?;
+        let top = object(&value, "(entry)", &["apiVersion", "kind", "spec"])?;
+        let kind = string(top, "kind", "kind")?;
+        let api_version = string(top, "apiVersion", "apiVersion")?;
+        if kind != HASHEDREKORD_KIND || api_version != HASHEDREKORD_V001 {
+            return Err(RekorError::UnsupportedEntry {
+                kind: kind.to_owned(),
+                api_version: api_version.to_owned(),
+            });
+        }
+        let spec = object(&top["spec"], "spec", &["data", "signature"])?;
+        let data = object(&spec["data"], "spec.data", &["hash"])?;
+        let hash = object(&data["hash"], "spec.data.hash", &["algorithm", "value"])?;
+        let algorithm = string(hash, "algorithm", "spec.data.hash.algorithm")?;
+        let value = string(hash, "value", "spec.data.hash.value")?;
+        let digest = Digest::parse(&format!("{algorithm}:{value}"))
+            .map_err(|e| bad("spec.data.hash", e.to_string()))?;
+        let signature = object(
+            &spec["signature"],
+            "spec.signature",
+            &["content", "publicKey"],
+        )?;
+        let sig = base64_field(signature, "content", "spec.signature.content")?;
+        let public_key = object(
+            &signature["publicKey"],
+            "spec.signature.publicKey",
+            &["content"],
+        )?;
+        let signer_pem = base64_field(public_key, "content", "spec.signature.publicKey.content")?;
+        Ok(Self {
+            digest,
+            signature: sig,
+            signer_pem,
+        })
+    }
+
+    /// The canonical body (RFC 8785), the log's leaf data.
+    pub fn canonical_body(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(256 + self.signer_pem.len() * 4 / 3);
+        out.push_str("{\"apiVersion\":");
+        write_string(&mut out, HASHEDREKORD_V001);
+        out.push_str(",\"kind\":");
+        write_string(&mut out, HASHEDREKORD_KIND);
+        out.push_str(",\"spec\":{\"data\":{\"hash\":{\"algorithm\":");
+        write_string(&mut out, self.digest.algorithm_name());
+        out.push_str(",\"value\":");
+        write_string(&mut out, self.digest.hex());
+        out.push_str("}},\"signature\":{\"content\":");
+        write_string(&mut out, &STANDARD.encode(&self.signature));
+        out.push_str(",\"publicKey\":{\"content\":");
+        write_string(&mut out, &STANDARD.encode(&self.signer_pem));
+        out.push_str("}}}}");
+        out.into_bytes()
+    }
+
+    /// The leaf hash of the canonical body.
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.canonical_body())
+    }
+
+    /// The entry UUID (hex leaf hash of the canonical body).
+    pub fn uuid(&self) -> String {
+        entry_uuid(&self.canonical_body())
+    }
+}
+
+/// The entry UUID of a canonical body: the hex RFC 6962 leaf hash.
+pub fn entry_uuid(canonical_body: &[u8]) -> String {
+    leaf_hash(canonical_body).to_hex()
+}
+
+/// The 80-hex entry ID: 16 hex digits of the tree ID, then the UUID.
+pub fn entry_id(tree_id: u64, uuid: &str) -> Result<String, RekorError> {
+    if Hash::from_hex(uuid).is_err() {
+        return Err(RekorError::BadUuid {
+            found: uuid.chars().take(100).collect(),
+        });
+    }
+    Ok(format!("{tree_id:016x}{uuid}"))
+}
+
+/// The log ID: hex SHA-256 of the log key's DER SubjectPublicKeyInfo.
+pub fn log_id(key: &PublicKey) -> String {
+    key.fingerprint()
+}
+
+fn require_p256(algorithm: KeyAlgorithm) -> Result<(), RekorError> {
+    if algorithm == KeyAlgorithm::EcdsaP256 {
+        Ok(())
+    } else {
+        Err(RekorError::UnsupportedLogKey {
+            found: algorithm.name(),
+        })
+    }
+}
+
+/// What a SET signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetPayload {
+    /// Base64 of the canonical body (as given to / by the log).
+    pub body: String,
+    /// When the log integrated the entry, Unix seconds.
+    pub integrated_time: i64,
+    /// The log ID (hex).
+    pub log_id: String,
+    /// The entry's (virtual) log index.
+    pub log_index: i64,
+}
+
+impl SetPayload {
+    /// The payload for an entry this log integrated.
+    pub fn new(
+        canonical_body: &[u8],
+        integrated_time: i64,
+        log_key: &PublicKey,
+        log_index: i64,
+    ) -> Self {
+        Self {
+            body: STANDARD.encode(canonical_body),
+            integrated_time,
+            log_id: log_id(log_key),
+            log_index,
+        }
+    }
+
+    /// The RFC 8785 bytes the SET signs.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(self.body.len() + 160);
+        out.push_str("{\"body\":");
+        write_string(&mut out, &self.body);
+        out.push_str(&format!(
+            ",\"integratedTime\":{},\"logID\":",
+            self.integrated_time
+        ));
+        write_string(&mut out, &self.log_id);
+        out.push_str(&format!(",\"logIndex\":{}}}", self.log_index));
+        out.into_bytes()
+    }
+
+    /// Sign: the SET (ECDSA P-256 / SHA-256, ASN.1 DER). The key must be the one `log_id`
+    /// names.
+    pub fn sign(&self, log_key: &SigningKey) -> Result<Vec<u8>, RekorError> {
+        require_p256(log_key.algorithm())?;
+        self.check_log_id(log_key.public_key())?;
+        log_key
+            .sign(&self.canonical_bytes())
+            .map_err(|e| RekorError::Signing {
+                reason: e.to_string(),
+            })
+    }
+
+    /// Verify a SET with the log key, and that `log_id` names that key.
+    pub fn verify(&self, log_key: &PublicKey, set: &[u8]) -> Result<(), RekorError> {
+        require_p256(log_key.algorithm())?;
+        log_key
+            .verify(&self.canonical_bytes(), set)
+            .map_err(|_| RekorError::BadSet {
+                log_id: log_id(log_key),
+            })?;
+        self.check_log_id(log_key)
+    }
+
+    fn check_log_id(&self, key: &PublicKey) -> Result<(), RekorError> {
+        let expected = log_id(key);
+        if self.log_id != expected {
+            return Err(RekorError::LogIdMismatch {
+                expected,
+                found: self.log_id.clone(),
+            });
+        }
+        Ok(())
+    }
+}
