@@ -334,16 +334,7 @@ impl Layout {
     }
 
     fn parse_reference(&self, reference: &str) -> Result<Option<Digest>, OciError> {
-        if !reference.contains(':') {
-            return Ok(None);
-        }
-        Digest::parse(reference)
-            .map(Some)
-            .map_err(|e| OciError::Malformed {
-                what: format!("manifest reference {reference:?}"),
-                location: self.location(),
-                reason: format!("expected a tag or a digest: {e}"),
-            })
+        crate::store::parse_reference(reference, || self.location())
     }
 
     /// Read and verify a blob.

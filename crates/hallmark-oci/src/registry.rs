@@ -721,16 +721,7 @@ impl RegistryRepo {
 
     /// `Some(digest)` when `reference` is a digest, `None` for a tag.
     fn parse_reference(&self, reference: &str) -> Result<Option<Digest>, OciError> {
-        if !reference.contains(':') {
-            return Ok(None);
-        }
-        Digest::parse(reference)
-            .map(Some)
-            .map_err(|e| OciError::Malformed {
-                what: format!("manifest reference {reference:?}"),
-                location: self.location(),
-                reason: format!("expected a tag or a digest: {e}"),
-            })
+        crate::store::parse_reference(reference, || self.location())
     }
 
     fn verify(

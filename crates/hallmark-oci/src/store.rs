@@ -128,3 +128,21 @@ impl Store {
         }
     }
 }
+
+/// `Some(digest)` when a manifest `reference` is a digest, `None` when it is a tag; a
+/// malformed digest is an error naming `location`.
+pub(crate) fn parse_reference(
+    reference: &str,
+    location: impl FnOnce() -> String,
+) -> Result<Option<Digest>, OciError> {
+    if !reference.contains(':') {
+        return Ok(None);
+    }
+    Digest::parse(reference)
+        .map(Some)
+        .map_err(|e| OciError::Malformed {
+            what: format!("manifest reference {reference:?}"),
+            location: location(),
+            reason: format!("expected a tag or a digest: {e}"),
+        })
+}
