@@ -8,6 +8,9 @@
 //!
 //! # Specifications followed
 //!
+//! The C2SP specifications are unversioned living documents; this crate follows their text as
+//! of July 2026 (signed-note, tlog-checkpoint, tlog-tiles). Rekor is its v1 API.
+//!
 //! - **RFC 6962** §2.1 (= RFC 9162 §2.1.1-2.1.2): SHA-256 Merkle tree hashing with `0x00`/`0x01`
 //!   domain separation ([`hash`]); audit paths and consistency proofs are produced as RFC 6962
 //!   `PATH` and `PROOF` define them ([`tree`]).

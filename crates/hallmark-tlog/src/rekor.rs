@@ -125,13 +125,22 @@ fn object<'a>(
     Ok(map)
 }
 
+fn member<'a>(
+    map: &'a Map<String, Value>,
+    name: &str,
+    field: &'static str,
+) -> Result<&'a Value, RekorError> {
+    map.get(name)
+        .ok_or_else(|| bad(field, format!("expected a member {name:?}")))
+}
+
 fn string<'a>(
     map: &'a Map<String, Value>,
     name: &str,
     field: &'static str,
 ) -> Result<&'a str, RekorError> {
-    map.get(name)
-        .and_then(Value::as_str)
+    member(map, name, field)?
+        .as_str()
         .ok_or_else(|| bad(field, "expected a string"))
 }
 
@@ -165,21 +174,25 @@ impl HashedRekord {
                 api_version: api_version.to_owned(),
             });
         }
-        let spec = object(&top["spec"], "spec", &["data", "signature"])?;
-        let data = object(&spec["data"], "spec.data", &["hash"])?;
-        let hash = object(&data["hash"], "spec.data.hash", &["algorithm", "value"])?;
+        let spec = object(member(top, "spec", "spec")?, "spec", &["data", "signature"])?;
+        let data = object(member(spec, "data", "spec.data")?, "spec.data", &["hash"])?;
+        let hash = object(
+            member(data, "hash", "spec.data.hash")?,
+            "spec.data.hash",
+            &["algorithm", "value"],
+        )?;
         let algorithm = string(hash, "algorithm", "spec.data.hash.algorithm")?;
         let value = string(hash, "value", "spec.data.hash.value")?;
         let digest = Digest::parse(&format!("{algorithm}:{value}"))
             .map_err(|e| bad("spec.data.hash", e.to_string()))?;
         let signature = object(
-            &spec["signature"],
+            member(spec, "signature", "spec.signature")?,
             "spec.signature",
             &["content", "publicKey"],
         )?;
         let sig = base64_field(signature, "content", "spec.signature.content")?;
         let public_key = object(
-            &signature["publicKey"],
+            member(signature, "publicKey", "spec.signature.publicKey")?,
             "spec.signature.publicKey",
             &["content"],
         )?;

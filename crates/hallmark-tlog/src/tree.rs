@@ -451,7 +451,7 @@ pub fn stored_hashes<R: HashReader + ?Sized>(
     leaf: Hash,
     reader: &R,
 ) -> Result<Vec<Hash>, TreeError> {
-    check_size(n + 1)?;
+    check_size(n.saturating_add(1))?;
     let completed = (n + 1).trailing_zeros();
     // The left siblings of the completed subtrees, highest level first (increasing index).
     let indexes: Vec<StoredIndex> = (0..completed)

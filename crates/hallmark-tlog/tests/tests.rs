@@ -2,6 +2,7 @@
 
 mod bench;
 mod checkpoint;
+mod log_flow;
 mod naive;
 mod note;
 mod prng;
