@@ -1,0 +1,469 @@
+//! The sequencer: one task per log (one process per database holds the lease) that turns
+//! queued submissions into batches.
+//!
+//! A batch is: every request waiting (up to `max_batch`, waiting at most `batch_wait` after
+//! the first), duplicates removed (within the batch and against storage), indexes assigned,
+//! the new stored hashes computed from the in-memory [`Frontier`] (no storage reads), a SET per
+//! entry, one signed checkpoint, and each entry's inclusion proof against it. All of it is
+//! committed in one transaction, and only then is each request answered. Signatures were
+//! verified by the HTTP handlers before queueing; the sequencer verifies nothing again.
+
+use crate::error::{ApiError, StorageError};
+use crate::log::{EntryView, LogCore};
+use crate::storage::{Batch, QueueOutcome, Storage, StoredCheckpoint, StoredEntry};
+use hallmark_tlog::checkpoint::Checkpoint;
+use hallmark_tlog::tree::{
+    Frontier, inclusion_proof_from_hashes, inclusion_proof_indexes, tree_hash_indexes,
+};
+use hallmark_tlog::{EMPTY_ROOT, Hash};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Where the answer to a submission goes.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A request of this process.
+    Local(oneshot::Sender<Result<Ack, ApiError>>),
+    /// A queued request of another process (PostgreSQL): the outcome is written to the queue.
+    Queue(i64),
+    /// Nobody (seeding).
+    None,
+}
+
+/// A submission for the sequencer.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) leaf: Hash,
+    pub(crate) body: Vec<u8>,
+    pub(crate) reply: Reply,
+}
+
+/// The sequencer's answer.
+#[derive(Debug)]
+pub(crate) enum Ack {
+    /// Appended in this batch.
+    Created(EntryView),
+    /// Already stored at this index.
+    Existing(u64),
+    /// This process is not the sequencer (any more): use the queue.
+    NotLeader,
+}
+
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Sign the checkpoint of a tree.
+pub(crate) fn sign_checkpoint<S: Storage>(
+    core: &LogCore<S>,
+    size: u64,
+    root: Hash,
+) -> Result<StoredCheckpoint, ApiError> {
+    let note = Checkpoint::new(&core.origin, size, root)
+        .and_then(|c| c.sign(&[core.key.note_signer()]))
+        .map_err(|e| ApiError::internal("signing the checkpoint", e))?;
+    Ok(StoredCheckpoint { size, root, note })
+}
+
+/// Load the tree's frontier from storage and check it against the latest checkpoint.
+pub(crate) async fn load_state<S: Storage>(
+    core: &LogCore<S>,
+) -> Result<(Frontier, StoredCheckpoint), ApiError> {
+    let latest = match core.storage.latest_checkpoint().await? {
+        Some(c) => c,
+        None => {
+            let empty = sign_checkpoint(core, 0, EMPTY_ROOT)?;
+            core.storage.init_checkpoint(&empty).await?;
+            core.storage
+                .latest_checkpoint()
+                .await?
+                .ok_or_else(|| ApiError::internal("startup", "no checkpoint after init"))?
+        }
+    };
+    let indexes: Vec<u64> = tree_hash_indexes(latest.size)
+        .map_err(|e| ApiError::internal("startup", e))?
+        .iter()
+        .map(|i| i.get())
+        .collect();
+    let hashes = core.storage.read_hashes(&indexes).await?;
+    let frontier =
+        Frontier::from_hashes(latest.size, hashes).map_err(|e| ApiError::internal("startup", e))?;
+    if frontier.root() != latest.root {
+        return Err(ApiError::internal(
+            "startup",
+            StorageError::corrupt(format!(
+                "the stored hashes give root {} for size {}, the checkpoint says {}",
+                frontier.root(),
+                latest.size,
+                latest.root
+            )),
+        ));
+    }
+    Ok((frontier, latest))
+}
+
+/// Sign SETs for `entries` (in place), on several threads for big batches.
+fn sign_sets<S: Storage>(core: &LogCore<S>, entries: &mut [StoredEntry]) -> Result<(), ApiError> {
+    let sign = |chunk: &mut [StoredEntry]| -> Result<(), ApiError> {
+        for e in chunk {
+            e.set = core
+                .key
+                .sign_set(&e.body, e.integrated_time, e.index)
+                .map_err(|err| ApiError::internal("signing the SET", err))?;
+        }
+        Ok(())
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if entries.len() < 64 || threads < 2 {
+        return sign(entries);
+    }
+    let per = entries.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = entries
+            .chunks_mut(per)
+            .map(|chunk| s.spawn(move || sign(chunk)))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ApiError::internal("signing the SET", "panic")))
+        })
+    })
+}
+
+/// Sequence one batch on `frontier`; on success the frontier is the new tree's.
+pub(crate) async fn sequence_batch<S: Storage>(
+    core: &LogCore<S>,
+    frontier: &mut Frontier,
+    items: Vec<Pending>,
+) -> Result<(), StorageError> {
+    let old_size = frontier.size();
+    // Duplicates within the batch: the first occurrence is the one appended.
+    let mut first: HashMap<Hash, usize> = HashMap::with_capacity(items.len());
+    let mut unique: Vec<Hash> = Vec::with_capacity(items.len());
+    for (i, p) in items.iter().enumerate() {
+        first.entry(p.leaf).or_insert_with(|| {
+            unique.push(p.leaf);
+            i
+        });
+    }
+    let existing: HashMap<Hash, u64> = match core.storage.find_leaf_hashes(&unique).await {
+        Ok(v) => v.into_iter().collect(),
+        Err(e) => {
+            fail_all(items, &e);
+            return Err(e);
+        }
+    };
+    let now = now_unix();
+    let mut index_of: HashMap<Hash, u64> = existing.clone();
+    let mut entries: Vec<StoredEntry> = Vec::new();
+    let mut next = old_size;
+    for (i, p) in items.iter().enumerate() {
+        if first.get(&p.leaf) == Some(&i) && !existing.contains_key(&p.leaf) {
+            index_of.insert(p.leaf, next);
+            entries.push(StoredEntry {
+                index: next,
+                leaf_hash: p.leaf,
+                body: p.body.clone(),
+                integrated_time: now,
+                set: Vec::new(),
+            });
+            next += 1;
+        }
+    }
+    let prepared = prepare(core, frontier, entries).await;
+    let (new_frontier, batch_parts) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            let err = StorageError::corrupt(e.message.clone());
+            fail_all(items, &err);
+            return Err(err);
+        }
+    };
+    let (entries, first_hash_index, hashes, checkpoint, proofs) = batch_parts;
+    let queue_outcomes: Vec<(i64, QueueOutcome)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| match p.reply {
+            Reply::Queue(id) => Some((
+                id,
+                QueueOutcome {
+                    index: index_of.get(&p.leaf).copied()?,
+                    duplicate: existing.contains_key(&p.leaf) || first.get(&p.leaf) != Some(&i),
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    let batch = Batch {
+        old_size,
+        entries,
+        first_hash_index,
+        hashes,
+        checkpoint,
+        queue_outcomes,
+    };
+    if let Err(e) = core.storage.commit(&batch).await {
+        fail_all(items, &e);
+        return Err(e);
+    }
+    *frontier = new_frontier;
+    let checkpoint = Arc::new(batch.checkpoint);
+    if checkpoint.size != old_size {
+        core.set_latest(checkpoint.clone());
+    }
+    let mut created: HashMap<u64, (StoredEntry, Vec<Hash>)> = batch
+        .entries
+        .into_iter()
+        .zip(proofs)
+        .map(|(e, p)| (e.index, (e, p)))
+        .collect();
+    for (i, p) in items.into_iter().enumerate() {
+        let Reply::Local(reply) = p.reply else {
+            continue;
+        };
+        let Some(&index) = index_of.get(&p.leaf) else {
+            continue;
+        };
+        let is_first = first.get(&p.leaf) == Some(&i);
+        let ack = match created.remove(&index) {
+            Some((entry, proof)) if is_first => Ack::Created(EntryView {
+                entry,
+                proof,
+                checkpoint: checkpoint.clone(),
+            }),
+            Some(kept) => {
+                created.insert(index, kept);
+                Ack::Existing(index)
+            }
+            None => Ack::Existing(index),
+        };
+        let _ = reply.send(Ok(ack));
+    }
+    Ok(())
+}
+
+type Prepared = (
+    Frontier,
+    (
+        Vec<StoredEntry>,
+        u64,
+        Vec<Hash>,
+        StoredCheckpoint,
+        Vec<Vec<Hash>>,
+    ),
+);
+
+/// Hashes, SETs, checkpoint and proofs of the new entries.
+async fn prepare<S: Storage>(
+    core: &LogCore<S>,
+    frontier: &Frontier,
+    mut entries: Vec<StoredEntry>,
+) -> Result<Prepared, ApiError> {
+    let mut new_frontier = frontier.clone();
+    let first_hash_index = frontier.next_stored_index().get();
+    let leaves: Vec<Hash> = entries.iter().map(|e| e.leaf_hash).collect();
+    let hashes = new_frontier
+        .append_batch(&leaves)
+        .map_err(|e| ApiError::internal("appending", e))?;
+    let size = new_frontier.size();
+    let checkpoint = if size == frontier.size() {
+        // Nothing new: no checkpoint to publish.
+        core.current().await?.as_ref().clone()
+    } else {
+        sign_checkpoint(core, size, new_frontier.root())?
+    };
+    // Which older stored hashes the proofs need (one read for the batch).
+    let mut plans = Vec::with_capacity(entries.len());
+    let mut old: BTreeSet<u64> = BTreeSet::new();
+    for e in &entries {
+        let idx: Vec<u64> = inclusion_proof_indexes(size, e.index)
+            .map_err(|err| ApiError::internal("inclusion proof", err))?
+            .iter()
+            .map(|i| i.get())
+            .collect();
+        old.extend(idx.iter().copied().filter(|&i| i < first_hash_index));
+        plans.push(idx);
+    }
+    let old: Vec<u64> = old.into_iter().collect();
+    let old_hashes: HashMap<u64, Hash> = old
+        .iter()
+        .copied()
+        .zip(core.storage.read_hashes(&old).await?)
+        .collect();
+    let lookup = |i: u64| -> Option<Hash> {
+        if i >= first_hash_index {
+            hashes.get((i - first_hash_index) as usize).copied()
+        } else {
+            old_hashes.get(&i).copied()
+        }
+    };
+    let mut proofs = Vec::with_capacity(entries.len());
+    for (e, plan) in entries.iter().zip(&plans) {
+        let got: Option<Vec<Hash>> = plan.iter().map(|&i| lookup(i)).collect();
+        let got = got.ok_or_else(|| ApiError::internal("inclusion proof", "missing hash"))?;
+        proofs.push(
+            inclusion_proof_from_hashes(size, e.index, &got)
+                .map_err(|err| ApiError::internal("inclusion proof", err))?,
+        );
+    }
+    sign_sets(core, &mut entries)?;
+    Ok((
+        new_frontier,
+        (entries, first_hash_index, hashes, checkpoint, proofs),
+    ))
+}
+
+fn fail_all(items: Vec<Pending>, e: &StorageError) {
+    let conflict = matches!(e, StorageError::Conflict(_));
+    for p in items {
+        if let Reply::Local(reply) = p.reply {
+            let _ = reply.send(if conflict {
+                Ok(Ack::NotLeader)
+            } else {
+                Err(ApiError::unavailable(format!(
+                    "the batch could not be committed: {e}"
+                )))
+            });
+        }
+    }
+}
+
+/// Gather a batch: wait for the first submission (or a queue poll tick), then take what else
+/// arrives within `batch_wait`, up to `max_batch`.
+async fn gather<S: Storage>(
+    core: &LogCore<S>,
+    rx: &mut mpsc::Receiver<Pending>,
+    stop: &mut watch::Receiver<bool>,
+    queue_tick: &mut tokio::time::Interval,
+) -> Option<Vec<Pending>> {
+    let shared = core.storage.is_shared();
+    let mut items = Vec::new();
+    tokio::select! {
+        p = rx.recv() => items.push(p?),
+        _ = queue_tick.tick(), if shared => {}
+        _ = stop.changed() => return None,
+    }
+    if shared {
+        match core.storage.queued(0, core.tuning.max_batch as u32).await {
+            Ok(q) => items.extend(q.into_iter().map(|r| Pending {
+                leaf: r.leaf_hash,
+                body: r.body,
+                reply: Reply::Queue(r.id),
+            })),
+            Err(e) => eprintln!("hallmark-tlog-server: reading the queue: {e}"),
+        }
+    }
+    let deadline = tokio::time::Instant::now() + core.tuning.batch_wait;
+    while items.len() < core.tuning.max_batch {
+        match rx.try_recv() {
+            Ok(p) => items.push(p),
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                if core.tuning.batch_wait.is_zero() {
+                    break;
+                }
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(p)) => items.push(p),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Some(items)
+}
+
+/// Run the sequencer until `stop` turns true: take the lease, load the tree, sequence batches;
+/// on losing the lease or a failed commit, reload and try again.
+pub(crate) async fn run<S: Storage>(
+    core: Arc<LogCore<S>>,
+    mut rx: mpsc::Receiver<Pending>,
+    mut stop: watch::Receiver<bool>,
+    ready: Option<oneshot::Sender<()>>,
+) {
+    let mut ready = ready;
+    let mut queue_tick = tokio::time::interval(core.tuning.queue_poll);
+    queue_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    'outer: loop {
+        if *stop.borrow() {
+            break;
+        }
+        let leading = match core.storage.try_lead().await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("hallmark-tlog-server: taking the sequencer lease: {e}");
+                false
+            }
+        };
+        if !leading {
+            core.set_leading(false);
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
+            // Answer local submissions that raced in: they go through the queue.
+            while let Ok(p) = rx.try_recv() {
+                if let Reply::Local(reply) = p.reply {
+                    let _ = reply.send(Ok(Ack::NotLeader));
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(300)) => continue,
+                _ = stop.changed() => break,
+            }
+        }
+        let (mut frontier, latest) = match load_state(&core).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("hallmark-tlog-server: loading the tree: {}", e.message);
+                core.storage.resign().await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    _ = stop.changed() => break,
+                }
+            }
+        };
+        core.set_latest(Arc::new(latest));
+        core.set_leading(true);
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
+        }
+        let mut last_lease_check = tokio::time::Instant::now();
+        loop {
+            let Some(items) = gather(&core, &mut rx, &mut stop, &mut queue_tick).await else {
+                break 'outer;
+            };
+            if core.storage.is_shared() && last_lease_check.elapsed() > Duration::from_secs(1) {
+                last_lease_check = tokio::time::Instant::now();
+                if !core.storage.still_leading().await {
+                    core.set_leading(false);
+                    fail_all(items, &StorageError::Conflict("lost the lease".into()));
+                    continue 'outer;
+                }
+            }
+            if items.is_empty() {
+                continue;
+            }
+            if let Err(e) = sequence_batch(&core, &mut frontier, items).await {
+                eprintln!("hallmark-tlog-server: batch not committed: {e}");
+                core.set_leading(false);
+                if matches!(e, StorageError::Conflict(_)) {
+                    core.storage.resign().await;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue 'outer;
+            }
+        }
+    }
+    core.set_leading(false);
+    rx.close();
+    while let Ok(p) = rx.try_recv() {
+        if let Reply::Local(reply) = p.reply {
+            let _ = reply.send(Err(ApiError::unavailable("the log is shutting down")));
+        }
+    }
+    core.storage.resign().await;
+}
