@@ -52,7 +52,19 @@ struct Shared {
     lock: tokio::sync::Mutex<()>,
     /// Held while `index.json` is read and parsed, so concurrent readers parse it once.
     load: tokio::sync::Mutex<()>,
+    /// `index.json` updates waiting to be written. Whoever holds `lock` next writes all of them
+    /// in one replace (group commit), so many concurrent writers cost one fsync, not one each.
+    pending: Mutex<Vec<PendingEntry>>,
     cache: Mutex<Option<(FileStamp, Arc<Snapshot>)>>,
+}
+
+/// One `index.json` update waiting for the next write.
+#[derive(Debug)]
+struct PendingEntry {
+    entry: Map<String, Value>,
+    tag: Option<String>,
+    digest: String,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
 /// Identity of one version of `index.json`.
@@ -460,7 +472,53 @@ impl Layout {
             annotations.insert(REF_NAME.into(), Value::from(tag));
             entry.insert("annotations".into(), Value::Object(annotations));
         }
-        let _guard = self.shared.lock.lock().await;
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(PendingEntry {
+                entry,
+                tag: tag.map(str::to_owned),
+                digest: digest.to_string(),
+                done,
+            });
+        {
+            let _guard = self.shared.lock.lock().await;
+            let batch = std::mem::take(
+                &mut *self
+                    .shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            // Empty when an earlier holder of the lock already wrote this update.
+            if !batch.is_empty() {
+                let result = self
+                    .write_index_updates(&batch)
+                    .await
+                    .map_err(|e| e.to_string());
+                for p in batch {
+                    let _ = p.done.send(result.clone());
+                }
+            }
+        }
+        match written.await {
+            Ok(Ok(())) => Ok(digest),
+            Ok(Err(reason)) => Err(OciError::Io {
+                path: self.path.join(INDEX_FILE).display().to_string(),
+                source: std::io::Error::other(reason),
+            }),
+            Err(_) => Err(OciError::Io {
+                path: self.path.join(INDEX_FILE).display().to_string(),
+                source: std::io::Error::other("index.json update abandoned"),
+            }),
+        }
+    }
+
+    /// Apply `batch` to `index.json` in order and replace the file once. Called with the
+    /// index lock held.
+    async fn write_index_updates(&self, batch: &[PendingEntry]) -> Result<(), OciError> {
         let mut index = self.read_index().await?;
         if !matches!(index.get("manifests"), Some(Value::Array(_))) {
             index.insert("manifests".into(), Value::Array(Vec::new()));
@@ -472,32 +530,37 @@ impl Layout {
                 reason: "expected `manifests` to be an array".into(),
             });
         };
-        let digest_text = digest.to_string();
-        match tag {
-            Some(tag) => {
-                let mut placed = false;
-                let mut kept = Vec::with_capacity(manifests.len() + 1);
-                for existing in manifests.drain(..) {
-                    if ref_name(&existing) == Some(tag) {
-                        if !placed {
-                            kept.push(Value::Object(entry.clone()));
-                            placed = true;
+        for PendingEntry {
+            entry, tag, digest, ..
+        } in batch
+        {
+            match tag {
+                // A tag names one manifest: replace the first entry with it, drop the others.
+                Some(tag) => {
+                    let mut placed = false;
+                    let mut kept = Vec::with_capacity(manifests.len() + 1);
+                    for existing in manifests.drain(..) {
+                        if ref_name(&existing) == Some(tag.as_str()) {
+                            if !placed {
+                                kept.push(Value::Object(entry.clone()));
+                                placed = true;
+                            }
+                        } else {
+                            kept.push(existing);
                         }
-                    } else {
-                        kept.push(existing);
                     }
+                    if !placed {
+                        kept.push(Value::Object(entry.clone()));
+                    }
+                    *manifests = kept;
                 }
-                if !placed {
-                    kept.push(Value::Object(entry));
-                }
-                *manifests = kept;
-            }
-            None => {
-                if !manifests
-                    .iter()
-                    .any(|e| entry_digest(e) == Some(digest_text.as_str()))
-                {
-                    manifests.push(Value::Object(entry));
+                None => {
+                    if !manifests
+                        .iter()
+                        .any(|e| entry_digest(e) == Some(digest.as_str()))
+                    {
+                        manifests.push(Value::Object(entry.clone()));
+                    }
                 }
             }
         }
@@ -511,8 +574,7 @@ impl Layout {
             reason: e.to_string(),
         })?;
         let dir = self.path.clone();
-        blocking(&self.path, move || write_atomic(&dir, INDEX_FILE, &out)).await?;
-        Ok(digest)
+        blocking(&self.path, move || write_atomic(&dir, INDEX_FILE, &out)).await
     }
 
     /// Manifests in `index.json` whose `subject` is `subject`.
