@@ -15,7 +15,8 @@ use crate::{
     certificate::{Certificate, CertificatePolicy, CertificateSummary},
     dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE},
     error::Rejection,
-    rekor_set::{RekorBundle, RekorSetError},
+    rekor_set::{self, ExpectedSigner, RekorBundle, RekorSetError},
+    tlog::{self, TlogEntry, TlogError, TlogPolicy, VerifiedTlogEntry},
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hallmark_core::{Digest, PublicKey};
@@ -222,6 +223,22 @@ pub fn check_dsse_entry(
     payload: &[u8],
     leaf: &Certificate,
 ) -> Result<(), RekorSetError> {
+    check_dsse_entry_signer(body, envelope, payload, DsseSigner::Certificate(leaf))
+}
+
+/// Who a `dsse` entry must name as the verifier.
+#[derive(Debug, Clone, Copy)]
+enum DsseSigner<'a> {
+    Certificate(&'a Certificate),
+    Key(&'a PublicKey),
+}
+
+fn check_dsse_entry_signer(
+    body: &[u8],
+    envelope: &Envelope,
+    payload: &[u8],
+    signer: DsseSigner<'_>,
+) -> Result<(), RekorSetError> {
     let bad = |reason: String| RekorSetError::BadBody { reason };
     let entry: Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
     let field = |p: &str| entry.pointer(p).and_then(Value::as_str);
@@ -279,17 +296,33 @@ pub fn check_dsse_entry(
         .and_then(Value::as_str)
         .and_then(decode)
         .ok_or_else(|| bad("spec.signatures[0].verifier is missing or not base64".into()))?;
-    let logged_cert =
-        Certificate::from_leaf_pem(&verifier, "Rekor entry verifier").map_err(|e| {
-            RekorSetError::BadLoggedSigner {
-                reason: e.to_string(),
+    match signer {
+        DsseSigner::Certificate(leaf) => {
+            let logged_cert = Certificate::from_leaf_pem(&verifier, "Rekor entry verifier")
+                .map_err(|e| RekorSetError::BadLoggedSigner {
+                    reason: e.to_string(),
+                })?;
+            if logged_cert.der() != leaf.der() {
+                return Err(RekorSetError::SignerMismatch {
+                    expected: format!("certificate sha256:{}", leaf.sha256()),
+                    found: format!("certificate sha256:{}", logged_cert.sha256()),
+                });
             }
-        })?;
-    if logged_cert.der() != leaf.der() {
-        return Err(RekorSetError::SignerMismatch {
-            expected: format!("certificate sha256:{}", leaf.sha256()),
-            found: format!("certificate sha256:{}", logged_cert.sha256()),
-        });
+        }
+        DsseSigner::Key(key) => {
+            let logged_key = std::str::from_utf8(&verifier)
+                .ok()
+                .and_then(|pem| PublicKey::from_pem(pem, "Rekor entry verifier").ok())
+                .ok_or_else(|| RekorSetError::BadLoggedSigner {
+                    reason: "spec.signatures[0].verifier is not a PEM public key".into(),
+                })?;
+            if logged_key.spki_der() != key.spki_der() {
+                return Err(RekorSetError::SignerMismatch {
+                    expected: format!("public key sha256:{}", key.fingerprint()),
+                    found: format!("public key sha256:{}", logged_key.fingerprint()),
+                });
+            }
+        }
     }
     Ok(())
 }
@@ -379,5 +412,205 @@ fn statement_result(
         statement,
         predicate_type,
         annotations,
+    })
+}
+
+/// The transparency-log entries of a key-signed bundle, under `policy`: the first entry that
+/// verifies against the trusted logs (SET, and the inclusion proof with its checkpoint, which
+/// bundles v0.3 must carry) and records this signature by `key` is returned. `None` when the
+/// policy does not check entries, or allows none and there is none.
+pub fn verify_bundle_tlog(
+    bytes: &[u8],
+    key: &PublicKey,
+    policy: &TlogPolicy,
+) -> Result<Option<VerifiedTlogEntry>, Rejection> {
+    let Some(logs) = policy.logs() else {
+        return Ok(None);
+    };
+    let bundle = parse(bytes)?;
+    let entries = &bundle.verification_material.tlog_entries;
+    if entries.is_empty() {
+        if policy.is_required() {
+            return Err(Rejection::Tlog(TlogError::Missing {
+                expected: "an entry in the bundle's verificationMaterial.tlogEntries",
+            }));
+        }
+        return Ok(None);
+    }
+    let mut first_error = None;
+    for e in entries {
+        match verify_one_bundle_entry(&bundle, e, key, logs) {
+            Ok(v) => return Ok(Some(v)),
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    Err(Rejection::Tlog(first_error.unwrap_or(TlogError::Missing {
+        expected: "a tlog entry",
+    })))
+}
+
+fn verify_one_bundle_entry(
+    bundle: &Bundle,
+    entry: &Value,
+    key: &PublicKey,
+    logs: &crate::tlog::TrustedLogs,
+) -> Result<VerifiedTlogEntry, TlogError> {
+    let entry = TlogEntry::from_bundle_entry(entry)?;
+    if entry.inclusion_proof.is_none() {
+        return Err(TlogError::BadInclusionProof {
+            reason: "the bundle's tlog entry has no inclusionProof (bundles v0.3 must carry one, with a checkpoint)".into(),
+        });
+    }
+    let verified = tlog::verify_entry(&entry, logs)?;
+    let body = &entry.rekor.body;
+    if let Some(envelope) = &bundle.dsse_envelope {
+        let payload = envelope
+            .body()
+            .map_err(|e| TlogError::Body(RekorSetError::BadBody {
+                reason: e.to_string(),
+            }))?;
+        check_dsse_entry_signer(body, envelope, &payload, DsseSigner::Key(key))
+            .map_err(TlogError::Body)?;
+    } else {
+        return Err(TlogError::Body(RekorSetError::BadBody {
+            reason: "the bundle has no dsseEnvelope; message-signature bundles are checked with their artifact (verify-blob)".into(),
+        }));
+    }
+    Ok(verified)
+}
+
+/// `verificationMaterial.publicKey.hint` for a key, as cosign writes it: the base64 SHA-256 of
+/// its DER SubjectPublicKeyInfo.
+pub fn key_hint(key: &PublicKey) -> String {
+    STANDARD.encode(hex::decode(key.fingerprint()).unwrap_or_default())
+}
+
+/// A key-signed Sigstore bundle v0.3 over an artifact (`messageSignature`: its SHA-256 and the
+/// signature), with the log entries (protojson `tlogEntries[]` items), as sigstore-js and
+/// cosign read it.
+pub fn build_message_signature_bundle(
+    artifact: &[u8],
+    signature: &[u8],
+    key: &PublicKey,
+    tlog_entries: Vec<Value>,
+) -> Value {
+    let digest_bytes = hex::decode(Digest::sha256_of(artifact).hex()).unwrap_or_default();
+    serde_json::json!({
+        "mediaType": crate::BUNDLE_V03_MEDIA_TYPE,
+        "verificationMaterial": {
+            "publicKey": {"hint": key_hint(key)},
+            "tlogEntries": tlog_entries,
+        },
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest_bytes)},
+            "signature": STANDARD.encode(signature),
+        },
+    })
+}
+
+/// What a verified message-signature bundle says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedBlobBundle {
+    /// Fingerprint of the key that verified the signature.
+    pub key_fingerprint: String,
+    /// The verified log entry, if the policy checks entries.
+    pub tlog_entry: Option<VerifiedTlogEntry>,
+}
+
+/// Verify a key-signed `messageSignature` bundle over `artifact`: the digest is the artifact's
+/// SHA-256, the signature verifies with one of `keys`, and the log entries satisfy `policy`
+/// (each entry must carry an inclusion proof and record this signature, digest and key).
+pub fn verify_blob_bundle(
+    bytes: &[u8],
+    artifact: &[u8],
+    keys: &[PublicKey],
+    policy: &TlogPolicy,
+) -> Result<VerifiedBlobBundle, Rejection> {
+    let bundle = parse(bytes)?;
+    let malformed = |reason: &str| Rejection::Malformed {
+        reason: format!("bundle messageSignature: {reason}"),
+    };
+    let ms = bundle
+        .message_signature
+        .as_ref()
+        .ok_or_else(|| malformed("missing (a DSSE bundle is not a blob signature)"))?;
+    let field = |p: &str| ms.pointer(p).and_then(Value::as_str);
+    if field("/messageDigest/algorithm") != Some("SHA2_256") {
+        return Err(malformed("messageDigest.algorithm is not SHA2_256"));
+    }
+    let digest = field("/messageDigest/digest")
+        .and_then(|d| STANDARD.decode(d).ok())
+        .ok_or_else(|| malformed("messageDigest.digest is not base64"))?;
+    let actual = Digest::sha256_of(artifact);
+    if hex::encode(&digest) != actual.hex() {
+        return Err(Rejection::DigestMismatch {
+            expected: actual.to_string(),
+            found: format!("sha256:{}", hex::encode(&digest)),
+        });
+    }
+    let sig_b64 = field("/signature").ok_or_else(|| malformed("signature is missing"))?;
+    let sig = STANDARD
+        .decode(sig_b64)
+        .map_err(|_| malformed("signature is not base64"))?;
+    let key = keys
+        .iter()
+        .find(|k| k.verify(artifact, &sig).is_ok())
+        .ok_or_else(|| Rejection::NoKeyVerifies {
+            tried: keys.iter().map(PublicKey::fingerprint).collect(),
+        })?;
+    let tlog_entry = match policy.logs() {
+        None => None,
+        Some(logs) => {
+            let entries = &bundle.verification_material.tlog_entries;
+            if entries.is_empty() && !policy.is_required() {
+                None
+            } else {
+                let mut first_error = None;
+                let mut found = None;
+                for e in entries {
+                    let r = TlogEntry::from_bundle_entry(e).and_then(|entry| {
+                        if entry.inclusion_proof.is_none() {
+                            return Err(TlogError::BadInclusionProof {
+                                reason: "the bundle's tlog entry has no inclusionProof (bundles v0.3 must carry one, with a checkpoint)".into(),
+                            });
+                        }
+                        let v = tlog::verify_entry(&entry, logs)?;
+                        rekor_set::check_hashedrekord(
+                            &entry.rekor.body,
+                            artifact,
+                            sig_b64,
+                            ExpectedSigner::Key(key),
+                        )
+                        .map_err(TlogError::Body)?;
+                        Ok(v)
+                    });
+                    match r {
+                        Ok(v) => {
+                            found = Some(v);
+                            break;
+                        }
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                match found {
+                    Some(v) => Some(v),
+                    None => {
+                        return Err(Rejection::Tlog(first_error.unwrap_or(
+                            TlogError::Missing {
+                                expected: "an entry in the bundle's verificationMaterial.tlogEntries",
+                            },
+                        )));
+                    }
+                }
+            }
+        }
+    };
+    Ok(VerifiedBlobBundle {
+        key_fingerprint: key.fingerprint(),
+        tlog_entry,
     })
 }

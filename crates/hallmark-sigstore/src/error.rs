@@ -1,6 +1,6 @@
 //! Errors of signing and verification.
 
-use crate::{certificate::CertificateError, rekor_set::RekorSetError};
+use crate::{certificate::CertificateError, rekor_set::RekorSetError, tlog::TlogError};
 use hallmark_core::{DigestError, KeyError};
 use hallmark_oci::OciError;
 use thiserror::Error;
@@ -135,6 +135,8 @@ pub enum Rejection {
     },
     /// The required Rekor entry is missing or not acceptable.
     Rekor(RekorSetError),
+    /// A transparency-log entry is missing (when required) or does not verify.
+    Tlog(TlogError),
 }
 
 impl std::fmt::Display for Rejection {
@@ -180,6 +182,7 @@ impl std::fmt::Display for Rejection {
                 "signature does not verify with the public key sha256:{key_fingerprint} of certificate sha256:{certificate}"
             ),
             Rejection::Rekor(e) => write!(f, "{e}"),
+            Rejection::Tlog(e) => write!(f, "{e}"),
         }
     }
 }
@@ -269,4 +272,7 @@ pub enum SigstoreError {
     /// Invalid input from the user.
     #[error("{0}")]
     Invalid(String),
+    /// The transparency log refused or failed an upload (nothing was written to the store).
+    #[error("transparency log upload failed, nothing was written: {0}")]
+    Tlog(#[from] hallmark_tlog_client::ClientError),
 }

@@ -3,7 +3,7 @@
 //! manifest that names them, so a failure leaves the store as it was.
 
 use crate::{
-    BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION,
+    BUNDLE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING_MEDIA_TYPE,
     attestation::{self, VerifiedAttestation},
     bundle::COSIGN_SIGN_PREDICATE,
@@ -17,6 +17,8 @@ use crate::{
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use futures::future::try_join_all;
 use hallmark_core::{Digest, ImageRef, PublicKey, SigningKey};
+use hallmark_tlog::rekor::HashedRekord;
+use hallmark_tlog_client::{LogEntry, TlogClient};
 use hallmark_oci::{
     Descriptor, FetchedManifest, ImageIndex, ImageManifest, Manifest, OciError, Store,
     manifest::to_json_bytes, media_types,
@@ -113,6 +115,12 @@ pub struct SignOptions {
     pub recursive: bool,
     /// The docker-reference to sign (default: [`default_identity`]).
     pub identity: Option<String>,
+    /// Upload each signature to this transparency log (before anything is written) and store
+    /// the entry in cosign's `dev.sigstore.cosign/bundle` annotation.
+    pub tlog: Option<TlogClient>,
+    /// Log a signature even when an identical one (same payload and key, already logged) is
+    /// attached, because the caller needs the new entry (to write a Sigstore bundle).
+    pub always_log: bool,
 }
 
 /// One signed manifest.
@@ -124,6 +132,12 @@ pub struct SignedManifest {
     pub tag: String,
     /// False when an identical signature by the same key was already there.
     pub added: bool,
+    /// The signed payload.
+    pub payload: Vec<u8>,
+    /// The signature made (when `added` is false, the attached one is another, equivalent one).
+    pub signature: Vec<u8>,
+    /// The transparency-log entry of `signature`, when a log was used.
+    pub tlog_entry: Option<LogEntry>,
 }
 
 /// Digests to sign: the manifest, and with `recursive` every manifest below an index.
@@ -157,8 +171,69 @@ async fn walk(
     Ok(out)
 }
 
+/// Log a signature over `artifact` by `key` as a `hashedrekord` 0.0.1 entry (sha256 of the
+/// artifact, base64 signature, PEM public key). A 409 from the log reuses the existing entry.
+pub async fn log_signature(
+    client: &TlogClient,
+    artifact: &[u8],
+    signature: &[u8],
+    key: &PublicKey,
+) -> Result<LogEntry, SigstoreError> {
+    let rekord = HashedRekord {
+        digest: Digest::sha256_of(artifact),
+        signature: signature.to_vec(),
+        signer_pem: key.to_pem().into_bytes(),
+    };
+    let (entry, _created) = client.create_entry(&rekord).await?;
+    if entry.signed_entry_timestamp.is_none() {
+        return Err(hallmark_tlog_client::ClientError::BadResponse {
+            reason: format!(
+                "entry {} has no signedEntryTimestamp (cosign's annotation needs a SET)",
+                entry.uuid
+            ),
+        }
+        .into());
+    }
+    Ok(entry)
+}
+
+/// Whether an attached layer is `layer` signed by `public`: the same payload, a signature that
+/// verifies, and (when `logged`) a `dev.sigstore.cosign/bundle` annotation.
+fn is_same_signature(existing: &Descriptor, layer: &NewLayer, public: &PublicKey, logged: bool) -> bool {
+    let annotations = existing.annotations.as_ref();
+    existing.digest == layer.descriptor().digest
+        && (!logged || annotations.is_some_and(|a| a.contains_key(BUNDLE_ANNOTATION)))
+        && annotations
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+            .and_then(|s| STANDARD.decode(s).ok())
+            .is_some_and(|sig| public.verify(&layer.blob, &sig).is_ok())
+}
+
+/// Whether the `.sig` manifest of `digest` already has `layer` signed by `public` (and logged).
+async fn already_signed(
+    store: &Store,
+    digest: &Digest,
+    layer: &NewLayer,
+    public: &PublicKey,
+) -> Result<bool, SigstoreError> {
+    let tag = Attachment::Signature.tag(digest);
+    let Some(m) = get_optional_manifest(store, &tag).await? else {
+        return Ok(false);
+    };
+    let im = parse_attachment_manifest(&m, &format!("{}:{tag}", store.location()))?;
+    Ok(im
+        .layers
+        .iter()
+        .any(|d| is_same_signature(d, layer, public, true)))
+}
+
 /// Sign an image: resolve it once, then write a simple-signing layer into
 /// `sha256-<hex>.sig` for its digest (and, with `recursive`, for every child manifest).
+///
+/// With a transparency log, every signature is uploaded first (a digest already carrying an
+/// identical logged signature by this key is skipped, unless `always_log`); any log failure
+/// aborts before the first write. The entry goes into the layer's
+/// `dev.sigstore.cosign/bundle` annotation.
 pub async fn sign(
     store: &Store,
     image: &ImageRef,
@@ -171,7 +246,8 @@ pub async fn sign(
         .identity
         .clone()
         .unwrap_or_else(|| default_identity(image));
-    let mut out = Vec::with_capacity(digests.len());
+    let public = key.public_key().clone();
+    let mut pending = Vec::with_capacity(digests.len());
     for digest in digests {
         let body = payload::build(&identity, &digest, &options.annotations);
         let signature = key.sign(&body)?;
@@ -182,22 +258,31 @@ pub async fn sign(
             blob: body,
             annotations,
         };
-        let public = key.public_key().clone();
+        pending.push((digest, layer, signature, None::<LogEntry>));
+    }
+    if let Some(client) = &options.tlog {
+        for (digest, layer, signature, entry) in &mut pending {
+            if !options.always_log && already_signed(store, digest, layer, &public).await? {
+                continue;
+            }
+            let logged = log_signature(client, &layer.blob, signature, &public).await?;
+            if let Some(annotation) = logged.to_cosign_annotation() {
+                layer
+                    .annotations
+                    .insert(BUNDLE_ANNOTATION.to_owned(), annotation);
+            }
+            *entry = Some(logged);
+        }
+    }
+    let logged = options.tlog.is_some();
+    let mut out = Vec::with_capacity(pending.len());
+    for (digest, layer, signature, tlog_entry) in pending {
         let added = append_layer(
             store,
             &digest,
             Attachment::Signature,
             &layer,
-            |existing, _blob| {
-                // A layer with the same payload whose signature verifies with the same key.
-                existing.digest == layer.descriptor().digest
-                    && existing
-                        .annotations
-                        .as_ref()
-                        .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-                        .and_then(|s| STANDARD.decode(s).ok())
-                        .is_some_and(|sig| public.verify(&layer.blob, &sig).is_ok())
-            },
+            |existing, _blob| is_same_signature(existing, &layer, &public, logged),
             false,
         )
         .await?;
@@ -205,6 +290,9 @@ pub async fn sign(
             tag: Attachment::Signature.tag(&digest),
             digest,
             added,
+            payload: layer.blob,
+            signature,
+            tlog_entry,
         });
     }
     Ok(out)
@@ -401,6 +489,9 @@ pub async fn attest(
             digest: m.digest,
             tag,
             added: true,
+            payload: statement,
+            signature: Vec::new(),
+            tlog_entry: None,
         });
     }
     let added = append_layer(
@@ -426,6 +517,9 @@ pub async fn attest(
         digest: m.digest,
         tag,
         added,
+        payload: statement,
+        signature: Vec::new(),
+        tlog_entry: None,
     })
 }
 

@@ -14,6 +14,11 @@
 //! - Certificate-based verification ([`certificate`]): Fulcio (keyless) and private-PKI leaf
 //!   certificates chained to configured roots (or a Sigstore `trusted_root.json`), at the Rekor
 //!   SET's integrated time or the caller's "now", with an expected SAN and OIDC issuer.
+//! - Transparency-log entries ([`tlog`]): the SET and, for bundles, the inclusion proof and
+//!   signed checkpoint, verified offline against a `trusted_root.json`'s logs; a typed
+//!   [`TlogPolicy`] decides whether an entry is required. Signing uploads `hashedrekord`
+//!   entries to a Rekor v1-compatible log ([`flow::sign`] with a log client) and writes
+//!   key-signed Sigstore bundles ([`bundle::build_message_signature_bundle`]).
 //!
 //! [`verify`] is pure and synchronous; [`flow`] does the registry / layout I/O around it.
 
@@ -28,6 +33,7 @@ pub mod gojson;
 pub mod payload;
 pub mod rekor_set;
 pub mod sigmanifest;
+pub mod tlog;
 pub mod verify;
 
 pub use candidate::{CandidateSource, SignatureCandidate};
@@ -36,6 +42,7 @@ pub use certificate::{
     TrustedCertificates,
 };
 pub use error::{Rejection, SigstoreError, VerifyError};
+pub use tlog::{TlogPolicy, TrustedLogs, VerifiedTlogEntry};
 pub use verify::{IdentityCheck, VerificationPolicy, VerifiedSignature};
 
 /// Layer annotation holding the base64 signature.

@@ -250,17 +250,17 @@ impl RekorBundle {
         })
     }
 
-    /// The bytes the SET signs: the payload as RFC 8785 canonical JSON.
+    /// The bytes the SET signs: the payload as RFC 8785 canonical JSON (hallmark-tlog's
+    /// canonicalisation, the one hallmark's log signs with).
     pub fn canonical_payload(&self) -> Vec<u8> {
         let p = &self.payload;
-        // Strings through serde_json: its escaping of this ASCII content is RFC 8785's.
-        let body = serde_json::Value::String(p.body.clone()).to_string();
-        let log_id = serde_json::Value::String(p.log_id.clone()).to_string();
-        format!(
-            "{{\"body\":{body},\"integratedTime\":{},\"logID\":{log_id},\"logIndex\":{}}}",
-            p.integrated_time, p.log_index
-        )
-        .into_bytes()
+        hallmark_tlog::rekor::SetPayload {
+            body: p.body.clone(),
+            integrated_time: p.integrated_time,
+            log_id: p.log_id.clone(),
+            log_index: p.log_index,
+        }
+        .canonical_bytes()
     }
 
     /// Verify the SET with one of `rekor_keys` (every one must be ECDSA P-256) and check that the
@@ -436,7 +436,24 @@ pub fn verify(
 ) -> Result<VerifiedRekorEntry, RekorSetError> {
     let bundle = RekorBundle::parse(bundle_json)?;
     let log_id = bundle.verify_set(rekor_keys)?;
-    let entry = bundle.hashed_rekord()?;
+    let signer = check_hashedrekord(&bundle.body, payload, signature_b64, signer)?;
+    Ok(VerifiedRekorEntry {
+        integrated_time: bundle.payload.integrated_time,
+        log_index: bundle.payload.log_index,
+        log_id,
+        signer,
+    })
+}
+
+/// Check that a `hashedrekord` 0.0.1 entry body records exactly this signature: `signature_b64`
+/// (base64) over `payload` (its sha256), by `signer`. Returns the signer the entry logs.
+pub fn check_hashedrekord(
+    body: &[u8],
+    payload: &[u8],
+    signature_b64: &str,
+    signer: ExpectedSigner<'_>,
+) -> Result<LoggedSigner, RekorSetError> {
+    let entry = HashedRekord::parse(body)?;
 
     let signature =
         gojson::decode_base64(signature_b64).map_err(|_| RekorSetError::SignatureNotBase64)?;
@@ -502,12 +519,7 @@ pub fn verify(
             found: describe(&logged),
         });
     }
-    Ok(VerifiedRekorEntry {
-        integrated_time: bundle.payload.integrated_time,
-        log_index: bundle.payload.log_index,
-        log_id,
-        signer: logged,
-    })
+    Ok(logged)
 }
 
 fn describe(s: &LoggedSigner) -> String {

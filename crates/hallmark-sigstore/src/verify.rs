@@ -24,6 +24,7 @@ use crate::{
     error::{Rejection, VerifyError},
     gojson, payload,
     rekor_set::{self, ExpectedSigner, RekorSetError},
+    tlog::{self, TlogEntry, TlogError, TlogPolicy, VerifiedTlogEntry},
 };
 use hallmark_core::{Digest, PublicKey, RegistryRef};
 use serde_json::Value;
@@ -54,6 +55,9 @@ pub struct VerificationPolicy {
     /// certificate is verified with it (and not with `keys`); when `keys` is empty, a signature
     /// without a certificate is rejected.
     pub certificates: Option<CertificatePolicy>,
+    /// Transparency-log entries of key-verified signatures: not checked, checked when present,
+    /// or required.
+    pub tlog: TlogPolicy,
 }
 
 /// A signature that passed every check.
@@ -74,6 +78,8 @@ pub struct VerifiedSignature {
     pub payload: Value,
     /// Annotations (simple signing `optional` strings, or the bundle subject annotations).
     pub annotations: BTreeMap<String, String>,
+    /// The transparency-log entry verified under [`VerificationPolicy::tlog`], if any.
+    pub tlog_entry: Option<VerifiedTlogEntry>,
 }
 
 fn same_repository(signed: &str, expected: &str) -> bool {
@@ -185,6 +191,37 @@ fn verify_layer_certificate(
     Ok((key.fingerprint(), leaf))
 }
 
+/// The `dev.sigstore.cosign/bundle` annotation of a key-verified simple-signing layer, under
+/// `policy`: verified against the trusted logs and checked to record this signature.
+fn check_layer_tlog(
+    candidate: &SignatureCandidate,
+    sig_b64: &str,
+    key: &PublicKey,
+    policy: &TlogPolicy,
+) -> Result<Option<VerifiedTlogEntry>, Rejection> {
+    let Some(logs) = policy.logs() else {
+        return Ok(None);
+    };
+    let Some(annotation) = candidate.annotations.get(crate::BUNDLE_ANNOTATION) else {
+        if policy.is_required() {
+            return Err(Rejection::Tlog(TlogError::Missing {
+                expected: "a dev.sigstore.cosign/bundle layer annotation (the signature was not logged)",
+            }));
+        }
+        return Ok(None);
+    };
+    let entry = TlogEntry::from_annotation(annotation.as_bytes()).map_err(Rejection::Tlog)?;
+    let verified = tlog::verify_entry(&entry, logs).map_err(Rejection::Tlog)?;
+    rekor_set::check_hashedrekord(
+        &entry.rekor.body,
+        &candidate.body,
+        sig_b64,
+        ExpectedSigner::Key(key),
+    )
+    .map_err(|e| Rejection::Tlog(TlogError::Body(e)))?;
+    Ok(Some(verified))
+}
+
 /// Check one candidate.
 pub fn verify_candidate(
     digest: &Digest,
@@ -199,6 +236,7 @@ pub fn verify_candidate(
                 .filter(|s| !s.is_empty())
                 .ok_or(Rejection::MissingSignature)?;
             let sig = gojson::decode_base64(sig_b64).map_err(|_| Rejection::BadBase64)?;
+            let mut tlog_entry = None;
             let (key_fingerprint, certificate) = match (
                 &policy.certificates,
                 candidate.annotations.get(CERTIFICATE_ANNOTATION),
@@ -220,6 +258,7 @@ pub fn verify_candidate(
                         .ok_or_else(|| Rejection::NoKeyVerifies {
                             tried: policy.keys.iter().map(PublicKey::fingerprint).collect(),
                         })?;
+                    tlog_entry = check_layer_tlog(candidate, sig_b64, key, &policy.tlog)?;
                     (key.fingerprint(), None)
                 }
             };
@@ -240,14 +279,27 @@ pub fn verify_candidate(
                 docker_reference: Some(parsed.docker_reference),
                 payload: parsed.json,
                 annotations,
+                tlog_entry,
             })
         }
         BUNDLE_V03_MEDIA_TYPE => {
-            let v = match &policy.certificates {
-                Some(cp) if policy.keys.is_empty() || bundle::has_certificate(&candidate.body) => {
-                    bundle::verify_certificate_bundle(&candidate.body, digest, cp)?
+            let (v, tlog_entry) = match &policy.certificates {
+                Some(cp) if policy.keys.is_empty() || bundle::has_certificate(&candidate.body) => (
+                    bundle::verify_certificate_bundle(&candidate.body, digest, cp)?,
+                    None,
+                ),
+                _ => {
+                    let v = bundle::verify_image_bundle(&candidate.body, digest, &policy.keys)?;
+                    let key = policy
+                        .keys
+                        .iter()
+                        .find(|k| k.fingerprint() == v.key_fingerprint);
+                    let entry = match key {
+                        Some(key) => bundle::verify_bundle_tlog(&candidate.body, key, &policy.tlog)?,
+                        None => None,
+                    };
+                    (v, entry)
                 }
-                _ => bundle::verify_image_bundle(&candidate.body, digest, &policy.keys)?,
             };
             if v.predicate_type != COSIGN_SIGN_PREDICATE {
                 return Err(Rejection::NotASignature {
@@ -266,6 +318,7 @@ pub fn verify_candidate(
                 docker_reference: None,
                 payload: v.statement,
                 annotations: v.annotations,
+                tlog_entry,
             })
         }
         other => Err(Rejection::NotASignature {

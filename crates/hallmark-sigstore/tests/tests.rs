@@ -10,3 +10,4 @@ mod payload;
 mod rekor;
 mod sigmanifest;
 mod support;
+mod tlog;

@@ -1,6 +1,6 @@
 //! Command-line definitions.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Sign, verify and carry container images: cosign signatures and attestations, in any OCI
@@ -144,16 +144,45 @@ pub(crate) struct SignArgs {
     /// The docker-reference to sign instead of the image's repository.
     #[arg(long, value_name = "REPO")]
     pub(crate) sign_container_identity: Option<String>,
+    #[command(flatten)]
+    pub(crate) tlog: TlogUploadArgs,
+    /// Also write a key-signed Sigstore bundle v0.3 to FILE: a messageSignature over the signed
+    /// payload, with the log entry (needs --tlog-url; one image, not --recursive).
+    #[arg(long, value_name = "FILE", requires = "tlog_url", conflicts_with = "recursive")]
+    pub(crate) bundle: Option<PathBuf>,
+    /// With --bundle: write the signed payload (the bundle's artifact) to FILE.
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    pub(crate) output_payload: Option<PathBuf>,
     /// Images: registry/repo:tag, registry/repo@sha256:..., oci:DIR[:tag].
     #[arg(required = true, value_name = "IMAGE")]
     pub(crate) images: Vec<String>,
+}
+
+/// Transparency-log upload when signing.
+#[derive(Debug, Args)]
+pub(crate) struct TlogUploadArgs {
+    /// Upload each signature to this transparency log (Rekor v1 API, e.g. `hallmark log
+    /// serve`) before anything is written; without it nothing is logged.
+    #[arg(long, value_name = "URL")]
+    pub(crate) tlog_url: Option<String>,
+    /// Upload to the transparency log; --tlog-upload=false skips the log even with --tlog-url.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true
+    )]
+    pub(crate) tlog_upload: bool,
 }
 
 #[derive(Debug, Args)]
 #[command(group(
     clap::ArgGroup::new("trust")
         .required(true)
-        .multiple(false)
+        .multiple(true)
         .args(["key", "ca_roots", "trusted_root"])
 ))]
 pub(crate) struct VerifyArgs {
@@ -162,7 +191,12 @@ pub(crate) struct VerifyArgs {
     pub(crate) key: Vec<PathBuf>,
     /// Root certificates (PEM) of a private PKI: signatures must carry a certificate issued
     /// under them, valid now (or when a --rekor-key log entry was made).
-    #[arg(long, value_name = "FILE", requires = "certificate_identity")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "certificate_identity",
+        conflicts_with_all = ["key", "trusted_root"]
+    )]
     pub(crate) ca_roots: Option<PathBuf>,
     /// Intermediate certificates (PEM) completing the path to --ca-roots, besides the chain the
     /// signature carries.
@@ -173,18 +207,20 @@ pub(crate) struct VerifyArgs {
         conflicts_with_all = ["key", "trusted_root"]
     )]
     pub(crate) ca_intermediates: Option<PathBuf>,
-    /// Sigstore trusted_root.json (keyless): Fulcio CAs and Rekor keys. A Rekor entry is
-    /// required and the certificate must be valid at its integrated time.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires_all = ["certificate_identity", "certificate_oidc_issuer"]
-    )]
+    /// Sigstore trusted_root.json. Alone (keyless): Fulcio CAs and Rekor keys; a Rekor entry
+    /// is required and the certificate must be valid at its integrated time (needs
+    /// --certificate-identity and --certificate-oidc-issuer). With --key: the transparency logs
+    /// whose entries are checked (SET, and inclusion proof with checkpoint when present).
+    #[arg(long, value_name = "FILE")]
     pub(crate) trusted_root: Option<PathBuf>,
     /// Rekor public key (PEM), repeatable: require a Rekor SET by one of them (with
-    /// --trusted-root, in addition to its keys).
-    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    /// --trusted-root, in addition to its keys; with --key, a trusted log key).
+    #[arg(long, value_name = "FILE")]
     pub(crate) rekor_key: Vec<PathBuf>,
+    /// Reject a signature without a valid transparency-log entry (log keys from
+    /// --trusted-root or --rekor-key).
+    #[arg(long)]
+    pub(crate) require_tlog: bool,
     /// The identity the signing certificate must name: a SAN e-mail, URI or DNS name.
     #[arg(long, value_name = "VALUE", conflicts_with = "key")]
     pub(crate) certificate_identity: Option<String>,
@@ -242,6 +278,12 @@ pub(crate) struct SignBlobArgs {
     /// Also write the base64 signature to this file.
     #[arg(long)]
     pub(crate) output_signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) tlog: TlogUploadArgs,
+    /// Write a key-signed Sigstore bundle v0.3 (messageSignature and the log entry) to FILE
+    /// (needs --tlog-url).
+    #[arg(long, value_name = "FILE", requires = "tlog_url")]
+    pub(crate) bundle: Option<PathBuf>,
     /// The file to sign.
     pub(crate) file: PathBuf,
 }
@@ -252,8 +294,15 @@ pub(crate) struct VerifyBlobArgs {
     #[arg(long)]
     pub(crate) key: PathBuf,
     /// The signature: a file holding base64 (or raw DER), or the base64 itself.
-    #[arg(long)]
-    pub(crate) signature: String,
+    #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+    pub(crate) signature: Option<String>,
+    /// A key-signed Sigstore bundle v0.3 (messageSignature) instead of --signature.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bundle: Option<PathBuf>,
+    /// Sigstore trusted_root.json: the bundle's transparency-log entry must verify against
+    /// one of its logs (SET, inclusion proof, checkpoint).
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    pub(crate) trusted_root: Option<PathBuf>,
     /// The file.
     pub(crate) file: PathBuf,
 }
@@ -299,4 +348,47 @@ pub(crate) struct PushSampleArgs {
     /// Push multi-platform indexes instead of single images.
     #[arg(long)]
     pub(crate) index: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogTrustedRootArgs {
+    /// The log's base URL (Rekor v1 API).
+    #[arg(long, value_name = "URL")]
+    pub(crate) tlog_url: String,
+    /// Start of the log key's validity (RFC 3339); default: the first entry's integrated time,
+    /// or now for an empty log.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) valid_from: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) outfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogVerifyArgs {
+    /// The log's base URL (Rekor v1 API).
+    #[arg(long, value_name = "URL")]
+    pub(crate) tlog_url: String,
+    /// Where the last verified checkpoint is kept (default:
+    /// $XDG_STATE_HOME/hallmark/tlog/<host>.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+    /// Pin the log key to the one a Sigstore trusted_root.json lists (else the first run trusts
+    /// the key the log serves).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) trusted_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogSearchArgs {
+    /// The public key (PEM) to look for.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) public_key: PathBuf,
+    /// The log's base URL (Rekor v1 API).
+    #[arg(long, value_name = "URL")]
+    pub(crate) tlog_url: String,
+    /// Check the log's checkpoint with the key a Sigstore trusted_root.json lists (else the key
+    /// the log serves).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) trusted_root: Option<PathBuf>,
 }

@@ -78,6 +78,18 @@ pub(crate) fn signature_json(s: &VerifiedSignature) -> Value {
         "annotations": s.annotations,
         "payload": s.payload,
     });
+    if let (Some(e), Some(o)) = (&s.tlog_entry, v.as_object_mut()) {
+        o.insert(
+            "tlog".into(),
+            json!({
+                "log_id": e.log_id,
+                "base_url": e.base_url,
+                "log_index": e.log_index,
+                "integrated_time": e.integrated_time,
+                "inclusion_proof": e.inclusion.as_ref().map(|(size, root)| json!({"tree_size": size, "root_hash": root})),
+            }),
+        );
+    }
     // Certificate-verified signatures only: the signer the certificate names.
     if let (Some(c), Some(o)) = (&s.certificate, v.as_object_mut()) {
         o.insert(

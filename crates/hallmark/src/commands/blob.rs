@@ -1,4 +1,5 @@
-//! `hallmark sign-blob` / `verify-blob`: cosign-compatible signatures over files.
+//! `hallmark sign-blob` / `verify-blob`: cosign-compatible signatures over files, optionally
+//! logged in a transparency log and written as key-signed Sigstore bundles v0.3.
 
 use crate::{
     cli::{OutputFormat, SignBlobArgs, VerifyBlobArgs},
@@ -8,41 +9,145 @@ use crate::{
 };
 use anyhow::{Context as _, Result, bail};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
+use hallmark_sigstore::{
+    TlogPolicy,
+    bundle::{build_message_signature_bundle, verify_blob_bundle},
+    flow::log_signature,
+};
 use std::process::ExitCode;
 
-pub(crate) fn sign(ctx: &Context, a: SignBlobArgs) -> Result<ExitCode> {
+pub(crate) async fn sign(ctx: &Context, a: SignBlobArgs) -> Result<ExitCode> {
     let key = load_signing_key(&a.key)?;
+    let tlog = crate::commands::tlog_client::upload_client(&a.tlog)?;
+    if a.bundle.is_some() && tlog.is_none() {
+        bail!("--bundle needs a transparency-log entry, but --tlog-upload=false");
+    }
     let data = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let sig = STANDARD.encode(key.sign(&data)?);
+    let raw_sig = key.sign(&data)?;
+    let sig = STANDARD.encode(&raw_sig);
+    // The log first: a failed upload writes nothing.
+    let entry = match &tlog {
+        Some(client) => Some(
+            log_signature(client, &data, &raw_sig, key.public_key())
+                .await
+                .with_context(|| format!("logging the signature of {}", a.file.display()))?,
+        ),
+        None => None,
+    };
     if let Some(path) = &a.output_signature {
         write_file(path, sig.as_bytes(), 0o644, true)?;
     }
+    if let (Some(path), Some(entry)) = (&a.bundle, &entry) {
+        let bundle = build_message_signature_bundle(
+            &data,
+            &raw_sig,
+            key.public_key(),
+            vec![entry.to_bundle_tlog_entry()?],
+        );
+        write_file(
+            path,
+            format!("{}\n", serde_json::to_string_pretty(&bundle)?).as_bytes(),
+            0o644,
+            true,
+        )?;
+    }
     match ctx.output {
-        OutputFormat::Text => println!("{sig}"),
+        OutputFormat::Text => {
+            println!("{sig}");
+            if let Some(e) = &entry {
+                eprintln!(
+                    "logged in {} at index {} (entry {})",
+                    a.tlog.tlog_url.as_deref().unwrap_or_default(),
+                    e.log_index,
+                    e.leaf_uuid()
+                );
+            }
+        }
         OutputFormat::Json => println!(
             "{}",
-            serde_json::json!({"file": a.file.display().to_string(), "signature": sig, "key_fingerprint": key.public_key().fingerprint()})
+            serde_json::json!({
+                "file": a.file.display().to_string(),
+                "signature": sig,
+                "key_fingerprint": key.public_key().fingerprint(),
+                "tlog": entry.as_ref().map(|e| serde_json::json!({"log_index": e.log_index, "uuid": e.leaf_uuid(), "integrated_time": e.integrated_time, "log_id": e.log_id})),
+                "bundle": a.bundle.as_ref().map(|p| p.display().to_string()),
+            })
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_bundle(
+    ctx: &Context,
+    a: &VerifyBlobArgs,
+    bundle_path: &std::path::Path,
+    data: &[u8],
+) -> Result<ExitCode> {
+    let keys = load_public_keys(std::slice::from_ref(&a.key))?;
+    let bundle = std::fs::read(bundle_path)
+        .with_context(|| format!("reading bundle {}", bundle_path.display()))?;
+    let policy = match &a.trusted_root {
+        Some(f) => TlogPolicy::Required(crate::commands::tlog_client::trusted_logs(f)?),
+        None => TlogPolicy::NotChecked,
+    };
+    let v = verify_blob_bundle(&bundle, data, &keys, &policy).map_err(|r| {
+        anyhow::anyhow!(
+            "verifying {} against bundle {}: {r}",
+            a.file.display(),
+            bundle_path.display()
+        )
+    })?;
+    let logged = match &v.tlog_entry {
+        Some(e) => format!(
+            ", transparency log entry {} of log {} verified (SET{})",
+            e.log_index,
+            e.log_id,
+            if e.inclusion.is_some() {
+                ", inclusion proof, checkpoint"
+            } else {
+                ""
+            }
+        ),
+        None => ", transparency log entry NOT checked (give --trusted-root)".into(),
+    };
+    match ctx.output {
+        OutputFormat::Text => eprintln!(
+            "Verified OK: {} signed by key sha256:{}{logged}",
+            a.file.display(),
+            v.key_fingerprint
+        ),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "file": a.file.display().to_string(),
+                "verified": true,
+                "key_fingerprint": v.key_fingerprint,
+                "tlog": v.tlog_entry.as_ref().map(|e| serde_json::json!({"log_id": e.log_id, "log_index": e.log_index, "integrated_time": e.integrated_time})),
+            })
         ),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn verify(ctx: &Context, a: VerifyBlobArgs) -> Result<ExitCode> {
-    let keys = load_public_keys(std::slice::from_ref(&a.key))?;
     let data = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let path = std::path::Path::new(&a.signature);
+    if let Some(bundle) = &a.bundle {
+        return verify_bundle(ctx, &a, bundle, &data);
+    }
+    let keys = load_public_keys(std::slice::from_ref(&a.key))?;
+    let signature = a.signature.clone().unwrap_or_default();
+    let path = std::path::Path::new(&signature);
     let raw = if path.is_file() {
         std::fs::read(path).with_context(|| format!("reading signature {}", path.display()))?
     } else {
-        a.signature.clone().into_bytes()
+        signature.clone().into_bytes()
     };
     let text = String::from_utf8_lossy(&raw);
     let sig = match STANDARD.decode(text.trim().as_bytes()) {
         Ok(s) => s,
         Err(_) if raw.first() == Some(&0x30) => raw.clone(),
         Err(_) => bail!(
-            "signature {:?}: expected base64 (or a file holding base64 or DER), found neither",
-            a.signature
+            "signature {signature:?}: expected base64 (or a file holding base64 or DER), found neither"
         ),
     };
     let key = &keys[0];

@@ -12,9 +12,10 @@ use crate::{
 use anyhow::{Context as _, Result};
 use hallmark_core::ImageRef;
 use hallmark_sigstore::{
-    CertificateIdentity, CertificatePolicy, IdentityCheck, OidcIssuer, SubjectName,
-    TransparencyLog, TrustedCertificates, VerificationPolicy, VerifiedSignature,
+    CertificateIdentity, CertificatePolicy, IdentityCheck, OidcIssuer, SubjectName, TlogPolicy,
+    TransparencyLog, TrustedCertificates, TrustedLogs, VerificationPolicy, VerifiedSignature,
     attestation::{build_predicate, predicate_type_uri},
+    bundle::build_message_signature_bundle,
     certificate::{SigstoreTrustedRoot, UnixTime},
     flow::{self, AttestOptions, SignOptions},
 };
@@ -77,10 +78,22 @@ fn report<T>(
 pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     // Everything that can fail without touching a registry is checked first.
     let images = parse_all(&a.images)?;
+    if a.bundle.is_some() && images.len() != 1 {
+        anyhow::bail!(
+            "--bundle writes one bundle: expected one image, found {}",
+            images.len()
+        );
+    }
+    let tlog = crate::commands::tlog_client::upload_client(&a.tlog)?;
+    if a.bundle.is_some() && tlog.is_none() {
+        anyhow::bail!("--bundle needs a transparency-log entry, but --tlog-upload=false");
+    }
     let options = SignOptions {
         annotations: parse_annotations(&a.annotations)?,
         recursive: a.recursive,
         identity: a.sign_container_identity.clone(),
+        tlog,
+        always_log: a.bundle.is_some(),
     };
     let key = Arc::new(load_signing_key(&a.key)?);
     let options = Arc::new(options);
@@ -96,6 +109,17 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
         }
     })
     .await;
+    let results = match &a.bundle {
+        Some(path) => results
+            .into_iter()
+            .map(|r| {
+                let signed = r?;
+                write_sign_bundle(path, a.output_payload.as_deref(), &signed, key.public_key())?;
+                Ok(signed)
+            })
+            .collect(),
+        None => results,
+    };
     Ok(report(
         ctx,
         &images,
@@ -110,12 +134,55 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
                     } else {
                         "already signed by this key"
                     };
-                    eprintln!("{image}: {} {what} ({})", s.digest, s.tag);
+                    let logged = s
+                        .tlog_entry
+                        .as_ref()
+                        .map(|e| format!(", transparency log index {}", e.log_index))
+                        .unwrap_or_default();
+                    eprintln!("{image}: {} {what} ({}){logged}", s.digest, s.tag);
                 }
             }
-            json!({"reference": image.to_string(), "signed": signed.iter().map(|s| json!({"digest": s.digest.to_string(), "tag": s.tag, "added": s.added})).collect::<Vec<_>>()})
+            json!({"reference": image.to_string(), "signed": signed.iter().map(|s| json!({
+                "digest": s.digest.to_string(),
+                "tag": s.tag,
+                "added": s.added,
+                "tlog": s.tlog_entry.as_ref().map(|e| json!({"log_index": e.log_index, "uuid": e.leaf_uuid(), "integrated_time": e.integrated_time, "log_id": e.log_id})),
+            })).collect::<Vec<_>>()})
         },
     ))
+}
+
+/// `sign --bundle`: the bundle of the top manifest's signature (a messageSignature over the
+/// signed payload, with its log entry).
+fn write_sign_bundle(
+    path: &std::path::Path,
+    payload_path: Option<&std::path::Path>,
+    signed: &[flow::SignedManifest],
+    key: &hallmark_core::PublicKey,
+) -> Result<()> {
+    let top = signed
+        .first()
+        .context("--bundle: nothing was signed")?;
+    let entry = top
+        .tlog_entry
+        .as_ref()
+        .context("--bundle: the signature was not logged")?;
+    let bundle = build_message_signature_bundle(
+        &top.payload,
+        &top.signature,
+        key,
+        vec![entry.to_bundle_tlog_entry()?],
+    );
+    crate::secrets::write_file(
+        path,
+        format!("{}\n", serde_json::to_string_pretty(&bundle)?).as_bytes(),
+        0o644,
+        true,
+    )?;
+    if let Some(p) = payload_path {
+        crate::secrets::write_file(p, &top.payload, 0o644, true)?;
+    }
+    Ok(())
 }
 
 /// The certificate policy of `verify`, if a certificate root source is given.
@@ -135,7 +202,7 @@ fn certificate_policy(a: &VerifyArgs) -> Result<Option<CertificatePolicy>> {
             TrustedCertificates::from_pem(&roots_pem, intermediates.as_deref())
                 .with_context(|| format!("--ca-roots {}", roots.display()))?
         }
-        (None, Some(file)) => {
+        (None, Some(file)) if a.key.is_empty() => {
             let root = SigstoreTrustedRoot::parse(&read(file, "--trusted-root")?)
                 .with_context(|| format!("--trusted-root {}", file.display()))?;
             rekor_keys.extend(root.rekor_keys);
@@ -171,6 +238,38 @@ fn certificate_policy(a: &VerifyArgs) -> Result<Option<CertificatePolicy>> {
         identity: CertificateIdentity::new(SubjectName::Any(identity.clone()), issuer),
         log,
     }))
+}
+
+/// The transparency-log policy of key verification: the logs of `--trusted-root` and
+/// `--rekor-key` (with `--key`); entries required with `--require-tlog`.
+fn tlog_policy(a: &VerifyArgs) -> Result<TlogPolicy> {
+    if a.key.is_empty() {
+        return Ok(TlogPolicy::NotChecked);
+    }
+    let mut logs: Option<TrustedLogs> = None;
+    if let Some(file) = &a.trusted_root {
+        let json = std::fs::read(file)
+            .with_context(|| format!("reading --trusted-root {}", file.display()))?;
+        logs = Some(
+            TrustedLogs::from_trusted_root(&json)
+                .with_context(|| format!("--trusted-root {}", file.display()))?,
+        );
+    }
+    if !a.rekor_key.is_empty() {
+        let keys = TrustedLogs::from_keys(&load_public_keys(&a.rekor_key)?)?;
+        logs = Some(match logs {
+            Some(l) => l.merged(keys),
+            None => keys,
+        });
+    }
+    Ok(match (logs, a.require_tlog) {
+        (None, true) => anyhow::bail!(
+            "--require-tlog needs the transparency log's key: --trusted-root FILE (from `hallmark log trusted-root`) or --rekor-key FILE"
+        ),
+        (None, false) => TlogPolicy::NotChecked,
+        (Some(l), true) => TlogPolicy::Required(l),
+        (Some(l), false) => TlogPolicy::VerifyIfPresent(l),
+    })
 }
 
 /// Who made a verified signature, for the text output.
@@ -217,6 +316,16 @@ fn signer_text(signatures: &[VerifiedSignature]) -> String {
 
 pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
     let images = parse_all(&a.images)?;
+    let certificates = certificate_policy(&a)?;
+    if a.require_tlog
+        && a.key.is_empty()
+        && !matches!(
+            certificates.as_ref().map(|c| &c.log),
+            Some(TransparencyLog::Required { .. })
+        )
+    {
+        anyhow::bail!("--require-tlog needs log keys: --trusted-root FILE or --rekor-key FILE");
+    }
     let policy = Arc::new(VerificationPolicy {
         keys: load_public_keys(&a.key)?,
         annotations: parse_annotations(&a.annotations)?,
@@ -224,7 +333,8 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
             Some(r) => IdentityCheck::Repository(r.clone()),
             None => IdentityCheck::Any,
         },
-        certificates: certificate_policy(&a)?,
+        certificates,
+        tlog: tlog_policy(&a)?,
     });
     let results = for_each(ctx, "verifying", images.clone(), |image| {
         let ctx = ctx.clone();
@@ -246,8 +356,19 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
         "failed verification",
         |image, v| {
             if ctx.output == OutputFormat::Text {
+                let logged: Vec<String> = v
+                    .signatures
+                    .iter()
+                    .filter_map(|s| s.tlog_entry.as_ref())
+                    .map(|e| format!("index {}", e.log_index))
+                    .collect();
+                let logged = if logged.is_empty() {
+                    String::new()
+                } else {
+                    format!(", transparency log entry {}", logged.join(", "))
+                };
                 println!(
-                    "{}: verified, {} valid signature{} by {}",
+                    "{}: verified, {} valid signature{} by {}{logged}",
                     with_digest(image, &v.digest),
                     v.signatures.len(),
                     if v.signatures.len() == 1 { "" } else { "s" },

@@ -5,6 +5,7 @@ mod debug;
 mod image;
 mod key;
 mod quickstart;
+pub(crate) mod tlog_client;
 
 use crate::{
     cli::{Cli, Command},
@@ -14,6 +15,9 @@ use anyhow::{Result, bail};
 use std::{collections::BTreeMap, process::ExitCode};
 
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Verify(v) = &cli.command {
+        keyless_flags(v);
+    }
     let ctx = Context::new(&cli.global)?;
     match cli.command {
         Command::Key(k) => key::run(&ctx, k),
@@ -21,12 +25,39 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => image::verify(&ctx, a).await,
         Command::Attest(a) => image::attest(&ctx, a).await,
         Command::VerifyAttestation(a) => image::verify_attestation(&ctx, a).await,
-        Command::SignBlob(a) => blob::sign(&ctx, a),
+        Command::SignBlob(a) => blob::sign(&ctx, a).await,
         Command::VerifyBlob(a) => blob::verify(&ctx, a),
         Command::Tree(a) => image::tree(&ctx, a).await,
         Command::Copy(a) => image::copy(&ctx, a).await,
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
         Command::Debug(d) => debug::run(&ctx, d).await,
+    }
+}
+
+/// `verify --trusted-root` without `--key` is keyless verification: it needs the certificate
+/// identity and issuer (a usage error, exit 2, like clap's own).
+fn keyless_flags(v: &crate::cli::VerifyArgs) {
+    if v.trusted_root.is_none() || !v.key.is_empty() {
+        return;
+    }
+    let mut missing = Vec::new();
+    if v.certificate_identity.is_none() {
+        missing.push("--certificate-identity <VALUE>");
+    }
+    if v.certificate_oidc_issuer.is_none() {
+        missing.push("--certificate-oidc-issuer <URL>");
+    }
+    if !missing.is_empty() {
+        use clap::CommandFactory as _;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!(
+                    "the following required arguments were not provided:\n  {}\n\n--trusted-root without --key verifies certificates (keyless); with --key it names the transparency logs",
+                    missing.join("\n  ")
+                ),
+            )
+            .exit();
     }
 }
 
