@@ -71,6 +71,9 @@ pub(crate) enum Command {
     Copy(CopyArgs),
     /// Walk through signing and verification on a local OCI layout, with no server.
     Quickstart(QuickstartArgs),
+    /// Run hallmark's transparency log (Rekor v1 API, C2SP checkpoints and tiles).
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Developer helpers (benchmarks, tests).
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
@@ -148,7 +151,12 @@ pub(crate) struct SignArgs {
     pub(crate) tlog: TlogUploadArgs,
     /// Also write a key-signed Sigstore bundle v0.3 to FILE: a messageSignature over the signed
     /// payload, with the log entry (needs --tlog-url; one image, not --recursive).
-    #[arg(long, value_name = "FILE", requires = "tlog_url", conflicts_with = "recursive")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tlog_url",
+        conflicts_with = "recursive"
+    )]
     pub(crate) bundle: Option<PathBuf>,
     /// With --bundle: write the signed payload (the bundle's artifact) to FILE.
     #[arg(long, value_name = "FILE", requires = "bundle")]
@@ -332,6 +340,10 @@ pub(crate) struct QuickstartArgs {
 pub(crate) enum DebugCommand {
     /// Push COUNT distinct sample images as PREFIX<i>:TAG.
     PushSample(PushSampleArgs),
+    /// Load generator for `hallmark log serve` (appends or proofs, concurrent clients).
+    TlogLoad(crate::commands::log::TlogLoadArgs),
+    /// Append COUNT signed entries to a log's storage through the sequencer, in big batches.
+    TlogSeed(crate::commands::log::TlogSeedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -391,4 +403,57 @@ pub(crate) struct LogSearchArgs {
     /// the log serves).
     #[arg(long, value_name = "FILE")]
     pub(crate) trusted_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LogCommand {
+    /// Serve a transparency log over HTTP: Rekor v1's API subset (hashedrekord 0.0.1),
+    /// C2SP signed checkpoints and tlog-tiles.
+    Serve(LogServeArgs),
+    /// Print a Sigstore trusted_root.json for a log (its key, log ID and base URL).
+    TrustedRoot(LogTrustedRootArgs),
+    /// Monitor a log: verify its checkpoint and consistency with the last one seen.
+    Verify(LogVerifyArgs),
+    /// Find a public key's entries in a log, checked against its checkpoint.
+    Search(LogSearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogServeArgs {
+    /// Address to listen on (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:3000", value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+    /// Data directory: the log key, and the SQLite database unless --database
+    /// (default: $XDG_DATA_HOME/hallmark/log).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// A postgres://... URL: store the log in PostgreSQL (several servers may share it).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "HALLMARK_LOG_DATABASE",
+        hide_env_values = true
+    )]
+    pub(crate) database: Option<String>,
+    /// Checkpoint origin and note key name (default: the stored one, else HOST:PORT).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) origin: Option<String>,
+    /// Type of the log key generated at the first start.
+    #[arg(long, value_enum, default_value_t = LogKeyTypeArg::EcdsaP256)]
+    pub(crate) log_key_type: LogKeyTypeArg,
+    /// Allow listening on an address that is not loopback.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+    /// Most entries the sequencer commits in one batch.
+    #[arg(long, default_value_t = 4096, hide = true)]
+    pub(crate) max_batch: usize,
+    /// How long the sequencer waits for more entries after the first, in milliseconds.
+    #[arg(long, default_value_t = 1, hide = true)]
+    pub(crate) batch_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogKeyTypeArg {
+    EcdsaP256,
+    Ed25519,
 }

@@ -8,6 +8,8 @@ use std::{process::ExitCode, sync::Arc};
 
 pub(crate) async fn run(ctx: &Arc<Context>, cmd: DebugCommand) -> Result<ExitCode> {
     match cmd {
+        DebugCommand::TlogLoad(a) => crate::commands::log::load(a).await,
+        DebugCommand::TlogSeed(a) => crate::commands::log::seed(a).await,
         DebugCommand::PushSample(a) => {
             // Registry: PREFIX<i>:TAG. Layout (oci:DIR:NAME): tags NAME<i>.
             let refs: Vec<(ImageRef, String)> = (0..a.count)

@@ -4,6 +4,7 @@ mod blob;
 mod debug;
 mod image;
 mod key;
+pub(crate) mod log;
 mod quickstart;
 pub(crate) mod tlog_client;
 
@@ -30,6 +31,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tree(a) => image::tree(&ctx, a).await,
         Command::Copy(a) => image::copy(&ctx, a).await,
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
+        Command::Log(l) => log::run(&ctx, l).await,
         Command::Debug(d) => debug::run(&ctx, d).await,
     }
 }
