@@ -2,7 +2,9 @@
 //! 127.0.0.1 by the tests themselves and stopped when the test process exits.
 //!
 //! - [`registry`]: a docker-registry 2.8 (CNCF distribution) shared by one test binary.
+//! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temporary directory).
 //! - [`tools`]: skopeo 1.18 with sigstore enabled, and helpers to drive it.
 
+pub mod postgres;
 pub mod registry;
 pub mod tools;

@@ -19,3 +19,4 @@ mod interop_skopeo;
 mod keys;
 mod quickstart;
 mod sign_verify;
+mod tlog_server;
