@@ -466,11 +466,11 @@ fn verify_one_bundle_entry(
     let verified = tlog::verify_entry(&entry, logs)?;
     let body = &entry.rekor.body;
     if let Some(envelope) = &bundle.dsse_envelope {
-        let payload = envelope
-            .body()
-            .map_err(|e| TlogError::Body(RekorSetError::BadBody {
+        let payload = envelope.body().map_err(|e| {
+            TlogError::Body(RekorSetError::BadBody {
                 reason: e.to_string(),
-            }))?;
+            })
+        })?;
         check_dsse_entry_signer(body, envelope, &payload, DsseSigner::Key(key))
             .map_err(TlogError::Body)?;
     } else {
@@ -545,9 +545,11 @@ pub fn verify_blob_bundle(
         .ok_or_else(|| malformed("messageDigest.digest is not base64"))?;
     let actual = Digest::sha256_of(artifact);
     if hex::encode(&digest) != actual.hex() {
-        return Err(Rejection::DigestMismatch {
-            expected: actual.to_string(),
-            found: format!("sha256:{}", hex::encode(&digest)),
+        return Err(Rejection::Malformed {
+            reason: format!(
+                "the bundle's messageDigest is sha256:{}, but the artifact's is {actual}: the bundle signs another artifact",
+                hex::encode(&digest)
+            ),
         });
     }
     let sig_b64 = field("/signature").ok_or_else(|| malformed("signature is missing"))?;
@@ -599,11 +601,9 @@ pub fn verify_blob_bundle(
                 match found {
                     Some(v) => Some(v),
                     None => {
-                        return Err(Rejection::Tlog(first_error.unwrap_or(
-                            TlogError::Missing {
-                                expected: "an entry in the bundle's verificationMaterial.tlogEntries",
-                            },
-                        )));
+                        return Err(Rejection::Tlog(first_error.unwrap_or(TlogError::Missing {
+                            expected: "an entry in the bundle's verificationMaterial.tlogEntries",
+                        })));
                     }
                 }
             }

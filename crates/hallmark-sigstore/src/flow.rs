@@ -3,8 +3,8 @@
 //! manifest that names them, so a failure leaves the store as it was.
 
 use crate::{
-    BUNDLE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION,
-    SIMPLE_SIGNING_MEDIA_TYPE,
+    BUNDLE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION,
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
     attestation::{self, VerifiedAttestation},
     bundle::COSIGN_SIGN_PREDICATE,
     candidate::{CandidateSource, SignatureCandidate},
@@ -17,12 +17,12 @@ use crate::{
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use futures::future::try_join_all;
 use hallmark_core::{Digest, ImageRef, PublicKey, SigningKey};
-use hallmark_tlog::rekor::HashedRekord;
-use hallmark_tlog_client::{LogEntry, TlogClient};
 use hallmark_oci::{
     Descriptor, FetchedManifest, ImageIndex, ImageManifest, Manifest, OciError, Store,
     manifest::to_json_bytes, media_types,
 };
+use hallmark_tlog::rekor::HashedRekord;
+use hallmark_tlog_client::{LogEntry, TlogClient};
 use std::collections::BTreeMap;
 
 /// The largest signature payload, envelope or bundle read (cosign's default is larger; these
@@ -199,7 +199,12 @@ pub async fn log_signature(
 
 /// Whether an attached layer is `layer` signed by `public`: the same payload, a signature that
 /// verifies, and (when `logged`) a `dev.sigstore.cosign/bundle` annotation.
-fn is_same_signature(existing: &Descriptor, layer: &NewLayer, public: &PublicKey, logged: bool) -> bool {
+fn is_same_signature(
+    existing: &Descriptor,
+    layer: &NewLayer,
+    public: &PublicKey,
+    logged: bool,
+) -> bool {
     let annotations = existing.annotations.as_ref();
     existing.digest == layer.descriptor().digest
         && (!logged || annotations.is_some_and(|a| a.contains_key(BUNDLE_ANNOTATION)))

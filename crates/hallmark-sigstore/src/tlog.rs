@@ -57,7 +57,9 @@ pub enum TlogError {
         trusted: Vec<String>,
     },
     /// The entry's time is outside the log key's validity.
-    #[error("transparency-log entry integrated at {integrated_time} is outside the validity of log {log_id} ({valid})")]
+    #[error(
+        "transparency-log entry integrated at {integrated_time} is outside the validity of log {log_id} ({valid})"
+    )]
     OutsideValidity {
         /// The log ID.
         log_id: String,
@@ -67,7 +69,9 @@ pub enum TlogError {
         valid: String,
     },
     /// The SET does not verify.
-    #[error("the transparency log's SET (signed entry timestamp) does not verify with log {log_id}'s key: the entry was altered or not made by this log")]
+    #[error(
+        "the transparency log's SET (signed entry timestamp) does not verify with log {log_id}'s key: the entry was altered or not made by this log"
+    )]
     BadSet {
         /// The log ID.
         log_id: String,
@@ -194,7 +198,9 @@ impl TrustedLogs {
                 s.as_deref()
                     .map(|s| {
                         rfc3339(s).ok_or_else(|| {
-                            bad(format!("tlogs[{i}].publicKey.validFor.{what} {s:?} is not RFC 3339"))
+                            bad(format!(
+                                "tlogs[{i}].publicKey.validFor.{what} {s:?} is not RFC 3339"
+                            ))
                         })
                     })
                     .transpose()
@@ -398,7 +404,11 @@ fn parse_bundle_proof(p: &Value) -> Result<InclusionProof, TlogError> {
 
 fn validity_text(log: &TrustedLog) -> String {
     let fmt = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
-    format!("from {} until {}", fmt(log.valid_from), fmt(log.valid_until))
+    format!(
+        "from {} until {}",
+        fmt(log.valid_from),
+        fmt(log.valid_until)
+    )
 }
 
 /// Verify an entry against the trusted logs: known log, validity, SET, and the inclusion
@@ -461,11 +471,11 @@ fn verify_inclusion_proof(
     let key = LogKey::new(log.key.clone()).map_err(|e| TlogError::BadCheckpoint {
         reason: e.to_string(),
     })?;
-    let verified = key
-        .open_checkpoint(&proof.checkpoint)
-        .map_err(|e| TlogError::BadCheckpoint {
-            reason: e.to_string(),
-        })?;
+    let verified =
+        key.open_checkpoint(&proof.checkpoint)
+            .map_err(|e| TlogError::BadCheckpoint {
+                reason: e.to_string(),
+            })?;
     let cp = &verified.checkpoint;
     if cp.size() != proof.tree_size || cp.root() != &proof.root_hash {
         return Err(TlogError::BadCheckpoint {

@@ -295,7 +295,9 @@ pub fn verify_candidate(
                         .iter()
                         .find(|k| k.fingerprint() == v.key_fingerprint);
                     let entry = match key {
-                        Some(key) => bundle::verify_bundle_tlog(&candidate.body, key, &policy.tlog)?,
+                        Some(key) => {
+                            bundle::verify_bundle_tlog(&candidate.body, key, &policy.tlog)?
+                        }
                         None => None,
                     };
                     (v, entry)

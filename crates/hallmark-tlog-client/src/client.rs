@@ -164,7 +164,9 @@ impl TlogClient {
         expected: &'static str,
     ) -> ClientError {
         let status = resp.status().as_u16();
-        let body = Self::read(resp, method, url, 4096).await.unwrap_or_default();
+        let body = Self::read(resp, method, url, 4096)
+            .await
+            .unwrap_or_default();
         ClientError::Status {
             method,
             url: url.to_string(),
@@ -202,12 +204,16 @@ impl TlogClient {
     /// `GET /api/v1/log`.
     pub async fn log_info(&self) -> Result<LogInfo, ClientError> {
         let body = self.get("api/v1/log", MAX_RESPONSE_BYTES).await?;
-        let raw: RawLogInfo = serde_json::from_slice(&body).map_err(|e| ClientError::BadResponse {
-            reason: format!("GET /api/v1/log: {e}"),
-        })?;
+        let raw: RawLogInfo =
+            serde_json::from_slice(&body).map_err(|e| ClientError::BadResponse {
+                reason: format!("GET /api/v1/log: {e}"),
+            })?;
         Ok(LogInfo {
             root_hash: Hash::from_hex(&raw.root_hash).map_err(|_| ClientError::BadResponse {
-                reason: format!("GET /api/v1/log: rootHash {:?} is not a hex SHA-256", raw.root_hash),
+                reason: format!(
+                    "GET /api/v1/log: rootHash {:?} is not a hex SHA-256",
+                    raw.root_hash
+                ),
             })?,
             tree_size: raw.tree_size,
             signed_tree_head: raw.signed_tree_head,
@@ -228,7 +234,10 @@ impl TlogClient {
 
     /// `POST /api/v1/log/entries` with a `hashedrekord` 0.0.1 entry. Returns the entry and
     /// whether it is new (201) or already was in the log (409: the existing entry is used).
-    pub async fn create_entry(&self, entry: &HashedRekord) -> Result<(LogEntry, bool), ClientError> {
+    pub async fn create_entry(
+        &self,
+        entry: &HashedRekord,
+    ) -> Result<(LogEntry, bool), ClientError> {
         let url = self.url("api/v1/log/entries")?;
         let body = entry.canonical_body();
         let resp = self.send("POST", url.clone(), Some(body.clone())).await?;
@@ -241,7 +250,13 @@ impl TlogClient {
         let (entry, created) = match status {
             StatusCode::CREATED | StatusCode::OK => {
                 let bytes = Self::read(resp, "POST", &url, MAX_RESPONSE_BYTES).await?;
-                (single(LogEntry::parse_response(&bytes)?, "POST /api/v1/log/entries")?, true)
+                (
+                    single(
+                        LogEntry::parse_response(&bytes)?,
+                        "POST /api/v1/log/entries",
+                    )?,
+                    true,
+                )
             }
             StatusCode::CONFLICT => {
                 let bytes = Self::read(resp, "POST", &url, MAX_RESPONSE_BYTES).await?;
@@ -299,11 +314,10 @@ impl TlogClient {
     pub async fn consistency_proof(&self, first: u64, last: u64) -> Result<Vec<Hash>, ClientError> {
         let path = format!("api/v1/log/proof?firstSize={first}&lastSize={last}");
         let bytes = self.get(&path, MAX_RESPONSE_BYTES).await?;
-        let raw: RawConsistency = serde_json::from_slice(&bytes).map_err(|e| {
-            ClientError::BadResponse {
+        let raw: RawConsistency =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::BadResponse {
                 reason: format!("GET /{path}: {e}"),
-            }
-        })?;
+            })?;
         raw.hashes
             .iter()
             .map(|h| {
@@ -332,7 +346,10 @@ impl TlogClient {
 fn single(mut entries: Vec<LogEntry>, what: &str) -> Result<LogEntry, ClientError> {
     if entries.len() != 1 {
         return Err(ClientError::BadResponse {
-            reason: format!("{what}: expected exactly one entry, found {}", entries.len()),
+            reason: format!(
+                "{what}: expected exactly one entry, found {}",
+                entries.len()
+            ),
         });
     }
     Ok(entries.remove(0))

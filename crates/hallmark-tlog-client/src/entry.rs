@@ -108,8 +108,8 @@ impl LogEntry {
 
     /// One entry from its ID and `LogEntryAnon` value.
     pub fn from_value(uuid: &str, value: &Value) -> Result<LogEntry, ClientError> {
-        let raw: RawEntry = serde_json::from_value(value.clone())
-            .map_err(|e| bad(format!("entry {uuid}: {e}")))?;
+        let raw: RawEntry =
+            serde_json::from_value(value.clone()).map_err(|e| bad(format!("entry {uuid}: {e}")))?;
         let body = STANDARD
             .decode(raw.body.as_bytes())
             .map_err(|_| bad(format!("entry {uuid}: body is not base64")))?;

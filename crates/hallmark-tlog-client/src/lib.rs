@@ -105,9 +105,9 @@ pub enum ClientError {
         /// What kind of inconsistency.
         what: &'static str,
         /// The checkpoint seen before.
-        old: CheckpointSummary,
+        old: Box<CheckpointSummary>,
         /// The checkpoint served now.
-        new: CheckpointSummary,
+        new: Box<CheckpointSummary>,
         /// Details.
         detail: String,
     },

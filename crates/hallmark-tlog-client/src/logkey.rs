@@ -39,7 +39,9 @@ impl LogKey {
         match key.algorithm() {
             KeyAlgorithm::EcdsaP256 | KeyAlgorithm::Ed25519 => Ok(Self { key }),
             other => Err(ClientError::BadLogKey {
-                reason: format!("{other} keys are not used by logs; expected ECDSA P-256 or Ed25519"),
+                reason: format!(
+                    "{other} keys are not used by logs; expected ECDSA P-256 or Ed25519"
+                ),
             }),
         }
     }
@@ -84,9 +86,11 @@ impl LogKey {
                 if let Ok(v) = Ed25519NoteVerifier::new(name, raw) {
                     out.push(Box::new(v));
                 }
-                if let Ok(v) =
-                    Ed25519NoteVerifier::with_key_hash(name, raw, spki_key_hash(self.key.spki_der()))
-                {
+                if let Ok(v) = Ed25519NoteVerifier::with_key_hash(
+                    name,
+                    raw,
+                    spki_key_hash(self.key.spki_der()),
+                ) {
                     out.push(Box::new(v));
                 }
             }

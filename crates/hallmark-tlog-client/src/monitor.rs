@@ -150,8 +150,8 @@ pub fn check_transition(
 ) -> Result<(), ClientError> {
     let fail = |what: &'static str, detail: String| ClientError::Inconsistent {
         what,
-        old: old.clone(),
-        new: new.clone(),
+        old: Box::new(old.clone()),
+        new: Box::new(new.clone()),
         detail,
     };
     if new.origin != old.origin {
@@ -191,9 +191,7 @@ pub fn check_transition(
     verify_consistency(old.size, new.size, &old.root, &new.root, proof).map_err(|e| {
         fail(
             "the consistency proof does not verify",
-            format!(
-                "the log could not prove that the old tree is a prefix of the new one: {e}"
-            ),
+            format!("the log could not prove that the old tree is a prefix of the new one: {e}"),
         )
     })
 }

@@ -109,7 +109,10 @@ async fn read_by_index(client: &TlogClient, size: u64) -> Result<Vec<Vec<u8>>, C
         for (i, e) in batch.iter().zip(fetched) {
             if e.log_index != *i as i64 {
                 return Err(ClientError::BadResponse {
-                    reason: format!("asked for entry {i}, the log returned entry {}", e.log_index),
+                    reason: format!(
+                        "asked for entry {i}, the log returned entry {}",
+                        e.log_index
+                    ),
                 });
             }
             out.push(e.body);

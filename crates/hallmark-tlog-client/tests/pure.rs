@@ -69,7 +69,10 @@ fn transitions_accept_growth_and_reject_forks() {
     // Another origin.
     let mut other = summary(&big);
     other.origin = "other.example".into();
-    inconsistent(check_transition(&summary(&small), &other, &[]), "another log");
+    inconsistent(
+        check_transition(&summary(&small), &other, &[]),
+        "another log",
+    );
 }
 
 #[test]
@@ -130,7 +133,10 @@ fn checkpoints_open_by_key_id_not_name() {
         .unwrap();
     let spki = hallmark_tlog::note::ed25519_spki(ed.verifier().public_key());
     let ed_key = LogKey::new(hallmark_core::PublicKey::from_spki_der(&spki).unwrap()).unwrap();
-    assert_eq!(ed_key.open_checkpoint(&ed_note).unwrap().checkpoint.size(), 4);
+    assert_eq!(
+        ed_key.open_checkpoint(&ed_note).unwrap().checkpoint.size(),
+        4
+    );
 }
 
 #[test]
@@ -157,10 +163,18 @@ fn rekor_v1_entry_response_and_stored_forms() {
     let t = e.to_bundle_tlog_entry().unwrap();
     assert_eq!(t["logIndex"], "42");
     assert_eq!(t["integratedTime"], "1700000000");
-    assert_eq!(t["logId"]["keyId"], "wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0=");
+    assert_eq!(
+        t["logId"]["keyId"],
+        "wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0="
+    );
     assert_eq!(t["inclusionProof"]["treeSize"], "43");
     assert_eq!(t["inclusionProof"]["checkpoint"]["envelope"], "cp\n");
     assert_eq!(t["canonicalizedBody"], "eyJhIjoxfQ==");
     // Malformed: a body that is not base64.
-    assert!(LogEntry::parse_response(br#"{"x":{"body":"!","integratedTime":1,"logID":"00","logIndex":0}}"#).is_err());
+    assert!(
+        LogEntry::parse_response(
+            br#"{"x":{"body":"!","integratedTime":1,"logID":"00","logIndex":0}}"#
+        )
+        .is_err()
+    );
 }

@@ -19,4 +19,7 @@ mod interop_skopeo;
 mod keys;
 mod quickstart;
 mod sign_verify;
+mod tlog_images;
+mod tlog_log;
 mod tlog_server;
+mod tlog_util;

@@ -160,9 +160,7 @@ fn write_sign_bundle(
     signed: &[flow::SignedManifest],
     key: &hallmark_core::PublicKey,
 ) -> Result<()> {
-    let top = signed
-        .first()
-        .context("--bundle: nothing was signed")?;
+    let top = signed.first().context("--bundle: nothing was signed")?;
     let entry = top
         .tlog_entry
         .as_ref()

@@ -51,8 +51,8 @@ async fn log_key(client: &TlogClient, trusted_root: Option<&Path>) -> Result<(Pu
     let Some(file) = trusted_root else {
         return Ok((client.public_key().await?, false));
     };
-    let json =
-        std::fs::read(file).with_context(|| format!("reading --trusted-root {}", file.display()))?;
+    let json = std::fs::read(file)
+        .with_context(|| format!("reading --trusted-root {}", file.display()))?;
     let logs = TrustedLogs::from_trusted_root(&json)
         .with_context(|| format!("--trusted-root {}", file.display()))?;
     let url = client.base_url();
@@ -158,7 +158,13 @@ fn default_state_path(client: &TlogClient) -> Result<PathBuf> {
     let host: String = client
         .host_port()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     Ok(base.join("hallmark/tlog").join(format!("{host}.json")))
 }
@@ -290,7 +296,8 @@ pub(crate) async fn search(ctx: &Context, a: LogSearchArgs) -> Result<ExitCode> 
 
 /// The trusted logs of a `--trusted-root` file (for `verify-blob`).
 pub(crate) fn trusted_logs(file: &Path) -> Result<TrustedLogs> {
-    let json =
-        std::fs::read(file).with_context(|| format!("reading --trusted-root {}", file.display()))?;
-    TrustedLogs::from_trusted_root(&json).with_context(|| format!("--trusted-root {}", file.display()))
+    let json = std::fs::read(file)
+        .with_context(|| format!("reading --trusted-root {}", file.display()))?;
+    TrustedLogs::from_trusted_root(&json)
+        .with_context(|| format!("--trusted-root {}", file.display()))
 }
