@@ -361,3 +361,43 @@ fn key_signed_bundle_verifies_set_proof_and_checkpoint() {
     )
     .unwrap();
 }
+
+/// Real public-good Rekor entries (a cosign 3 and a sigstore-rs bundle) verify against the
+/// production trusted_root.json: SET, RFC 9162 inclusion proof, and the rekor.sigstore.dev
+/// checkpoint signature; an altered proof or a root without that log is refused.
+#[test]
+fn real_rekor_bundle_entries_verify_offline() {
+    use crate::support::vector;
+    let logs =
+        TrustedLogs::from_trusted_root(&vector("sigstore-rs/trust_root/prod/trusted_root.json"))
+            .unwrap();
+    for file in [
+        "sigstore-rs/tests/data/bundle_v03.json",
+        "cosign/pkg/cosign/testdata/oci-attestation.sigstore.json",
+    ] {
+        let bundle: Value = serde_json::from_slice(&vector(file)).unwrap();
+        let raw = &bundle["verificationMaterial"]["tlogEntries"][0];
+        let entry = TlogEntry::from_bundle_entry(raw).unwrap();
+        assert!(entry.inclusion_proof.is_some(), "{file}");
+        let v = verify_entry(&entry, &logs).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(v.inclusion.is_some(), "{file}");
+
+        let mut bad = raw.clone();
+        let h = bad["inclusionProof"]["hashes"][0]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut bytes = STANDARD.decode(h).unwrap();
+        bytes[31] ^= 0x80;
+        bad["inclusionProof"]["hashes"][0] = STANDARD.encode(bytes).into();
+        assert!(matches!(
+            verify_entry(&TlogEntry::from_bundle_entry(&bad).unwrap(), &logs),
+            Err(TlogError::BadInclusionProof { .. })
+        ));
+        let fake = FakeLog::new();
+        assert!(matches!(
+            verify_entry(&entry, &fake.logs()),
+            Err(TlogError::UnknownLog { .. })
+        ));
+    }
+}
