@@ -60,6 +60,13 @@ impl FakeLog {
         self.entry(index)
     }
 
+    /// Log an arbitrary canonical body.
+    fn log_body(&mut self, body: Vec<u8>) -> LogEntry {
+        let index = self.store.append_data(&body).unwrap();
+        self.bodies.push(body);
+        self.entry(index)
+    }
+
     /// Entry `index` with a proof against the current tree.
     fn entry(&self, index: u64) -> LogEntry {
         let body = self.bodies[index as usize].clone();
@@ -400,4 +407,96 @@ fn real_rekor_bundle_entries_verify_offline() {
             Err(TlogError::UnknownLog { .. })
         ));
     }
+}
+
+/// A key-signed cosign 3 image bundle (DSSE) whose `dsse` 0.0.1 entry is in the log: accepted
+/// under a required-log policy with its proof verified; an entry naming another key, or none,
+/// is refused.
+#[test]
+fn key_signed_image_bundle_with_dsse_entry() {
+    use hallmark_sigstore::{
+        BUNDLE_V03_MEDIA_TYPE, SignatureCandidate, VerificationPolicy,
+        bundle::COSIGN_SIGN_PREDICATE,
+        candidate::CandidateSource,
+        dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE},
+        verify::verify_candidate,
+    };
+    let mut log = FakeLog::new();
+    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let digest = Digest::sha256_of(b"an image manifest");
+    let statement = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"digest": {"sha256": digest.hex()}}],
+        "predicateType": COSIGN_SIGN_PREDICATE,
+    }))
+    .unwrap();
+    let envelope = Envelope::sign(&key, IN_TOTO_PAYLOAD_TYPE, &statement).unwrap();
+    let dsse_body = |signer: &PublicKey| {
+        serde_json::to_vec(&json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": "00".repeat(32)},
+                "payloadHash": {"algorithm": "sha256", "value": Digest::sha256_of(&statement).hex()},
+                "signatures": [{
+                    "signature": envelope.signatures[0].sig,
+                    "verifier": STANDARD.encode(signer.to_pem()),
+                }],
+            },
+        }))
+        .unwrap()
+    };
+    let bundle_with = |entries: Vec<Value>| SignatureCandidate {
+        source: CandidateSource::Referrer {
+            manifest: "sha256:00".into(),
+        },
+        media_type: BUNDLE_V03_MEDIA_TYPE.into(),
+        body: serde_json::to_vec(&json!({
+            "mediaType": BUNDLE_V03_MEDIA_TYPE,
+            "verificationMaterial": {"publicKey": {"hint": "h"}, "tlogEntries": entries},
+            "dsseEnvelope": serde_json::to_value(&envelope).unwrap(),
+        }))
+        .unwrap(),
+        annotations: Default::default(),
+    };
+    let as_dsse = |e: &LogEntry| {
+        let mut v = e.to_bundle_tlog_entry().unwrap();
+        v["kindVersion"]["kind"] = "dsse".into();
+        v
+    };
+    let policy = VerificationPolicy {
+        keys: vec![key.public_key().clone()],
+        tlog: TlogPolicy::Required(log.logs()),
+        ..VerificationPolicy::default()
+    };
+
+    let entry = log.log_body(dsse_body(key.public_key()));
+    let v = verify_candidate(&digest, &bundle_with(vec![as_dsse(&entry)]), &policy).unwrap();
+    let t = v.tlog_entry.unwrap();
+    assert_eq!(t.log_index, 0);
+    assert!(t.inclusion.is_some());
+
+    let other = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let wrong = log.log_body(dsse_body(other.public_key()));
+    let r = verify_candidate(&digest, &bundle_with(vec![as_dsse(&wrong)]), &policy);
+    assert!(
+        matches!(r, Err(Rejection::Tlog(TlogError::Body(_)))),
+        "{r:?}"
+    );
+    let r = verify_candidate(&digest, &bundle_with(Vec::new()), &policy);
+    assert!(
+        matches!(r, Err(Rejection::Tlog(TlogError::Missing { .. }))),
+        "{r:?}"
+    );
+    // Not checked by default.
+    let plain = VerificationPolicy {
+        keys: vec![key.public_key().clone()],
+        ..VerificationPolicy::default()
+    };
+    assert!(
+        verify_candidate(&digest, &bundle_with(Vec::new()), &plain)
+            .unwrap()
+            .tlog_entry
+            .is_none()
+    );
 }

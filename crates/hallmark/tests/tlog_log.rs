@@ -205,6 +205,7 @@ fn log_search_finds_exactly_one_keys_entries() {
         assert!(e["integrated_time"].as_i64().is_some(), "{v}");
     }
     assert_eq!(v["tree_size"], 6);
+    assert_eq!(v["method"], "tiles", "read through C2SP entry bundles: {v}");
     assert_eq!(v["key_fingerprint"].as_str().unwrap(), k1.fingerprint);
 
     let out = w
