@@ -191,9 +191,6 @@ impl<S: Storage> LogCore<S> {
     /// Append a validated entry (canonical body and its leaf hash); waits until it is
     /// committed, or found already stored.
     pub async fn append(&self, leaf: Hash, body: Vec<u8>) -> Result<Appended, ApiError> {
-        if let Some(existing) = self.storage.entry_by_leaf_hash(&leaf).await? {
-            return Ok(Appended::Existing(self.view(existing).await?));
-        }
         let deadline = tokio::time::Instant::now() + self.tuning.append_timeout;
         if self.is_leading() {
             let (reply, rx) = oneshot::channel();
@@ -244,6 +241,9 @@ impl<S: Storage> LogCore<S> {
         body: Vec<u8>,
         deadline: tokio::time::Instant,
     ) -> Result<Appended, ApiError> {
+        if let Some(existing) = self.storage.entry_by_leaf_hash(&leaf).await? {
+            return Ok(Appended::Existing(self.view(existing).await?));
+        }
         let id = self.storage.enqueue(&leaf, &body).await?;
         let mut wait = Duration::from_millis(2);
         loop {

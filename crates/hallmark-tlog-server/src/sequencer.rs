@@ -13,7 +13,7 @@ use crate::log::{EntryView, LogCore};
 use crate::storage::{Batch, QueueOutcome, Storage, StoredCheckpoint, StoredEntry};
 use hallmark_tlog::checkpoint::Checkpoint;
 use hallmark_tlog::tree::{
-    Frontier, inclusion_proof_from_hashes, inclusion_proof_indexes, tree_hash_indexes,
+    Frontier, StoredIndex, inclusion_proof_from_hashes, inclusion_proof_indexes, tree_hash_indexes,
 };
 use hallmark_tlog::{EMPTY_ROOT, Hash};
 use std::collections::{BTreeSet, HashMap};
@@ -119,7 +119,7 @@ fn sign_sets<S: Storage>(core: &LogCore<S>, entries: &mut [StoredEntry]) -> Resu
         Ok(())
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if entries.len() < 64 || threads < 2 {
+    if entries.len() < 8 || threads < 2 {
         return sign(entries);
     }
     let per = entries.len().div_ceil(threads);
@@ -142,6 +142,7 @@ pub(crate) async fn sequence_batch<S: Storage>(
     items: Vec<Pending>,
 ) -> Result<(), StorageError> {
     let old_size = frontier.size();
+    let t_start = std::time::Instant::now();
     // Duplicates within the batch: the first occurrence is the one appended.
     let mut first: HashMap<Hash, usize> = HashMap::with_capacity(items.len());
     let mut unique: Vec<Hash> = Vec::with_capacity(items.len());
@@ -175,7 +176,9 @@ pub(crate) async fn sequence_batch<S: Storage>(
             next += 1;
         }
     }
+    let t_dedup = t_start.elapsed();
     let prepared = prepare(core, frontier, entries).await;
+    let t_prepare = t_start.elapsed();
     let (new_frontier, batch_parts) = match prepared {
         Ok(p) => p,
         Err(e) => {
@@ -210,6 +213,16 @@ pub(crate) async fn sequence_batch<S: Storage>(
     if let Err(e) = core.storage.commit(&batch).await {
         fail_all(items, &e);
         return Err(e);
+    }
+    if std::env::var_os("HALLMARK_TLOG_TRACE").is_some() {
+        eprintln!(
+            "batch {} new {}: dedup {:?} prepare {:?} commit {:?}",
+            items.len(),
+            batch.entries.len(),
+            t_dedup,
+            t_prepare - t_dedup,
+            t_start.elapsed() - t_prepare
+        );
     }
     *frontier = new_frontier;
     let checkpoint = Arc::new(batch.checkpoint);
@@ -289,12 +302,28 @@ async fn prepare<S: Storage>(
         old.extend(idx.iter().copied().filter(|&i| i < first_hash_index));
         plans.push(idx);
     }
-    let old: Vec<u64> = old.into_iter().collect();
-    let old_hashes: HashMap<u64, Hash> = old
-        .iter()
-        .copied()
-        .zip(core.storage.read_hashes(&old).await?)
+    // The older hashes an appended entry's proof needs are nodes of the old tree's frontier
+    // (a left sibling made only of old leaves is one of its complete subtrees); anything else
+    // is read from storage (not expected).
+    let mut old_hashes: HashMap<u64, Hash> = HashMap::new();
+    let mut start = 0u64;
+    let mut nodes = frontier.hashes().iter();
+    for level in (0..64u32).rev() {
+        if frontier.size() & (1u64 << level) != 0 {
+            if let (Some(h), Some(i)) = (nodes.next(), StoredIndex::new(level, start >> level)) {
+                old_hashes.insert(i.get(), *h);
+            }
+            start += 1u64 << level;
+        }
+    }
+    let missing: Vec<u64> = old
+        .into_iter()
+        .filter(|i| !old_hashes.contains_key(i))
         .collect();
+    if !missing.is_empty() {
+        let read = core.storage.read_hashes(&missing).await?;
+        old_hashes.extend(missing.into_iter().zip(read));
+    }
     let lookup = |i: u64| -> Option<Hash> {
         if i >= first_hash_index {
             hashes.get((i - first_hash_index) as usize).copied()

@@ -468,16 +468,15 @@ fn two_processes_over_one_postgres_database() {
     log_info_checkpoint(&b_addr, &seen);
     thread::sleep(Duration::from_millis(500));
     a = Serve::start(&a_addr, &data, Some(&url), origin);
+    // Every client sends all its entries (retrying unknown outcomes) unless this takes a minute.
     let deadline = Instant::now() + Duration::from_secs(60);
+    while !clients.iter().all(|c| c.is_finished()) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::SeqCst);
     let unknown: Vec<usize> = clients
         .into_iter()
-        .flat_map(|c| {
-            while !c.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(50));
-            }
-            stop.store(true, Ordering::SeqCst);
-            c.join().expect("client thread")
-        })
+        .flat_map(|c| c.join().expect("client thread"))
         .collect();
     settle(&b_addr, &entries, &unknown, &seen);
     log_info_checkpoint(&a_addr, &seen);

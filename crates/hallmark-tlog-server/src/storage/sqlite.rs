@@ -26,7 +26,10 @@ const INSERT_CHUNK: usize = 1000;
 /// SQLite storage.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
+    /// Readers (WAL: they never block the writer).
     pool: SqlitePool,
+    /// The sequencer's connection: batch duplicate checks and commits never wait for readers.
+    writer: SqlitePool,
 }
 
 fn migrator() -> Migrator {
@@ -48,18 +51,24 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        migrator().run(&writer).await?;
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        migrator().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     /// Close the pool (checkpoints the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
@@ -160,7 +169,7 @@ impl Storage for SqliteStorage {
                 sep.push_bind(h.as_bytes().to_vec());
             }
             q.push(")");
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in q.build().fetch_all(&self.writer).await? {
                 out.push((
                     hash_from(&r.try_get::<Vec<u8>, _>(0)?, "leaf hash")?,
                     to_u64(r.try_get(1)?, "entry index")?,
@@ -212,7 +221,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn commit(&self, batch: &Batch) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let latest: Option<i64> = sqlx::query("SELECT MAX(size) FROM checkpoints")
             .fetch_one(&mut *tx)
             .await?

@@ -473,7 +473,7 @@ pub(crate) async fn load(a: TlogLoadArgs) -> Result<ExitCode> {
                         shared.ok.fetch_add(1, Ordering::Relaxed);
                         let good = match mode {
                             LoadMode::Consistency => hashes(&v["hashes"]).is_some(),
-                            _ => check_entry(&v, verifier.as_ref(), n % every == 0),
+                            _ => check_entry(&v, verifier.as_ref(), n.is_multiple_of(every)),
                         };
                         if !good {
                             shared.bad_proofs.fetch_add(1, Ordering::Relaxed);
