@@ -7,6 +7,9 @@
 //! entry, one signed checkpoint, and each entry's inclusion proof against it. All of it is
 //! committed in one transaction, and only then is each request answered. Signatures were
 //! verified by the HTTP handlers before queueing; the sequencer verifies nothing again.
+//!
+//! With `HALLMARK_TLOG_TRACE` set, each committed batch prints its size and the time spent on
+//! the duplicate check, preparation and commit to standard error.
 
 use crate::error::{ApiError, StorageError};
 use crate::log::{EntryView, LogCore};

@@ -51,6 +51,7 @@ async fn serve(a: LogServeArgs) -> Result<ExitCode> {
     }
     let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
     let mut config = Config::new(&data_dir);
+    let a_database_set = a.database.is_some();
     config.database = a.database;
     config.origin = a.origin;
     config.key_type = match a.log_key_type {
@@ -65,10 +66,10 @@ async fn serve(a: LogServeArgs) -> Result<ExitCode> {
     let server = Server::start(config, listener)
         .await
         .context("starting the log")?;
-    let storage = if data_dir.join("log.db").exists() {
-        format!("SQLite in {}", data_dir.display())
-    } else {
+    let storage = if a_database_set {
         "PostgreSQL".to_owned()
+    } else {
+        format!("SQLite in {}", data_dir.display())
     };
     eprintln!(
         "hallmark log: serving on http://{} ({storage}); SIGTERM or Ctrl-C stops it",
