@@ -478,7 +478,20 @@ fn two_processes_over_one_postgres_database() {
         .into_iter()
         .flat_map(|c| c.join().expect("client thread"))
         .collect();
-    settle(&b_addr, &entries, &unknown, &seen);
+    // On a loaded machine the clients may not reach every entry before the deadline: settle
+    // the ones with an unknown outcome and the ones never sent alike.
+    let unacked: Vec<usize> = {
+        let seen = seen.lock().unwrap();
+        (0..entries.len())
+            .filter(|&i| !seen.acked.contains_key(&entries[i].1))
+            .collect()
+    };
+    eprintln!(
+        "{} entries of unknown outcome, {} not acknowledged at the deadline",
+        unknown.len(),
+        unacked.len()
+    );
+    settle(&b_addr, &entries, &unacked, &seen);
     log_info_checkpoint(&a_addr, &seen);
     log_info_checkpoint(&b_addr, &seen);
     let seen = seen.lock().unwrap();
