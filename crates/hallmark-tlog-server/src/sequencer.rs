@@ -19,7 +19,7 @@ use hallmark_tlog::tree::{
     Frontier, StoredIndex, inclusion_proof_from_hashes, inclusion_proof_indexes, tree_hash_indexes,
 };
 use hallmark_tlog::{EMPTY_ROOT, Hash};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -138,12 +138,83 @@ fn sign_sets<S: Storage>(core: &LogCore<S>, entries: &mut [StoredEntry]) -> Resu
     })
 }
 
-/// Sequence one batch on `frontier`; on success the frontier is the new tree's.
+/// A batch prepared for its commit: what is written, and who is answered once it is durable.
+pub(crate) struct Staged {
+    items: Vec<Pending>,
+    batch: Batch,
+    proofs: Vec<Vec<Hash>>,
+    /// Leaf hash -> index, for every item (new, or found in the log or in the batch before).
+    index_of: HashMap<Hash, u64>,
+    /// Leaf hash -> position of its first occurrence in `items`, for the new ones.
+    first: HashMap<Hash, usize>,
+    /// The tree after this batch.
+    frontier: Frontier,
+    /// The checkpoint after this batch.
+    checkpoint: Arc<StoredCheckpoint>,
+    t_start: std::time::Instant,
+    t_dedup: Duration,
+    t_prepare: Duration,
+}
+
+impl Staged {
+    /// The tree after this batch.
+    pub(crate) fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    /// The checkpoint after this batch.
+    pub(crate) fn checkpoint(&self) -> &Arc<StoredCheckpoint> {
+        &self.checkpoint
+    }
+
+    /// Leaf hash -> index of the entries this batch appends.
+    pub(crate) fn appended(&self) -> HashMap<Hash, u64> {
+        self.batch
+            .entries
+            .iter()
+            .map(|e| (e.leaf_hash, e.index))
+            .collect()
+    }
+
+    /// The queue IDs this batch answers.
+    pub(crate) fn queue_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.batch.queue_outcomes.iter().map(|(id, _)| *id)
+    }
+
+    /// Fail every request of this batch (it will not be committed).
+    pub(crate) fn fail(self, e: &StorageError) {
+        fail_all(self.items, e);
+    }
+}
+
+/// Sequence one batch on `frontier` and commit it; on success the frontier is the new tree's.
 pub(crate) async fn sequence_batch<S: Storage>(
     core: &LogCore<S>,
     frontier: &mut Frontier,
     items: Vec<Pending>,
 ) -> Result<(), StorageError> {
+    let checkpoint = core
+        .current()
+        .await
+        .map_err(|e| StorageError::corrupt(e.message.clone()))?;
+    let staged = stage(core, frontier, &checkpoint, &HashMap::new(), items).await?;
+    let next = staged.frontier.clone();
+    finish(core, staged).await?;
+    *frontier = next;
+    Ok(())
+}
+
+/// Prepare a batch on the tree `frontier` (whose checkpoint is `checkpoint`): duplicates
+/// removed (within the batch, against `pending` — leaves of a batch being committed, with
+/// their indexes — and against storage), indexes assigned, stored hashes, SETs, checkpoint and
+/// proofs computed. Nothing is written; on error every request is failed.
+pub(crate) async fn stage<S: Storage>(
+    core: &LogCore<S>,
+    frontier: &Frontier,
+    checkpoint: &Arc<StoredCheckpoint>,
+    pending: &HashMap<Hash, u64>,
+    items: Vec<Pending>,
+) -> Result<Staged, StorageError> {
     let old_size = frontier.size();
     let t_start = std::time::Instant::now();
     // Duplicates within the batch: the first occurrence is the one appended.
@@ -151,17 +222,24 @@ pub(crate) async fn sequence_batch<S: Storage>(
     let mut unique: Vec<Hash> = Vec::with_capacity(items.len());
     for (i, p) in items.iter().enumerate() {
         first.entry(p.leaf).or_insert_with(|| {
-            unique.push(p.leaf);
+            if !pending.contains_key(&p.leaf) {
+                unique.push(p.leaf);
+            }
             i
         });
     }
-    let existing: HashMap<Hash, u64> = match core.storage.find_leaf_hashes(&unique).await {
+    let mut existing: HashMap<Hash, u64> = match core.storage.find_leaf_hashes(&unique).await {
         Ok(v) => v.into_iter().collect(),
         Err(e) => {
             fail_all(items, &e);
             return Err(e);
         }
     };
+    for p in &items {
+        if let Some(&i) = pending.get(&p.leaf) {
+            existing.insert(p.leaf, i);
+        }
+    }
     let now = now_unix();
     let mut index_of: HashMap<Hash, u64> = existing.clone();
     let mut entries: Vec<StoredEntry> = Vec::new();
@@ -179,9 +257,10 @@ pub(crate) async fn sequence_batch<S: Storage>(
             next += 1;
         }
     }
+    first.retain(|leaf, _| !existing.contains_key(leaf));
     let t_dedup = t_start.elapsed();
-    let prepared = prepare(core, frontier, entries).await;
-    let t_prepare = t_start.elapsed();
+    let prepared = prepare(core, frontier, checkpoint, entries).await;
+    let t_prepare = t_start.elapsed() - t_dedup;
     let (new_frontier, batch_parts) = match prepared {
         Ok(p) => p,
         Err(e) => {
@@ -199,37 +278,70 @@ pub(crate) async fn sequence_batch<S: Storage>(
                 id,
                 QueueOutcome {
                     index: index_of.get(&p.leaf).copied()?,
-                    duplicate: existing.contains_key(&p.leaf) || first.get(&p.leaf) != Some(&i),
+                    duplicate: first.get(&p.leaf) != Some(&i),
                 },
             )),
             _ => None,
         })
         .collect();
+    let checkpoint = Arc::new(checkpoint);
     let batch = Batch {
         old_size,
         entries,
         first_hash_index,
         hashes,
-        checkpoint,
+        checkpoint: checkpoint.as_ref().clone(),
         queue_outcomes,
     };
+    Ok(Staged {
+        items,
+        batch,
+        proofs,
+        index_of,
+        first,
+        frontier: new_frontier,
+        checkpoint,
+        t_start,
+        t_dedup,
+        t_prepare,
+    })
+}
+
+/// Commit a staged batch, publish its checkpoint and answer its requests (every
+/// acknowledgement follows the durable commit). On error every request is failed.
+pub(crate) async fn finish<S: Storage>(
+    core: &LogCore<S>,
+    staged: Staged,
+) -> Result<(), StorageError> {
+    let Staged {
+        items,
+        batch,
+        proofs,
+        index_of,
+        first,
+        checkpoint,
+        t_start,
+        t_dedup,
+        t_prepare,
+        ..
+    } = staged;
+    let t_commit = std::time::Instant::now();
     if let Err(e) = core.storage.commit(&batch).await {
         fail_all(items, &e);
         return Err(e);
     }
     if std::env::var_os("HALLMARK_TLOG_TRACE").is_some() {
         eprintln!(
-            "batch {} new {}: dedup {:?} prepare {:?} commit {:?}",
+            "batch {} new {}: dedup {:?} prepare {:?} wait {:?} commit {:?}",
             items.len(),
             batch.entries.len(),
             t_dedup,
-            t_prepare - t_dedup,
-            t_start.elapsed() - t_prepare
+            t_prepare,
+            t_commit.duration_since(t_start) - t_dedup - t_prepare,
+            t_commit.elapsed()
         );
     }
-    *frontier = new_frontier;
-    let checkpoint = Arc::new(batch.checkpoint);
-    if checkpoint.size != old_size {
+    if checkpoint.size != batch.old_size {
         core.set_latest(checkpoint.clone());
     }
     let mut created: HashMap<u64, (StoredEntry, Vec<Hash>)> = batch
@@ -278,6 +390,7 @@ type Prepared = (
 async fn prepare<S: Storage>(
     core: &LogCore<S>,
     frontier: &Frontier,
+    current: &StoredCheckpoint,
     mut entries: Vec<StoredEntry>,
 ) -> Result<Prepared, ApiError> {
     let mut new_frontier = frontier.clone();
@@ -289,7 +402,7 @@ async fn prepare<S: Storage>(
     let size = new_frontier.size();
     let checkpoint = if size == frontier.size() {
         // Nothing new: no checkpoint to publish.
-        core.current().await?.as_ref().clone()
+        current.clone()
     } else {
         sign_checkpoint(core, size, new_frontier.root())?
     };
@@ -372,6 +485,7 @@ async fn gather<S: Storage>(
     rx: &mut mpsc::Receiver<Pending>,
     stop: &mut watch::Receiver<bool>,
     queue_tick: &mut tokio::time::Interval,
+    committing: &HashSet<i64>,
 ) -> Option<Vec<Pending>> {
     let shared = core.storage.is_shared();
     let mut items = Vec::new();
@@ -382,11 +496,15 @@ async fn gather<S: Storage>(
     }
     if shared {
         match core.storage.queued(0, core.tuning.max_batch as u32).await {
-            Ok(q) => items.extend(q.into_iter().map(|r| Pending {
-                leaf: r.leaf_hash,
-                body: r.body,
-                reply: Reply::Queue(r.id),
-            })),
+            Ok(q) => items.extend(
+                q.into_iter()
+                    .filter(|r| !committing.contains(&r.id))
+                    .map(|r| Pending {
+                        leaf: r.leaf_hash,
+                        body: r.body,
+                        reply: Reply::Queue(r.id),
+                    }),
+            ),
             Err(e) => eprintln!("hallmark-tlog-server: reading the queue: {e}"),
         }
     }
@@ -407,6 +525,27 @@ async fn gather<S: Storage>(
         }
     }
     Some(items)
+}
+
+/// A batch being committed (by its own task) while the next one is prepared.
+struct Committing {
+    task: tokio::task::JoinHandle<Result<(), StorageError>>,
+    /// Leaf hash -> index of the entries it appends.
+    leaves: HashMap<Hash, u64>,
+    /// The queued requests it answers.
+    queue_ids: HashSet<i64>,
+}
+
+/// Wait for a committing batch (if any); its requests are answered by then.
+async fn settle(committing: Option<Committing>) -> Result<(), StorageError> {
+    match committing {
+        None => Ok(()),
+        Some(c) => c.task.await.unwrap_or_else(|e| {
+            Err(StorageError::corrupt(format!(
+                "the commit task failed: {e}"
+            )))
+        }),
+    }
 }
 
 /// Run the sequencer until `stop` turns true: take the lease, load the tree, sequence batches;
@@ -458,14 +597,22 @@ pub(crate) async fn run<S: Storage>(
                 }
             }
         };
-        core.set_latest(Arc::new(latest));
+        let latest = Arc::new(latest);
+        core.set_latest(latest.clone());
         core.set_leading(true);
         if let Some(r) = ready.take() {
             let _ = r.send(());
         }
         let mut last_lease_check = tokio::time::Instant::now();
+        // The tree and checkpoint after the last staged batch, which may still be committing.
+        let mut checkpoint = latest;
+        let mut committing: Option<Committing> = None;
         loop {
-            let Some(items) = gather(&core, &mut rx, &mut stop, &mut queue_tick).await else {
+            let no_queue_ids = HashSet::new();
+            let busy_ids = committing.as_ref().map_or(&no_queue_ids, |c| &c.queue_ids);
+            let Some(items) = gather(&core, &mut rx, &mut stop, &mut queue_tick, busy_ids).await
+            else {
+                let _ = settle(committing.take()).await;
                 break 'outer;
             };
             if core.storage.is_shared() && last_lease_check.elapsed() > Duration::from_secs(1) {
@@ -473,21 +620,52 @@ pub(crate) async fn run<S: Storage>(
                 if !core.storage.still_leading().await {
                     core.set_leading(false);
                     fail_all(items, &StorageError::Conflict("lost the lease".into()));
+                    let _ = settle(committing.take()).await;
                     continue 'outer;
                 }
             }
             if items.is_empty() {
                 continue;
             }
-            if let Err(e) = sequence_batch(&core, &mut frontier, items).await {
-                eprintln!("hallmark-tlog-server: batch not committed: {e}");
-                core.set_leading(false);
-                if matches!(e, StorageError::Conflict(_)) {
-                    core.storage.resign().await;
+            let no_leaves = HashMap::new();
+            let pending = committing.as_ref().map_or(&no_leaves, |c| &c.leaves);
+            // Prepared while the batch before commits (its leaves count as stored).
+            let staged = stage(&core, &frontier, &checkpoint, pending, items).await;
+            let previous = settle(committing.take()).await;
+            let staged = match (staged, previous) {
+                (Ok(s), Ok(())) => s,
+                (staged, previous) => {
+                    let e = match (staged, previous) {
+                        (Ok(s), Err(e)) => {
+                            // Prepared on a tree that was not committed: not committed either.
+                            s.fail(&match &e {
+                                StorageError::Conflict(m) => StorageError::Conflict(m.clone()),
+                                other => StorageError::corrupt(other.to_string()),
+                            });
+                            e
+                        }
+                        (Err(e), _) => e,
+                        (Ok(_), Ok(())) => unreachable!("handled above"),
+                    };
+                    eprintln!("hallmark-tlog-server: batch not committed: {e}");
+                    core.set_leading(false);
+                    if matches!(e, StorageError::Conflict(_)) {
+                        core.storage.resign().await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue 'outer;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue 'outer;
-            }
+            };
+            frontier = staged.frontier().clone();
+            checkpoint = staged.checkpoint().clone();
+            let leaves = staged.appended();
+            let queue_ids = staged.queue_ids().collect();
+            let core2 = core.clone();
+            committing = Some(Committing {
+                task: tokio::spawn(async move { finish(&core2, staged).await }),
+                leaves,
+                queue_ids,
+            });
         }
     }
     core.set_leading(false);

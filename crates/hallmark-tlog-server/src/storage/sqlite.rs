@@ -28,8 +28,11 @@ const INSERT_CHUNK: usize = 1000;
 pub struct SqliteStorage {
     /// Readers (WAL: they never block the writer).
     pool: SqlitePool,
-    /// The sequencer's connection: batch duplicate checks and commits never wait for readers.
+    /// The sequencer's connection: commits never wait for readers.
     writer: SqlitePool,
+    /// The sequencer's duplicate checks: the next batch is checked while one commits (WAL:
+    /// it sees every committed batch; the sequencer knows the one committing).
+    checker: SqlitePool,
 }
 
 fn migrator() -> Migrator {
@@ -50,24 +53,36 @@ impl SqliteStorage {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Statement journals of the multi-row INSERTs stay in memory.
+            .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
         migrator().run(&writer).await?;
+        let checker = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            checker,
+        })
     }
 
     /// Close the pool (checkpoints the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.checker.close().await;
         self.writer.close().await;
     }
 }
@@ -169,7 +184,7 @@ impl Storage for SqliteStorage {
                 sep.push_bind(h.as_bytes().to_vec());
             }
             q.push(")");
-            for r in q.build().fetch_all(&self.writer).await? {
+            for r in q.build().fetch_all(&self.checker).await? {
                 out.push((
                     hash_from(&r.try_get::<Vec<u8>, _>(0)?, "leaf hash")?,
                     to_u64(r.try_get(1)?, "entry index")?,
