@@ -32,7 +32,7 @@
 
 use crate::error::Rejection;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use hallmark_core::{Digest, KeyAlgorithm, PublicKey};
+use hallmark_core::{Digest, PublicKey};
 use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 use thiserror::Error;
@@ -791,25 +791,12 @@ impl SigstoreTrustedRoot {
         }
         let mut rekor_keys = Vec::new();
         for (i, t) in raw.tlogs.iter().enumerate() {
-            let der = STANDARD
-                .decode(t.public_key.raw_bytes.as_bytes())
-                .map_err(|_| bad(format!("tlogs[{i}].publicKey.rawBytes is not base64")))?;
-            let key_id = STANDARD
-                .decode(t.log_id.key_id.as_bytes())
-                .map_err(|_| bad(format!("tlogs[{i}].logId.keyId is not base64")))?;
-            let Ok(key) = PublicKey::from_spki_der(&der) else {
+            let Some(key) =
+                crate::tlog::trusted_log_key(i, &t.public_key.raw_bytes, &t.log_id.key_id)
+                    .map_err(bad)?
+            else {
                 continue;
             };
-            if key.algorithm() != KeyAlgorithm::EcdsaP256 {
-                continue;
-            }
-            if hex::encode(&key_id) != key.fingerprint() {
-                return Err(bad(format!(
-                    "tlogs[{i}].logId.keyId is {}, expected {} (sha256 of its public key)",
-                    hex::encode(&key_id),
-                    key.fingerprint()
-                )));
-            }
             rekor_keys.push(key);
         }
         if roots.is_empty() {

@@ -175,25 +175,12 @@ impl TrustedLogs {
         }
         let mut logs = Vec::new();
         for (i, t) in raw.tlogs.iter().enumerate() {
-            let der = STANDARD
-                .decode(t.public_key.raw_bytes.as_bytes())
-                .map_err(|_| bad(format!("tlogs[{i}].publicKey.rawBytes is not base64")))?;
-            let key_id = STANDARD
-                .decode(t.log_id.key_id.as_bytes())
-                .map_err(|_| bad(format!("tlogs[{i}].logId.keyId is not base64")))?;
-            let Ok(key) = PublicKey::from_spki_der(&der) else {
+            let Some(key) =
+                crate::tlog::trusted_log_key(i, &t.public_key.raw_bytes, &t.log_id.key_id)
+                    .map_err(bad)?
+            else {
                 continue;
             };
-            if key.algorithm() != KeyAlgorithm::EcdsaP256 {
-                continue;
-            }
-            if hex::encode(&key_id) != key.fingerprint() {
-                return Err(bad(format!(
-                    "tlogs[{i}].logId.keyId is {}, expected {} (sha256 of its public key)",
-                    hex::encode(&key_id),
-                    key.fingerprint()
-                )));
-            }
             let time = |s: &Option<String>, what: &str| -> Result<Option<i64>, TlogError> {
                 s.as_deref()
                     .map(|s| {
@@ -489,4 +476,34 @@ fn verify_inclusion_proof(
         });
     }
     Ok(())
+}
+
+/// The key of `tlogs[i]` of a `trusted_root.json`: `Ok(None)` for keys hallmark does not use
+/// for logs (not ECDSA P-256, or unparsable), an error when the base64 is bad or the log ID is
+/// not the SHA-256 of the key.
+pub(crate) fn trusted_log_key(
+    i: usize,
+    raw_bytes: &str,
+    key_id: &str,
+) -> Result<Option<PublicKey>, String> {
+    let der = STANDARD
+        .decode(raw_bytes.as_bytes())
+        .map_err(|_| format!("tlogs[{i}].publicKey.rawBytes is not base64"))?;
+    let key_id = STANDARD
+        .decode(key_id.as_bytes())
+        .map_err(|_| format!("tlogs[{i}].logId.keyId is not base64"))?;
+    let Ok(key) = PublicKey::from_spki_der(&der) else {
+        return Ok(None);
+    };
+    if key.algorithm() != KeyAlgorithm::EcdsaP256 {
+        return Ok(None);
+    }
+    if hex::encode(&key_id) != key.fingerprint() {
+        return Err(format!(
+            "tlogs[{i}].logId.keyId is {}, expected {} (sha256 of its public key)",
+            hex::encode(&key_id),
+            key.fingerprint()
+        ));
+    }
+    Ok(Some(key))
 }
