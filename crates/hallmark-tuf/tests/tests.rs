@@ -1,0 +1,575 @@
+//! Integration tests of hallmark-tuf against metadata written by notary 0.7.0, and attacks
+//! built by editing those files or by signing fresh metadata with generated keys.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hallmark_tuf::canonical::{canonicalize, to_canonical};
+use hallmark_tuf::{
+    KeyType, Limits, RepoFiles, Root, Signed, Snapshot, Targets, Timestamp, TrustedVersions,
+    TufError, TufKey, verify_repo, verify_root_chain,
+};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const REPOS: [&str; 2] = ["ecdsa-signer", "ed25519-local"];
+
+fn read(repo: &str, file: &str) -> Vec<u8> {
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests/data/notary-0.7.0",
+        repo,
+        file,
+    ]
+    .iter()
+    .collect();
+    std::fs::read(path).unwrap()
+}
+
+/// The compact bytes notary uploads: `{"signed":<canonical>,"signatures":[..]}`.
+fn wire_value(v: &Value) -> Vec<u8> {
+    let mut out = b"{\"signed\":".to_vec();
+    out.extend(to_canonical(&v["signed"]).unwrap());
+    out.extend(b",\"signatures\":");
+    out.extend(to_canonical(&v["signatures"]).unwrap());
+    out.push(b'}');
+    out
+}
+
+fn wire(repo: &str, file: &str) -> Vec<u8> {
+    wire_value(&serde_json::from_slice(&read(repo, file)).unwrap())
+}
+
+fn value(repo: &str, file: &str) -> Value {
+    serde_json::from_slice(&read(repo, file)).unwrap()
+}
+
+fn at(s: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(s, &Rfc3339).unwrap()
+}
+
+/// Inside every file's validity (the timestamp is valid 2026-11-22 .. 2026-12-06).
+fn now() -> OffsetDateTime {
+    at("2026-11-23T00:00:00Z")
+}
+
+struct Repo {
+    root1: Vec<u8>,
+    root2: Vec<u8>,
+    timestamp: Vec<u8>,
+    snapshot: Vec<u8>,
+    targets: Vec<u8>,
+    releases: Vec<u8>,
+}
+
+fn repo(name: &str) -> Repo {
+    Repo {
+        root1: wire(name, "1.root.json"),
+        root2: wire(name, "root.json"),
+        timestamp: wire(name, "timestamp.json"),
+        snapshot: wire(name, "snapshot.json"),
+        targets: wire(name, "targets.json"),
+        releases: wire(name, "targets/releases.json"),
+    }
+}
+
+impl Repo {
+    fn files(&self) -> RepoFiles<'_> {
+        RepoFiles {
+            root_chain: vec![&self.root2],
+            timestamp: &self.timestamp,
+            snapshot: &self.snapshot,
+            targets: &self.targets,
+            delegations: vec![("targets/releases", &self.releases)],
+        }
+    }
+
+    fn verify(&self, files: &RepoFiles<'_>) -> Result<hallmark_tuf::VerifiedRepo, TufError> {
+        verify_repo(
+            &self.root1,
+            files,
+            &TrustedVersions::default(),
+            now(),
+            &Limits::default(),
+        )
+    }
+}
+
+fn sign_value(key: &EcdsaKeyPair, key_id: &str, signed: &Value) -> Value {
+    let bytes = to_canonical(signed).unwrap();
+    let sig = key.sign(&SystemRandom::new(), &bytes).unwrap();
+    json!({"keyid": key_id, "method": "ecdsa", "sig": STANDARD.encode(sig.as_ref())})
+}
+
+fn new_key() -> (EcdsaKeyPair, Value, String) {
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let der: PublicKeyX509Der<'_> = key.public_key().as_der().unwrap();
+    let spki = der.as_ref().to_vec();
+    let id = TufKey::new(KeyType::Ecdsa, spki.clone()).unwrap().key_id();
+    let object =
+        json!({"keytype": "ecdsa", "keyval": {"private": null, "public": STANDARD.encode(&spki)}});
+    (key, object, id)
+}
+
+// ---- canonical JSON ----
+
+#[test]
+fn canonical_json_matches_docker_go_encoder() {
+    let got = canonicalize(br#"{ "b": "q\"b\\s<>&\n\u2028", "a": [1, -2, true, null], "A": {} }"#)
+        .unwrap();
+    assert_eq!(
+        got,
+        "{\"A\":{},\"a\":[1,-2,true,null],\"b\":\"q\\\"b\\\\s<>&\n\u{2028}\"}".as_bytes()
+    );
+    assert!(matches!(
+        canonicalize(br#"{"a":1.5}"#),
+        Err(TufError::FloatNotAllowed { .. })
+    ));
+}
+
+#[test]
+fn canonical_signed_bytes_verify_for_every_real_file() {
+    for name in REPOS {
+        let root: Signed<Root> = Signed::parse(&read(name, "root.json"), "root").unwrap();
+        let root1: Signed<Root> = Signed::parse(&read(name, "1.root.json"), "root").unwrap();
+        let targets: Signed<Targets> =
+            Signed::parse(&read(name, "targets.json"), "targets").unwrap();
+        let check = |bytes: &[u8], keys: &std::collections::BTreeMap<String, TufKey>| {
+            let v: Value = serde_json::from_slice(bytes).unwrap();
+            let signed = to_canonical(&v["signed"]).unwrap();
+            let mut verified = 0;
+            for s in v["signatures"].as_array().unwrap() {
+                let key = &keys[s["keyid"].as_str().unwrap()];
+                let sig = STANDARD.decode(s["sig"].as_str().unwrap()).unwrap();
+                key.verify("k", s["method"].as_str().unwrap(), &signed, &sig)
+                    .unwrap();
+                verified += 1;
+            }
+            assert_eq!(verified, 1);
+        };
+        check(&read(name, "1.root.json"), &root1.signed.keys);
+        check(&read(name, "root.json"), &root.signed.keys);
+        check(&read(name, "timestamp.json"), &root.signed.keys);
+        check(&read(name, "snapshot.json"), &root.signed.keys);
+        check(&read(name, "targets.json"), &root.signed.keys);
+        check(
+            &read(name, "targets/releases.json"),
+            &targets.signed.delegations.keys,
+        );
+    }
+}
+
+#[test]
+fn wire_bytes_match_snapshot_and_timestamp_hashes() {
+    for name in REPOS {
+        let r = repo(name);
+        let ts: Signed<Timestamp> = Signed::parse(&r.timestamp, "timestamp").unwrap();
+        let snap: Signed<Snapshot> = Signed::parse(&r.snapshot, "snapshot").unwrap();
+        hallmark_tuf::check_file_meta(
+            "snapshot",
+            "timestamp",
+            ts.signed.meta.get("snapshot"),
+            &r.snapshot,
+        )
+        .unwrap();
+        hallmark_tuf::check_file_meta("root", "snapshot", snap.signed.meta.get("root"), &r.root2)
+            .unwrap();
+        hallmark_tuf::check_file_meta(
+            "targets",
+            "snapshot",
+            snap.signed.meta.get("targets"),
+            &r.targets,
+        )
+        .unwrap();
+    }
+}
+
+// ---- model and keys ----
+
+#[test]
+fn key_ids_and_types_of_real_roots() {
+    let root: Signed<Root> = Signed::parse(&read("ecdsa-signer", "root.json"), "root").unwrap();
+    let root_role = root.signed.role("root").unwrap();
+    assert_eq!(
+        root_role.key_ids,
+        ["6a1ec49dffbd87558ee1f7e01358e6262ace64540af0ebb7ed4fed01f874e6b0"]
+    );
+    let key = &root.signed.keys[&root_role.key_ids[0]];
+    assert_eq!(key.key_type(), KeyType::EcdsaX509);
+    assert!(key.public().starts_with(b"-----BEGIN CERTIFICATE-----"));
+    assert_eq!(root.signed.version, 2);
+    assert!(!root.signed.consistent_snapshot);
+
+    let root: Signed<Root> = Signed::parse(&read("ed25519-local", "root.json"), "root").unwrap();
+    let ts = root.signed.role("timestamp").unwrap();
+    assert_eq!(
+        root.signed.keys[&ts.key_ids[0]].key_type(),
+        KeyType::Ed25519
+    );
+
+    let targets: Signed<Targets> =
+        Signed::parse(&read("ecdsa-signer", "targets.json"), "targets").unwrap();
+    let names: Vec<_> = targets
+        .signed
+        .delegations
+        .roles
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["targets/releases", "targets/alice"]);
+    assert_eq!(targets.signed.delegations.roles[0].paths, [""]);
+    assert!(targets.signed.delegations.roles[0].allows("anything"));
+}
+
+#[test]
+fn wrong_type_and_key_id_mismatch_are_rejected() {
+    let err = Signed::<Timestamp>::parse(&read("ecdsa-signer", "snapshot.json"), "timestamp")
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TufError::WrongType {
+            what: "timestamp".into(),
+            expected: "Timestamp".into(),
+            found: "Snapshot".into()
+        }
+    );
+    let text = String::from_utf8(read("ecdsa-signer", "root.json"))
+        .unwrap()
+        .replacen(
+            "\"5c25066b2e9f7d2286013ea42fd6eba77a4e66727b8e393d6d6276e2112b796a\": {",
+            "\"0c25066b2e9f7d2286013ea42fd6eba77a4e66727b8e393d6d6276e2112b796a\": {",
+            1,
+        );
+    assert!(matches!(
+        Signed::<Root>::parse(text.as_bytes(), "root"),
+        Err(TufError::KeyIdMismatch { .. })
+    ));
+}
+
+// ---- client verification ----
+
+#[test]
+fn real_repositories_verify_and_resolve_like_docker() {
+    for name in REPOS {
+        let r = repo(name);
+        let verified = r.verify(&r.files()).unwrap();
+        assert_eq!(verified.root.signed.version, 2);
+        assert_eq!(verified.root_bytes, r.root2);
+        let v2 = verified.resolve("v2").unwrap();
+        assert_eq!(v2.role, "targets/releases");
+        assert_eq!(v2.length, 9);
+        let v3 = verified.resolve("v3").unwrap();
+        assert_eq!(v3.role, "targets");
+        assert!(verified.resolve("latest").is_none());
+        let versions = verified.versions();
+        assert_eq!(versions.delegations["targets/releases"], 1);
+
+        // The next update from the pinned newest root and the remembered versions.
+        let mut files = r.files();
+        files.root_chain.clear();
+        verify_repo(&r.root2, &files, &versions, now(), &Limits::default()).unwrap();
+    }
+    let r = repo("ecdsa-signer");
+    let verified = r.verify(&r.files()).unwrap();
+    assert_eq!(
+        STANDARD.encode(verified.resolve("v2").unwrap().sha256),
+        "ahOj84njes1krZ5ZHLxQMiRxeO4SrQW88ymrUbx488w="
+    );
+}
+
+#[test]
+fn expired_timestamp_is_rejected() {
+    let r = repo("ecdsa-signer");
+    let err = verify_repo(
+        &r.root1,
+        &r.files(),
+        &TrustedVersions::default(),
+        at("2026-12-07T00:00:00Z"),
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        TufError::Expired {
+            role: "timestamp".into(),
+            version: 7,
+            expires: "2026-12-06T06:14:02.510534277Z".into(),
+            now: "2026-12-07T00:00:00Z".into()
+        }
+    );
+}
+
+#[test]
+fn rolled_back_versions_are_rejected() {
+    let r = repo("ecdsa-signer");
+    let trusted = TrustedVersions {
+        timestamp: 8,
+        ..TrustedVersions::default()
+    };
+    let err = verify_repo(&r.root1, &r.files(), &trusted, now(), &Limits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        TufError::Rollback {
+            role: "timestamp".into(),
+            trusted: 8,
+            found: 7
+        }
+    );
+    let mut trusted = TrustedVersions::default();
+    trusted.delegations.insert("targets/releases".into(), 2);
+    let err = verify_repo(&r.root1, &r.files(), &trusted, now(), &Limits::default()).unwrap_err();
+    assert!(
+        matches!(err, TufError::Rollback { role, trusted: 2, found: 1 } if role == "targets/releases")
+    );
+
+    // A root chain that goes back (or skips) a version.
+    let err = verify_root_chain(&r.root2, &[&r.root1], &Limits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        TufError::RootVersionNotConsecutive {
+            expected: 3,
+            found: 1
+        }
+    );
+}
+
+#[test]
+fn wrong_snapshot_hash_is_rejected() {
+    let r = repo("ecdsa-signer");
+    // Same bytes reordered: same length, still validly signed, different hash.
+    let v: Value = serde_json::from_slice(&r.snapshot).unwrap();
+    let mut reordered = b"{\"signatures\":".to_vec();
+    reordered.extend(to_canonical(&v["signatures"]).unwrap());
+    reordered.extend(b",\"signed\":");
+    reordered.extend(to_canonical(&v["signed"]).unwrap());
+    reordered.push(b'}');
+    assert_eq!(reordered.len(), r.snapshot.len());
+    let mut files = r.files();
+    files.snapshot = &reordered;
+    let err = r.verify(&files).unwrap_err();
+    assert!(
+        matches!(&err, TufError::HashMismatch { role, listed_by, algorithm, .. }
+            if role == "snapshot" && listed_by == "timestamp" && algorithm == "sha256"),
+        "{err:?}"
+    );
+
+    // Mix and match: the other repository's snapshot.
+    let other = repo("ed25519-local");
+    let mut files = r.files();
+    files.snapshot = &other.snapshot;
+    assert!(matches!(
+        r.verify(&files).unwrap_err(),
+        TufError::HashMismatch { .. } | TufError::LengthMismatch { .. }
+    ));
+
+    // A targets file not listed as the snapshot says.
+    let mut longer = r.targets.clone();
+    longer.push(b' ');
+    let mut files = r.files();
+    files.targets = &longer;
+    assert_eq!(
+        r.verify(&files).unwrap_err(),
+        TufError::LengthMismatch {
+            role: "targets".into(),
+            listed_by: "snapshot".into(),
+            expected: 1035,
+            found: 1036
+        }
+    );
+}
+
+#[test]
+fn threshold_not_met_is_rejected() {
+    let r = repo("ecdsa-signer");
+    let mut v = value("ecdsa-signer", "timestamp.json");
+    v["signatures"] = json!([]);
+    let unsigned = wire_value(&v);
+    let mut files = r.files();
+    files.timestamp = &unsigned;
+    assert_eq!(
+        r.verify(&files).unwrap_err(),
+        TufError::ThresholdNotMet {
+            role: "timestamp".into(),
+            threshold: 1,
+            valid: 0
+        }
+    );
+
+    // The same valid signature twice does not count twice.
+    let mut v = value("ed25519-local", "timestamp.json");
+    let sig = v["signatures"][0].clone();
+    v["signatures"] = json!([sig.clone(), sig]);
+    let mut signed = v["signed"].clone();
+    signed["version"] = json!(7);
+    let root: Signed<Root> = Signed::parse(&read("ed25519-local", "root.json"), "root").unwrap();
+    let ts: Signed<Timestamp> = Signed::parse(&wire_value(&v), "timestamp").unwrap();
+    let role = root.signed.role("timestamp").unwrap();
+    let err = hallmark_tuf::verify_threshold(&ts, "timestamp", &root.signed.keys, &role.key_ids, 2)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TufError::ThresholdNotMet {
+            role: "timestamp".into(),
+            threshold: 2,
+            valid: 1
+        }
+    );
+}
+
+#[test]
+fn signature_by_a_wrong_key_is_rejected() {
+    let r = repo("ecdsa-signer");
+    let (key, _, other_id) = new_key();
+    let v = value("ecdsa-signer", "timestamp.json");
+    let real_id = v["signatures"][0]["keyid"].as_str().unwrap().to_string();
+    // Claiming the timestamp key's ID, and under its own ID.
+    for id in [real_id.as_str(), other_id.as_str()] {
+        let mut forged = v.clone();
+        forged["signatures"] = json!([sign_value(&key, id, &v["signed"])]);
+        let bytes = wire_value(&forged);
+        let mut files = r.files();
+        files.timestamp = &bytes;
+        assert_eq!(
+            r.verify(&files).unwrap_err(),
+            TufError::ThresholdNotMet {
+                role: "timestamp".into(),
+                threshold: 1,
+                valid: 0
+            }
+        );
+    }
+    // The right key but a method that does not fit it.
+    let mut wrong_method = v.clone();
+    wrong_method["signatures"][0]["method"] = json!("eddsa");
+    let bytes = wire_value(&wrong_method);
+    let mut files = r.files();
+    files.timestamp = &bytes;
+    assert!(matches!(
+        r.verify(&files).unwrap_err(),
+        TufError::MethodMismatch { method, key_type, .. } if method == "eddsa" && key_type == "ecdsa"
+    ));
+}
+
+#[test]
+fn modified_signed_bytes_are_rejected() {
+    for name in REPOS {
+        let r = repo(name);
+        let mut v = value(name, "timestamp.json");
+        v["signed"]["version"] = json!(8);
+        let bytes = wire_value(&v);
+        let mut files = r.files();
+        files.timestamp = &bytes;
+        assert_eq!(
+            r.verify(&files).unwrap_err(),
+            TufError::ThresholdNotMet {
+                role: "timestamp".into(),
+                threshold: 1,
+                valid: 0
+            }
+        );
+    }
+    // A delegation file edited and re-listed is caught by its signature.
+    let r = repo("ecdsa-signer");
+    let mut v = value("ecdsa-signer", "targets/releases.json");
+    v["signed"]["targets"]["v2"]["length"] = json!(10);
+    let bytes = wire_value(&v);
+    let signed: Signed<Targets> = Signed::parse(&bytes, "targets/releases").unwrap();
+    let targets: Signed<Targets> = Signed::parse(&r.targets, "targets").unwrap();
+    let role = &targets.signed.delegations.roles[0];
+    assert!(matches!(
+        hallmark_tuf::verify_threshold(
+            &signed,
+            "targets/releases",
+            &targets.signed.delegations.keys,
+            &role.key_ids,
+            role.threshold
+        ),
+        Err(TufError::ThresholdNotMet { .. })
+    ));
+}
+
+#[test]
+fn root_rotation_must_be_cross_signed() {
+    // Rotate the real root (v2) to a new root key, signed only by the new key.
+    let (key, object, id) = new_key();
+    let v = value("ecdsa-signer", "root.json");
+    let mut signed = v["signed"].clone();
+    signed["version"] = json!(3);
+    signed["keys"][&id] = object;
+    signed["roles"]["root"]["keyids"] = json!([id]);
+    let root3 =
+        wire_value(&json!({"signed": signed, "signatures": [sign_value(&key, &id, &signed)]}));
+    let root2 = wire("ecdsa-signer", "root.json");
+    let err = verify_root_chain(&root2, &[&root3], &Limits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        TufError::ThresholdNotMet {
+            role: "root version 3 (by the keys of root version 2)".into(),
+            threshold: 1,
+            valid: 0
+        }
+    );
+
+    // Fresh roots: A -> B signed by both verifies; signed by A only does not.
+    let (a, a_obj, a_id) = new_key();
+    let (b, b_obj, b_id) = new_key();
+    let mut one = v["signed"].clone();
+    one["version"] = json!(1);
+    one["keys"][&a_id] = a_obj;
+    one["roles"]["root"]["keyids"] = json!([a_id]);
+    let root_a = wire_value(&json!({"signed": one, "signatures": [sign_value(&a, &a_id, &one)]}));
+    let mut two = one.clone();
+    two["version"] = json!(2);
+    two["keys"][&b_id] = b_obj;
+    two["roles"]["root"]["keyids"] = json!([b_id]);
+    let both = wire_value(
+        &json!({"signed": two, "signatures": [sign_value(&a, &a_id, &two), sign_value(&b, &b_id, &two)]}),
+    );
+    let (newest, _) = verify_root_chain(&root_a, &[&both], &Limits::default()).unwrap();
+    assert_eq!(newest.signed.version, 2);
+    let old_only = wire_value(&json!({"signed": two, "signatures": [sign_value(&a, &a_id, &two)]}));
+    assert_eq!(
+        verify_root_chain(&root_a, &[&old_only], &Limits::default()).unwrap_err(),
+        TufError::ThresholdNotMet {
+            role: "root version 2 (by its own keys)".into(),
+            threshold: 1,
+            valid: 0
+        }
+    );
+}
+
+#[test]
+fn size_limits_and_missing_delegations() {
+    let r = repo("ecdsa-signer");
+    let limits = Limits {
+        timestamp: 100,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        verify_repo(&r.root1, &r.files(), &TrustedVersions::default(), now(), &limits),
+        Err(TufError::TooLarge { role, limit: 100, .. }) if role == "timestamp"
+    ));
+    let mut files = r.files();
+    files.delegations.clear();
+    assert_eq!(
+        r.verify(&files).unwrap_err(),
+        TufError::MissingRole {
+            role: "targets/releases".into()
+        }
+    );
+    let mut files = r.files();
+    files.delegations = vec![("targets/bob", &r.releases)];
+    assert_eq!(
+        r.verify(&files).unwrap_err(),
+        TufError::NotDelegated {
+            role: "targets/bob".into(),
+            parent: "targets".into()
+        }
+    );
+}
