@@ -319,7 +319,9 @@ pub fn verify_root_chain(
 /// root rotation chain, then timestamp, snapshot (length and hashes from the timestamp),
 /// targets and delegated roles (length and hashes from the snapshot), each against its
 /// signing keys and threshold, its expiry, and the versions trusted before. The newest root
-/// is also checked against the snapshot's `root` entry when the snapshot lists one.
+/// is also checked against the snapshot's `root` entry when the snapshot lists one, so the
+/// trusted root must be the exact bytes downloaded. When the root chain rotates the timestamp
+/// or snapshot keys, the trusted timestamp and snapshot versions are ignored (TUF 5.3.11).
 pub fn verify_repo(
     trusted_root: &[u8],
     files: &RepoFiles<'_>,
@@ -329,6 +331,24 @@ pub fn verify_repo(
 ) -> Result<VerifiedRepo, TufError> {
     let (root, root_bytes) = verify_root_chain(trusted_root, &files.root_chain, limits)?;
     check_expiry(&root.signed, "root", now)?;
+
+    // TUF 5.3.11: when the root walk rotated the timestamp or snapshot keys, the timestamp and
+    // snapshot trusted before are discarded (recovery from a fast-forward attack).
+    let mut trusted = trusted.clone();
+    if !files.root_chain.is_empty() {
+        let first: Signed<Root> = Signed::parse(trusted_root, "trusted root")?;
+        let rotated = |role: &str| -> Result<bool, TufError> {
+            let mut old = first.signed.role(role)?.key_ids.clone();
+            let mut new = root.signed.role(role)?.key_ids.clone();
+            old.sort();
+            new.sort();
+            Ok(old != new)
+        };
+        if rotated("timestamp")? || rotated("snapshot")? {
+            trusted.timestamp = 0;
+            trusted.snapshot = 0;
+        }
+    }
 
     check_size("timestamp", files.timestamp, limits.timestamp)?;
     let timestamp: Signed<Timestamp> = Signed::parse(files.timestamp, "timestamp")?;

@@ -312,7 +312,10 @@ fn rolled_back_versions_are_rejected() {
         timestamp: 8,
         ..TrustedVersions::default()
     };
-    let err = verify_repo(&r.root1, &r.files(), &trusted, now(), &Limits::default()).unwrap_err();
+    // From the pinned root v2 (no rotation in this update).
+    let mut files = r.files();
+    files.root_chain.clear();
+    let err = verify_repo(&r.root2, &files, &trusted, now(), &Limits::default()).unwrap_err();
     assert_eq!(
         err,
         TufError::Rollback {
@@ -321,6 +324,32 @@ fn rolled_back_versions_are_rejected() {
             found: 7
         }
     );
+    // The real root v1 -> v2 rotated the snapshot key: a fast-forwarded timestamp and
+    // snapshot trusted before are discarded, as TUF 5.3.11 says (but not without rotation).
+    let fast_forwarded = TrustedVersions {
+        timestamp: 100,
+        snapshot: 100,
+        ..TrustedVersions::default()
+    };
+    verify_repo(
+        &r.root1,
+        &r.files(),
+        &fast_forwarded,
+        now(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let mut files = r.files();
+    files.root_chain.clear();
+    assert!(matches!(
+        verify_repo(&r.root2, &files, &fast_forwarded, now(), &Limits::default()),
+        Err(TufError::Rollback {
+            trusted: 100,
+            found: 7,
+            ..
+        })
+    ));
+
     let mut trusted = TrustedVersions::default();
     trusted.delegations.insert("targets/releases".into(), 2);
     let err = verify_repo(&r.root1, &r.files(), &trusted, now(), &Limits::default()).unwrap_err();
