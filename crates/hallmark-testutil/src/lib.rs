@@ -3,8 +3,10 @@
 //!
 //! - [`registry`]: a docker-registry 2.8 (CNCF distribution) shared by one test binary.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temporary directory).
+//! - [`process`]: free ports, signals and liveness checks shared by the starters.
 //! - [`tools`]: skopeo 1.18 with sigstore enabled, and helpers to drive it.
 
 pub mod postgres;
+pub mod process;
 pub mod registry;
 pub mod tools;
