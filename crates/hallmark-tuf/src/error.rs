@@ -184,4 +184,16 @@ pub enum TufError {
         /// The delegated path prefixes.
         paths: Vec<String>,
     },
+    /// No root key is a certificate for the GUN that is valid at the verification time.
+    #[error(
+        "root of {gun}: expected a root certificate with CN {gun:?} valid at {now}, found: {found}"
+    )]
+    NoValidRootCertificate {
+        /// The GUN (repository name) expected as CN.
+        gun: String,
+        /// The verification time (RFC 3339).
+        now: String,
+        /// Why each root key was not accepted.
+        found: String,
+    },
 }

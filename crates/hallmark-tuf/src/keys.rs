@@ -69,10 +69,22 @@ impl KeyType {
     }
 }
 
+/// What Notary's trust pinning reads from an `*-x509` key's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// The subject common name (Notary requires it to equal the GUN).
+    pub common_name: Option<String>,
+    /// notBefore, seconds since the Unix epoch.
+    pub not_before: u64,
+    /// notAfter, seconds since the Unix epoch.
+    pub not_after: u64,
+}
+
 /// A Notary public key as listed in `keys` of root or delegations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TufKey {
     key_type: KeyType,
+    certificate: Option<CertificateInfo>,
     /// The decoded `keyval.public` bytes (DER SPKI, PEM certificate text, or raw Ed25519).
     public: Vec<u8>,
     /// The verification key: raw EC point, PKCS#1 RSAPublicKey DER, or raw Ed25519 bytes.
@@ -86,6 +98,7 @@ impl TufKey {
             key_id: "(new key)".to_string(),
             reason,
         };
+        let mut certificate = None;
         let verify_bytes = match key_type {
             KeyType::Ed25519 => {
                 if public.len() != 32 {
@@ -115,11 +128,23 @@ impl TufKey {
                     .subject_public_key_info()
                     .to_der()
                     .map_err(|e| invalid(format!("certificate public key: {e}")))?;
+                let tbs = cert.tbs_certificate();
+                let common_name = tbs
+                    .subject()
+                    .common_name()
+                    .map_err(|e| invalid(format!("certificate subject: {e}")))?
+                    .map(|cn| cn.value().into_owned());
+                certificate = Some(CertificateInfo {
+                    common_name,
+                    not_before: tbs.validity().not_before.to_unix_duration().as_secs(),
+                    not_after: tbs.validity().not_after.to_unix_duration().as_secs(),
+                });
                 spki_key(&spki_der, key_type == KeyType::RsaX509).map_err(invalid)?
             }
         };
         Ok(Self {
             key_type,
+            certificate,
             public,
             verify_bytes,
         })
@@ -157,6 +182,11 @@ impl TufKey {
     /// The key type.
     pub fn key_type(&self) -> KeyType {
         self.key_type
+    }
+
+    /// The certificate fields of an `*-x509` key.
+    pub fn certificate(&self) -> Option<&CertificateInfo> {
+        self.certificate.as_ref()
     }
 
     /// The decoded `keyval.public` bytes.

@@ -24,9 +24,9 @@
 //! - Thresholds are effectively always 1 in Notary; they are still enforced here over distinct
 //!   key IDs.
 //!
-//! Not checked here yet: the root certificate's
-//! validity period and CN = GUN (Notary's trust pinning), and that a delegation's paths are
-//! within its parent's.
+//! Notary's trust pinning of root certificates (CN = GUN, validity period) is
+//! [`check_root_certificates`], separate from [`verify_repo`]. Not checked yet: that a
+//! delegation's paths are within its parent's.
 
 pub mod canonical;
 pub mod error;
@@ -35,12 +35,12 @@ pub mod model;
 pub mod verify;
 
 pub use error::TufError;
-pub use keys::{KeyType, TufKey};
+pub use keys::{CertificateInfo, KeyType, TufKey};
 pub use model::{
     DelegatedRole, Delegations, Expires, FileMeta, Metadata, RoleKeys, Root, Signature, Signed,
     Snapshot, Targets, Timestamp,
 };
 pub use verify::{
-    Limits, RepoFiles, ResolvedTarget, TrustedVersions, VerifiedRepo, check_file_meta, verify_repo,
-    verify_root_chain, verify_threshold,
+    Limits, RepoFiles, ResolvedTarget, TrustedVersions, VerifiedRepo, check_file_meta,
+    check_root_certificates, verify_repo, verify_root_chain, verify_threshold,
 };

@@ -267,6 +267,58 @@ fn verify_top<T: Metadata>(signed: &Signed<T>, role: &str, root: &Root) -> Resul
     verify_threshold(signed, role, &root.keys, &keys.key_ids, keys.threshold)
 }
 
+/// Notary's trust pinning check of a root (`trustpinning/certs.go` ValidateRoot, without
+/// pinned certificates or CAs): only root-role keys that are certificates with CN = `gun`
+/// and valid at `now` count, and they must meet the root threshold. Call it on the newest
+/// root after [`verify_repo`].
+pub fn check_root_certificates(
+    root: &Signed<Root>,
+    gun: &str,
+    now: OffsetDateTime,
+) -> Result<(), TufError> {
+    let role = root.signed.role("root")?;
+    let now_secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let mut valid = Vec::new();
+    let mut rejected = Vec::new();
+    for id in &role.key_ids {
+        let Some(key) = root.signed.keys.get(id) else {
+            rejected.push(format!("{id}: not in keys"));
+            continue;
+        };
+        let Some(cert) = key.certificate() else {
+            rejected.push(format!(
+                "{id}: {} is not a certificate",
+                key.key_type().name()
+            ));
+            continue;
+        };
+        if cert.common_name.as_deref() != Some(gun) {
+            rejected.push(format!("{id}: CN {:?}", cert.common_name));
+        } else if now_secs < cert.not_before || now_secs > cert.not_after {
+            rejected.push(format!(
+                "{id}: valid {} .. {} (Unix seconds)",
+                cert.not_before, cert.not_after
+            ));
+        } else {
+            valid.push(id.clone());
+        }
+    }
+    if valid.is_empty() {
+        return Err(TufError::NoValidRootCertificate {
+            gun: gun.to_string(),
+            now: rfc3339(now),
+            found: rejected.join("; "),
+        });
+    }
+    verify_threshold(
+        root,
+        "root (valid certificates)",
+        &root.signed.keys,
+        &valid,
+        role.threshold,
+    )
+}
+
 /// Verifies a root rotation chain from a trusted root: each next root must have version
 /// `previous + 1` and be signed by a threshold of the previous root's root keys and of its own.
 /// Returns the newest root and its bytes. Expiry is not checked here (TUF checks only the

@@ -602,3 +602,23 @@ fn size_limits_and_missing_delegations() {
         }
     );
 }
+
+#[test]
+fn root_certificates_are_checked_like_notary_trust_pinning() {
+    for name in REPOS {
+        let root: Signed<Root> = Signed::parse(&wire(name, "root.json"), "root").unwrap();
+        let id = &root.signed.role("root").unwrap().key_ids[0];
+        let cert = root.signed.keys[id].certificate().unwrap();
+        assert_eq!(cert.common_name.as_deref(), Some("example.com/demo/app"));
+        hallmark_tuf::check_root_certificates(&root, "example.com/demo/app", now()).unwrap();
+        for (gun, when) in [
+            ("example.com/demo/other", now()),
+            ("example.com/demo/app", at("2037-01-01T00:00:00Z")),
+        ] {
+            assert!(matches!(
+                hallmark_tuf::check_root_certificates(&root, gun, when),
+                Err(TufError::NoValidRootCertificate { .. })
+            ));
+        }
+    }
+}
