@@ -622,3 +622,53 @@ fn root_certificates_are_checked_like_notary_trust_pinning() {
         }
     }
 }
+
+#[test]
+fn rsa_and_ed25519_keys_verify_by_method() {
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair};
+    let message = b"{\"_type\":\"Targets\"}";
+
+    let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+    let der: PublicKeyX509Der<'_> = rsa.public_key().as_der().unwrap();
+    let key = TufKey::new(KeyType::Rsa, der.as_ref().to_vec()).unwrap();
+    for (method, alg) in [
+        (
+            "rsapss",
+            &RSA_PSS_SHA256 as &dyn aws_lc_rs::signature::RsaEncoding,
+        ),
+        ("rsapkcs1v15", &RSA_PKCS1_SHA256),
+    ] {
+        let mut sig = vec![0u8; rsa.public_modulus_len()];
+        rsa.sign(alg, &SystemRandom::new(), message, &mut sig)
+            .unwrap();
+        key.verify("k", method, message, &sig).unwrap();
+        assert_eq!(
+            key.verify("k", method, b"other", &sig),
+            Err(TufError::BadSignature { key_id: "k".into() })
+        );
+    }
+    assert!(matches!(
+        key.verify("k", "ecdsa", message, &[0; 64]),
+        Err(TufError::MethodMismatch { .. })
+    ));
+
+    let ed = Ed25519KeyPair::generate().unwrap();
+    let key = TufKey::new(KeyType::Ed25519, ed.public_key().as_ref().to_vec()).unwrap();
+    let sig = ed.sign(message);
+    key.verify("k", "eddsa", message, sig.as_ref()).unwrap();
+    assert!(matches!(
+        key.verify("k", "ecdsa", message, sig.as_ref()),
+        Err(TufError::MethodMismatch { .. })
+    ));
+    assert!(matches!(
+        TufKey::new(KeyType::Ed25519, vec![0; 31]),
+        Err(TufError::InvalidKey { .. })
+    ));
+    // An ecdsa key whose bytes are an Ed25519 SPKI is rejected.
+    let ed_spki: PublicKeyX509Der<'_> = ed.public_key().as_der().unwrap();
+    assert!(matches!(
+        TufKey::new(KeyType::Ecdsa, ed_spki.as_ref().to_vec()),
+        Err(TufError::InvalidKey { .. })
+    ));
+}
