@@ -25,8 +25,8 @@
 //!   key IDs.
 //!
 //! Notary's trust pinning of root certificates (CN = GUN, validity period) is
-//! [`check_root_certificates`], separate from [`verify_repo`]. Not checked yet: that a
-//! delegation's paths are within its parent's.
+//! [`check_root_certificates`], separate from [`verify_repo`]. A delegated role's targets must be
+//! within its own paths and those of every ancestor role.
 
 pub mod canonical;
 pub mod error;

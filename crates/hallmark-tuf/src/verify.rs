@@ -439,6 +439,9 @@ pub fn verify_repo(
     let mut supplied: Vec<(&str, &[u8])> = files.delegations.clone();
     supplied.sort_by_key(|(name, _)| (name.matches('/').count(), *name));
     let mut delegations: BTreeMap<String, Signed<Targets>> = BTreeMap::new();
+    // For each verified delegation, its role entry and those of its ancestors: a target must be
+    // within the paths of every one of them (Notary restricts a child to its parent's paths).
+    let mut chains: BTreeMap<String, Vec<crate::model::DelegatedRole>> = BTreeMap::new();
     for (name, bytes) in supplied {
         let parent_name = name.rsplit_once('/').map_or("", |(p, _)| p);
         let parent = if parent_name == TARGETS_ROLE {
@@ -473,13 +476,18 @@ pub fn verify_repo(
             signed.signed.version,
         )?;
         check_expiry(&signed.signed, name, now)?;
-        if let Some(target) = signed.signed.targets.keys().find(|t| !role.allows(t)) {
-            return Err(TufError::TargetOutsideDelegatedPaths {
-                role: name.to_string(),
-                target: target.clone(),
-                paths: role.paths.clone(),
-            });
+        let mut chain = chains.get(parent_name).cloned().unwrap_or_default();
+        chain.push(role.clone());
+        for target in signed.signed.targets.keys() {
+            if let Some(outside) = chain.iter().find(|r| !r.allows(target)) {
+                return Err(TufError::TargetOutsideDelegatedPaths {
+                    role: name.to_string(),
+                    target: target.clone(),
+                    paths: outside.paths.clone(),
+                });
+            }
         }
+        chains.insert(name.to_string(), chain);
         delegations.insert(name.to_string(), signed);
     }
 

@@ -672,3 +672,80 @@ fn rsa_and_ed25519_keys_verify_by_method() {
         Err(TufError::InvalidKey { .. })
     ));
 }
+
+/// A whole repository signed with one generated key, with nested delegations
+/// `targets/a` (paths `["v"]`) and `targets/a/b` (paths `[""]`).
+fn fresh_repo(b_targets: Value) -> Result<hallmark_tuf::VerifiedRepo, TufError> {
+    let (key, object, id) = new_key();
+    let expires = "2030-01-01T00:00:00Z";
+    let envelope = |signed: Value| {
+        wire_value(&json!({"signed": signed, "signatures": [sign_value(&key, &id, &signed)]}))
+    };
+    let meta = |bytes: &[u8]| {
+        let sha = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+        json!({"length": bytes.len(), "hashes": {"sha256": STANDARD.encode(sha.as_ref())}})
+    };
+    let role = json!({"keyids": [id], "threshold": 1});
+    let root = envelope(json!({
+        "_type": "Root", "consistent_snapshot": false, "expires": expires, "version": 1,
+        "keys": {&id: object},
+        "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role},
+    }));
+    let delegation = |name: &str, paths: Value| json!({"name": name, "keyids": [id], "threshold": 1, "paths": paths});
+    let target = json!({"length": 9, "hashes": {"sha256": STANDARD.encode([7u8; 32])}});
+    let targets = envelope(json!({
+        "_type": "Targets", "expires": expires, "version": 1, "targets": {},
+        "delegations": {"keys": {&id: object}, "roles": [delegation("targets/a", json!(["v"]))]},
+    }));
+    let a = envelope(json!({
+        "_type": "Targets", "expires": expires, "version": 1, "targets": {"v1": target},
+        "delegations": {"keys": {&id: object}, "roles": [delegation("targets/a/b", json!([""]))]},
+    }));
+    let b = envelope(json!({
+        "_type": "Targets", "expires": expires, "version": 1, "targets": b_targets,
+        "delegations": {"keys": {}, "roles": []},
+    }));
+    let snapshot = envelope(json!({
+        "_type": "Snapshot", "expires": expires, "version": 1,
+        "meta": {"root": meta(&root), "targets": meta(&targets), "targets/a": meta(&a), "targets/a/b": meta(&b)},
+    }));
+    let timestamp = envelope(json!({
+        "_type": "Timestamp", "expires": expires, "version": 1,
+        "meta": {"snapshot": meta(&snapshot)},
+    }));
+    let files = RepoFiles {
+        root_chain: vec![],
+        timestamp: &timestamp,
+        snapshot: &snapshot,
+        targets: &targets,
+        delegations: vec![("targets/a/b", &b), ("targets/a", &a)],
+    };
+    verify_repo(
+        &root,
+        &files,
+        &TrustedVersions::default(),
+        now(),
+        &Limits::default(),
+    )
+}
+
+#[test]
+fn nested_delegations_are_restricted_to_every_ancestor_path() {
+    let target = json!({"length": 5, "hashes": {"sha256": STANDARD.encode([1u8; 32])}});
+    let verified = fresh_repo(json!({"v9": target})).unwrap();
+    assert_eq!(verified.delegations.len(), 2);
+    let found = verified.resolve_in("v9", &["targets/a/b"]).unwrap();
+    assert_eq!((found.role.as_str(), found.length), ("targets/a/b", 5));
+    assert_eq!(verified.resolve_in("v1", &["targets/a"]).unwrap().length, 9);
+    // Docker only looks in targets/releases and targets.
+    assert!(verified.resolve("v9").is_none());
+
+    assert_eq!(
+        fresh_repo(json!({"w1": target})).unwrap_err(),
+        TufError::TargetOutsideDelegatedPaths {
+            role: "targets/a/b".into(),
+            target: "w1".into(),
+            paths: vec!["v".into()]
+        }
+    );
+}
