@@ -27,9 +27,13 @@
 //! Notary's trust pinning of root certificates (CN = GUN, validity period) is
 //! [`check_root_certificates`], separate from [`verify_repo`]. A delegated role's targets must be
 //! within its own paths and those of every ancestor role.
+//!
+//! [`keyfile`] reads and writes the encrypted private key files of a docker/notary trust
+//! directory (`private/<key ID>.key`).
 
 pub mod canonical;
 pub mod error;
+pub mod keyfile;
 pub mod keys;
 pub mod model;
 pub mod verify;
