@@ -752,6 +752,7 @@ async fn copy_manifest_tree(
     top: &FetchedManifest,
     tag: Option<&str>,
     report: &mut CopyReport,
+    copied: &mut Vec<Digest>,
 ) -> Result<(), SigstoreError> {
     // Children first, so nothing ever names content that is not there yet.
     match Manifest::parse(&top.bytes, Some(&top.media_type)) {
@@ -765,7 +766,7 @@ async fn copy_manifest_tree(
         Ok(Manifest::Index(index)) => {
             for child in &index.manifests {
                 let fm = src.get_manifest(&child.digest.to_string()).await?;
-                Box::pin(copy_manifest_tree(src, dst, &fm, None, report)).await?;
+                Box::pin(copy_manifest_tree(src, dst, &fm, None, report, copied)).await?;
             }
         }
         Err(e) => {
@@ -788,6 +789,7 @@ async fn copy_manifest_tree(
         });
     }
     report.manifests += 1;
+    copied.push(top.digest.clone());
     Ok(())
 }
 
@@ -848,19 +850,24 @@ pub async fn copy(
         digest: top.digest.to_string(),
         ..CopyReport::default()
     };
-    copy_manifest_tree(src, dst, &top, dst_tag, &mut report).await?;
-    let digests = walk(src, &top, true).await?;
+    // The manifests of the image (an index and its children), as copied: no second fetch.
+    let mut digests = Vec::new();
+    copy_manifest_tree(src, dst, &top, dst_tag, &mut report, &mut digests).await?;
+    digests.rotate_right(1); // the top manifest first, as it was pushed last
+    let mut seen = std::collections::HashSet::new();
+    digests.retain(|d| seen.insert(d.clone())); // an index may list a child twice
+    let mut attached = Vec::new();
     for digest in &digests {
         for kind in [Attachment::Signature, Attachment::Attestation] {
             let tag = kind.tag(digest);
             if let Some(m) = get_optional_manifest(src, &tag).await? {
-                copy_manifest_tree(src, dst, &m, Some(&tag), &mut report).await?;
+                copy_manifest_tree(src, dst, &m, Some(&tag), &mut report, &mut attached).await?;
                 report.attachments.push(tag);
             }
         }
         for r in src.referrers(digest, None).await? {
             let m = src.get_manifest(&r.digest.to_string()).await?;
-            copy_manifest_tree(src, dst, &m, None, &mut report).await?;
+            copy_manifest_tree(src, dst, &m, None, &mut report, &mut attached).await?;
             add_to_referrers_index(dst, digest, r.clone()).await?;
             report.referrers.push(r.digest.to_string());
         }
