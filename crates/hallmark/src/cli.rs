@@ -74,6 +74,9 @@ pub(crate) enum Command {
     /// Run hallmark's transparency log (Rekor v1 API, C2SP checkpoints and tiles).
     #[command(subcommand)]
     Log(LogCommand),
+    /// Docker Content Trust (Notary v1): keys, signers, signed tags, and a trust server.
+    #[command(subcommand)]
+    Trust(crate::commands::trust::TrustCommand),
     /// Developer helpers (benchmarks, tests).
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),

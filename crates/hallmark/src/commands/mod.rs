@@ -7,6 +7,7 @@ mod key;
 pub(crate) mod log;
 mod quickstart;
 pub(crate) mod tlog_client;
+pub(crate) mod trust;
 
 use crate::{
     cli::{Cli, Command},
@@ -32,6 +33,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Copy(a) => image::copy(&ctx, a).await,
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
         Command::Log(l) => log::run(&ctx, l).await,
+        Command::Trust(t) => trust::run(&ctx, t).await,
         Command::Debug(d) => debug::run(&ctx, d).await,
     }
 }
