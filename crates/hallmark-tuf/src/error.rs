@@ -196,4 +196,12 @@ pub enum TufError {
         /// Why each root key was not accepted.
         found: String,
     },
+    /// A key could not sign.
+    #[error("signing with key {key_id}: {reason}")]
+    Signing {
+        /// The key's ID.
+        key_id: String,
+        /// What failed.
+        reason: String,
+    },
 }

@@ -350,6 +350,58 @@ impl PrivateKey {
             Secret::Ecdsa(b) | Secret::Ed25519(b) => b,
         }
     }
+
+    /// A new random key: `ecdsa` (P-256, what notary and docker make for every role) or
+    /// `ed25519`. Other key types cannot be generated.
+    pub fn generate(key_type: KeyType) -> Result<Self, KeyFileError> {
+        match key_type {
+            KeyType::Ecdsa => {
+                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| crypto("cannot generate an ECDSA P-256 key"))?;
+                let der = pair
+                    .private_key()
+                    .as_der()
+                    .map_err(|_| crypto("cannot encode the ECDSA private key"))?;
+                Self::from_ecdsa_sec1_der(der.as_ref())
+            }
+            KeyType::Ed25519 => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                aws_lc_rs::rand::fill(&mut seed[..])
+                    .map_err(|_| crypto("no random numbers for an Ed25519 key"))?;
+                Self::from_ed25519_seed(&seed[..])
+            }
+            other => Err(KeyFileError::Unsupported {
+                what: format!("key generation for key type {}", other.name()),
+            }),
+        }
+    }
+
+    /// Signs `message` (the canonical `signed` bytes) the way notary does: `ecdsa` gives a raw
+    /// r||s signature over SHA-256, `eddsa` a plain Ed25519 signature.
+    pub fn sign(&self, message: &[u8]) -> Result<crate::Signature, KeyFileError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let (method, sig) = match &self.secret {
+            Secret::Ecdsa(der) => {
+                let pair =
+                    EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                        .map_err(|_| crypto("cannot load the ECDSA private key"))?;
+                let sig = pair
+                    .sign(&rng, message)
+                    .map_err(|_| crypto("ECDSA signing failed"))?;
+                ("ecdsa", sig.as_ref().to_vec())
+            }
+            Secret::Ed25519(raw) => {
+                let pair = Ed25519KeyPair::from_seed_and_public_key(&raw[32..64], &raw[..32])
+                    .map_err(|_| crypto("cannot load the Ed25519 private key"))?;
+                ("eddsa", pair.sign(message).as_ref().to_vec())
+            }
+        };
+        Ok(crate::Signature {
+            key_id: self.key_id(),
+            method: method.to_string(),
+            sig,
+        })
+    }
 }
 
 /// A decrypted key file.

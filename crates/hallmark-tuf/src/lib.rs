@@ -36,14 +36,17 @@ pub mod error;
 pub mod keyfile;
 pub mod keys;
 pub mod model;
+pub mod sign;
 pub mod verify;
 
 pub use error::TufError;
+pub use keyfile::PrivateKey;
 pub use keys::{CertificateInfo, KeyType, TufKey};
 pub use model::{
     DelegatedRole, Delegations, Expires, FileMeta, Metadata, RoleKeys, Root, Signature, Signed,
     Snapshot, Targets, Timestamp,
 };
+pub use sign::{envelope, sign_metadata};
 pub use verify::{
     Limits, RepoFiles, ResolvedTarget, TrustedVersions, VerifiedRepo, check_file_meta,
     check_root_certificates, verify_repo, verify_root_chain, verify_threshold,

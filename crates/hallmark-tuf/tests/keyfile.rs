@@ -1,8 +1,6 @@
 //! Tests of notary private key files (`hallmark_tuf::keyfile`): encrypt/decrypt round trips,
 //! key IDs, wrong passphrases, and the PEM header lines notary 0.7.0 writes.
 
-#![allow(clippy::unwrap_used, missing_docs)]
-
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use hallmark_tuf::keyfile::{
