@@ -2,10 +2,12 @@
 //! 127.0.0.1 by the tests themselves and stopped when the test process exits.
 //!
 //! - [`registry`]: a docker-registry 2.8 (CNCF distribution) shared by one test binary.
+//! - [`notary`]: notary 0.7.0 (CLI, notary-server, notary-signer) and a small openssl test PKI.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temporary directory).
 //! - [`process`]: free ports, signals and liveness checks shared by the starters.
 //! - [`tools`]: skopeo 1.18 with sigstore enabled, and helpers to drive it.
 
+pub mod notary;
 pub mod postgres;
 pub mod process;
 pub mod registry;
