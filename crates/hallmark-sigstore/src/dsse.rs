@@ -67,6 +67,24 @@ impl Envelope {
         })
     }
 
+    /// Sign `body` as `payload_type` with any [`Signer`](hallmark_keys::Signer) (a key file,
+    /// token, KMS or Vault key).
+    pub async fn sign_with<S: hallmark_keys::Signer>(
+        signer: &S,
+        payload_type: &str,
+        body: &[u8],
+    ) -> Result<Self, hallmark_keys::KeysError> {
+        let sig = signer.sign(&pae(payload_type, body)).await?;
+        Ok(Envelope {
+            payload_type: payload_type.to_owned(),
+            payload: STANDARD.encode(body),
+            signatures: vec![EnvelopeSignature {
+                keyid: String::new(),
+                sig: STANDARD.encode(sig),
+            }],
+        })
+    }
+
     /// Parse envelope JSON.
     pub fn parse(bytes: &[u8]) -> Result<Self, Rejection> {
         serde_json::from_slice(bytes).map_err(|e| Rejection::Malformed {

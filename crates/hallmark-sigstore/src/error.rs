@@ -246,6 +246,9 @@ pub enum SigstoreError {
     /// A key operation.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A signer (key file, token, KMS, Vault) failed to sign.
+    #[error(transparent)]
+    Signer(#[from] hallmark_keys::KeysError),
     /// Verification failed.
     #[error(transparent)]
     Verify(#[from] VerifyError),

@@ -16,7 +16,8 @@ use crate::{
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use futures::future::try_join_all;
-use hallmark_core::{Digest, ImageRef, PublicKey, SigningKey};
+use hallmark_core::{Digest, ImageRef, PublicKey};
+use hallmark_keys::Signer;
 use hallmark_oci::{
     Descriptor, FetchedManifest, ImageIndex, ImageManifest, Manifest, OciError, Store,
     manifest::to_json_bytes, media_types,
@@ -239,10 +240,10 @@ async fn already_signed(
 /// identical logged signature by this key is skipped, unless `always_log`); any log failure
 /// aborts before the first write. The entry goes into the layer's
 /// `dev.sigstore.cosign/bundle` annotation.
-pub async fn sign(
+pub async fn sign<S: Signer>(
     store: &Store,
     image: &ImageRef,
-    key: &SigningKey,
+    key: &S,
     options: &SignOptions,
 ) -> Result<Vec<SignedManifest>, SigstoreError> {
     let top = resolve(store, image).await?;
@@ -255,7 +256,7 @@ pub async fn sign(
     let mut pending = Vec::with_capacity(digests.len());
     for digest in digests {
         let body = payload::build(&identity, &digest, &options.annotations);
-        let signature = key.sign(&body)?;
+        let signature = key.sign(&body).await?;
         let mut annotations = BTreeMap::new();
         annotations.insert(SIGNATURE_ANNOTATION.to_owned(), STANDARD.encode(&signature));
         let layer = NewLayer {
@@ -457,10 +458,10 @@ pub struct AttestOptions {
 
 /// Attest an image: a DSSE envelope over an in-toto statement, appended to
 /// `sha256-<hex>.att`.
-pub async fn attest(
+pub async fn attest<S: Signer>(
     store: &Store,
     image: &ImageRef,
-    key: &SigningKey,
+    key: &S,
     options: &AttestOptions,
 ) -> Result<SignedManifest, SigstoreError> {
     let m = resolve(store, image).await?;
@@ -474,7 +475,7 @@ pub async fn attest(
         &options.predicate_type,
         options.predicate.clone(),
     );
-    let envelope = Envelope::sign(key, IN_TOTO_PAYLOAD_TYPE, &statement)?;
+    let envelope = Envelope::sign_with(key, IN_TOTO_PAYLOAD_TYPE, &statement).await?;
     let mut annotations = BTreeMap::new();
     annotations.insert(SIGNATURE_ANNOTATION.to_owned(), String::new());
     annotations.insert(

@@ -5,10 +5,16 @@
 //! - [`notary`]: notary 0.7.0 (CLI, notary-server, notary-signer) and a small openssl test PKI.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temporary directory).
 //! - [`process`]: free ports, signals and liveness checks shared by the starters.
+//! - [`softhsm`]: SoftHSM2 token directories with EC key pairs (pkcs11-tool).
+//! - [`moto`]: a moto 5.2.5 server (AWS KMS and Secrets Manager) on loopback.
+//! - [`vault`]: a FIXTURE answering Vault's transit API (no Vault server runs here).
 //! - [`tools`]: skopeo 1.18 with sigstore enabled, and helpers to drive it.
 
+pub mod moto;
 pub mod notary;
 pub mod postgres;
 pub mod process;
 pub mod registry;
+pub mod softhsm;
 pub mod tools;
+pub mod vault;

@@ -103,6 +103,11 @@ pub(crate) struct KeyGenerateArgs {
     /// Overwrite existing files.
     #[arg(long, short = 'f')]
     pub(crate) force: bool,
+    /// Create the key inside a token, KMS or Vault instead of a file (EC P-256):
+    /// pkcs11:token=T;object=LABEL?module-path=..., awskms://[ENDPOINT]/alias/NAME or
+    /// hashivault://KEY. Prints the public key (or writes PREFIX.pub with --output-prefix).
+    #[arg(long, value_name = "REF")]
+    pub(crate) kms: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,9 +120,10 @@ pub(crate) enum Algorithm {
 
 #[derive(Debug, Args)]
 pub(crate) struct KeyPublicArgs {
-    /// The private key file.
-    #[arg(long)]
-    pub(crate) key: PathBuf,
+    /// The key: a private key file, env://VAR, pkcs11:..., awskms://[ENDPOINT]/KEY,
+    /// awssm://SECRET or hashivault://KEY.
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
     /// Write to this file instead of standard output.
     #[arg(long)]
     pub(crate) outfile: Option<PathBuf>,
@@ -138,9 +144,11 @@ pub(crate) struct KeyImportArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
-    /// The private key file (cosign format, or plain PEM).
-    #[arg(long)]
-    pub(crate) key: PathBuf,
+    /// The signing key: a key file (cosign format or plain PEM), env://VAR,
+    /// pkcs11:token=...;object=...?module-path=..., awskms://[ENDPOINT]/KEY,
+    /// awssm://SECRET[?passphrase-secret=NAME&region=R] or hashivault://KEY.
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
     /// Annotation to sign into the payload, KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE")]
     pub(crate) annotations: Vec<String>,
@@ -197,9 +205,10 @@ pub(crate) struct TlogUploadArgs {
         .args(["key", "ca_roots", "trusted_root"])
 ))]
 pub(crate) struct VerifyArgs {
-    /// Public key file(s); a signature by any of them is accepted.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) key: Vec<PathBuf>,
+    /// Public key(s): a PEM file, or a key reference (env://, pkcs11:, awskms://,
+    /// hashivault://, ...) whose public key is fetched; a signature by any of them is accepted.
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: Vec<String>,
     /// Root certificates (PEM) of a private PKI: signatures must carry a certificate issued
     /// under them, valid now (or when a --rekor-key log entry was made).
     #[arg(
@@ -251,9 +260,11 @@ pub(crate) struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AttestArgs {
-    /// The private key file.
-    #[arg(long)]
-    pub(crate) key: PathBuf,
+    /// The signing key: a key file (cosign format or plain PEM), env://VAR,
+    /// pkcs11:token=...;object=...?module-path=..., awskms://[ENDPOINT]/KEY,
+    /// awssm://SECRET[?passphrase-secret=NAME&region=R] or hashivault://KEY.
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
     /// The predicate file.
     #[arg(long)]
     pub(crate) predicate: PathBuf,
@@ -270,9 +281,9 @@ pub(crate) struct AttestArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyAttestationArgs {
-    /// Public key file(s).
-    #[arg(long, required = true)]
-    pub(crate) key: Vec<PathBuf>,
+    /// Public key(s): a PEM file or a key reference (env://, pkcs11:, awskms://, ...).
+    #[arg(long, required = true, value_name = "REF")]
+    pub(crate) key: Vec<String>,
     /// Predicate type to require (name or URI); default: any.
     #[arg(long = "type")]
     pub(crate) predicate_type: Option<String>,
@@ -283,9 +294,11 @@ pub(crate) struct VerifyAttestationArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct SignBlobArgs {
-    /// The private key file.
-    #[arg(long)]
-    pub(crate) key: PathBuf,
+    /// The signing key: a key file (cosign format or plain PEM), env://VAR,
+    /// pkcs11:token=...;object=...?module-path=..., awskms://[ENDPOINT]/KEY,
+    /// awssm://SECRET[?passphrase-secret=NAME&region=R] or hashivault://KEY.
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
     /// Also write the base64 signature to this file.
     #[arg(long)]
     pub(crate) output_signature: Option<PathBuf>,
@@ -301,9 +314,9 @@ pub(crate) struct SignBlobArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyBlobArgs {
-    /// Public key file.
-    #[arg(long)]
-    pub(crate) key: PathBuf,
+    /// Public key: a PEM file or a key reference (env://, pkcs11:, awskms://, ...).
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: String,
     /// The signature: a file holding base64 (or raw DER), or the base64 itself.
     #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
     pub(crate) signature: Option<String>,

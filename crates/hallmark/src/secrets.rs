@@ -1,7 +1,8 @@
 //! Passphrases and private keys: from the environment, a terminal prompt, or a clear error.
 
 use anyhow::{Context as _, Result, bail};
-use hallmark_core::{Passphrase, SigningKey, keyfile};
+use hallmark_core::{Passphrase, PublicKey, SigningKey, keyfile};
+use hallmark_keys::{KeyRef, KeySigner, OpenOptions};
 use std::{io::IsTerminal as _, os::unix::ffi::OsStringExt as _, path::Path};
 use zeroize::Zeroizing;
 
@@ -36,7 +37,9 @@ pub(crate) fn passphrase(purpose: &str, confirm: bool) -> Result<Passphrase> {
     Ok(Passphrase::new(first.as_bytes().to_vec()))
 }
 
-/// Load a private key file, asking for its passphrase only when it is encrypted.
+/// Load a private key file, asking for its passphrase only when it is encrypted (for commands
+/// that need a key in memory, not a key reference).
+#[allow(dead_code)]
 pub(crate) fn load_signing_key(path: &Path) -> Result<SigningKey> {
     let what = path.display().to_string();
     let text = Zeroizing::new(
@@ -48,6 +51,72 @@ pub(crate) fn load_signing_key(path: &Path) -> Result<SigningKey> {
         None
     };
     Ok(keyfile::load_private_key(&text, pass.as_ref(), &what)?)
+}
+
+/// Run a future to completion from synchronous command code (on the multi-threaded runtime).
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+/// The passphrase source of key references: environment, terminal prompt, or an error naming
+/// the variables to set.
+fn passphrase_for(purpose: &str) -> Result<Passphrase, String> {
+    passphrase(purpose, false).map_err(|e| format!("{e:#}"))
+}
+
+/// The public key of any key reference: a private key file is opened (passphrase asked
+/// for), remote keys are asked for theirs (`key public-key`).
+pub(crate) async fn public_key_of(reference: &str) -> Result<PublicKey> {
+    let options = OpenOptions {
+        passphrase: &passphrase_for,
+        vars: None,
+    };
+    Ok(key_ref(reference)?.public_key(&options).await?)
+}
+
+/// Create a key inside its token, KMS or Vault (`key generate --kms`).
+pub(crate) async fn generate_key(r: &KeyRef) -> Result<PublicKey> {
+    let options = OpenOptions {
+        passphrase: &passphrase_for,
+        vars: None,
+    };
+    Ok(r.generate(&options).await?)
+}
+
+/// Parse a `--key` reference.
+pub(crate) fn key_ref(reference: &str) -> Result<KeyRef> {
+    Ok(KeyRef::parse(reference)?)
+}
+
+/// Open the signing key a `--key` reference names: a file, `env://`, `pkcs11:`, `awskms://`,
+/// `awssm://` or `hashivault://`.
+pub(crate) async fn open_signer(reference: &str) -> Result<KeySigner> {
+    let r = key_ref(reference)?;
+    let options = OpenOptions {
+        passphrase: &passphrase_for,
+        vars: None,
+    };
+    Ok(r.open(&options).await?)
+}
+
+/// The public keys `--key` references name, for verification: public key files as before,
+/// and the public key of any other reference (token, KMS, Vault, secret).
+pub(crate) async fn public_keys(references: &[String]) -> Result<Vec<PublicKey>> {
+    let options = OpenOptions {
+        passphrase: &passphrase_for,
+        vars: None,
+    };
+    let mut out = Vec::with_capacity(references.len());
+    for reference in references {
+        let r = key_ref(reference)?;
+        match &r {
+            KeyRef::File(path) => {
+                out.extend(crate::output::load_public_keys(std::slice::from_ref(path))?)
+            }
+            _ => out.push(r.public_key(&options).await?),
+        }
+    }
+    Ok(out)
 }
 
 /// Write `bytes` to `path` with mode `mode`, atomically (temporary file + rename), refusing

@@ -4,11 +4,11 @@
 use crate::{
     cli::{OutputFormat, SignBlobArgs, VerifyBlobArgs},
     context::Context,
-    output::load_public_keys,
-    secrets::{load_signing_key, write_file},
+    secrets::{block_on, open_signer, public_keys, write_file},
 };
 use anyhow::{Context as _, Result, bail};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
+use hallmark_keys::Signer as _;
 use hallmark_sigstore::{
     TlogPolicy,
     bundle::{build_message_signature_bundle, verify_blob_bundle},
@@ -17,13 +17,16 @@ use hallmark_sigstore::{
 use std::process::ExitCode;
 
 pub(crate) async fn sign(ctx: &Context, a: SignBlobArgs) -> Result<ExitCode> {
-    let key = load_signing_key(&a.key)?;
+    let key = open_signer(&a.key).await?;
     let tlog = crate::commands::tlog_client::upload_client(&a.tlog)?;
     if a.bundle.is_some() && tlog.is_none() {
         bail!("--bundle needs a transparency-log entry, but --tlog-upload=false");
     }
     let data = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let raw_sig = key.sign(&data)?;
+    let raw_sig = key
+        .sign(&data)
+        .await
+        .with_context(|| format!("signing {}", a.file.display()))?;
     let sig = STANDARD.encode(&raw_sig);
     // The log first: a failed upload writes nothing.
     let entry = match &tlog {
@@ -69,6 +72,7 @@ pub(crate) async fn sign(ctx: &Context, a: SignBlobArgs) -> Result<ExitCode> {
                 "file": a.file.display().to_string(),
                 "signature": sig,
                 "key_fingerprint": key.public_key().fingerprint(),
+                "key": key.reference(),
                 "tlog": entry.as_ref().map(|e| serde_json::json!({"log_index": e.log_index, "uuid": e.leaf_uuid(), "integrated_time": e.integrated_time, "log_id": e.log_id})),
                 "bundle": a.bundle.as_ref().map(|p| p.display().to_string()),
             })
@@ -83,7 +87,7 @@ fn verify_bundle(
     bundle_path: &std::path::Path,
     data: &[u8],
 ) -> Result<ExitCode> {
-    let keys = load_public_keys(std::slice::from_ref(&a.key))?;
+    let keys = block_on(public_keys(std::slice::from_ref(&a.key)))?;
     let bundle = std::fs::read(bundle_path)
         .with_context(|| format!("reading bundle {}", bundle_path.display()))?;
     let policy = match &a.trusted_root {
@@ -134,7 +138,7 @@ pub(crate) fn verify(ctx: &Context, a: VerifyBlobArgs) -> Result<ExitCode> {
     if let Some(bundle) = &a.bundle {
         return verify_bundle(ctx, &a, bundle, &data);
     }
-    let keys = load_public_keys(std::slice::from_ref(&a.key))?;
+    let keys = block_on(public_keys(std::slice::from_ref(&a.key)))?;
     let signature = a.signature.clone().unwrap_or_default();
     let path = std::path::Path::new(&signature);
     let raw = if path.is_file() {

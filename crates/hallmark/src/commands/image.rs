@@ -7,10 +7,11 @@ use crate::{
     commands::parse_annotations,
     context::{Context, parse_image},
     output::{for_each, load_public_keys, signature_json},
-    secrets::load_signing_key,
+    secrets::{open_signer, public_keys},
 };
 use anyhow::{Context as _, Result};
 use hallmark_core::ImageRef;
+use hallmark_keys::Signer as _;
 use hallmark_sigstore::{
     CertificateIdentity, CertificatePolicy, IdentityCheck, OidcIssuer, SubjectName, TlogPolicy,
     TransparencyLog, TrustedCertificates, TrustedLogs, VerificationPolicy, VerifiedSignature,
@@ -95,7 +96,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
         tlog,
         always_log: a.bundle.is_some(),
     };
-    let key = Arc::new(load_signing_key(&a.key)?);
+    let key = Arc::new(open_signer(&a.key).await?);
     let options = Arc::new(options);
     let results = for_each(ctx, "signing", images.clone(), |image| {
         let ctx = ctx.clone();
@@ -103,7 +104,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
         let options = options.clone();
         async move {
             let store = ctx.store(&image, false)?;
-            flow::sign(&store, &image, &key, &options)
+            flow::sign(&store, &image, key.as_ref(), &options)
                 .await
                 .with_context(|| format!("signing {image}"))
         }
@@ -142,7 +143,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
                     eprintln!("{image}: {} {what} ({}){logged}", s.digest, s.tag);
                 }
             }
-            json!({"reference": image.to_string(), "signed": signed.iter().map(|s| json!({
+            json!({"reference": image.to_string(), "key": key.reference(), "signed": signed.iter().map(|s| json!({
                 "digest": s.digest.to_string(),
                 "tag": s.tag,
                 "added": s.added,
@@ -325,7 +326,7 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
         anyhow::bail!("--require-tlog needs log keys: --trusted-root FILE or --rekor-key FILE");
     }
     let policy = Arc::new(VerificationPolicy {
-        keys: load_public_keys(&a.key)?,
+        keys: public_keys(&a.key).await?,
         annotations: parse_annotations(&a.annotations)?,
         identity: match &a.identity {
             Some(r) => IdentityCheck::Repository(r.clone()),
@@ -393,7 +394,7 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
         .unwrap_or_default();
     let predicate = build_predicate(&predicate_type, &file, &now)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.predicate.display()))?;
-    let key = load_signing_key(&a.key)?;
+    let key = open_signer(&a.key).await?;
     let options = AttestOptions {
         predicate_type,
         predicate,
@@ -404,7 +405,7 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
         let (ctx, key, options) = (ctx.clone(), key.clone(), options.clone());
         async move {
             let store = ctx.store(&image, false)?;
-            flow::attest(&store, &image, &key, &options)
+            flow::attest(&store, &image, key.as_ref(), &options)
                 .await
                 .with_context(|| format!("attesting {image}"))
         }
@@ -435,7 +436,7 @@ pub(crate) async fn verify_attestation(
     a: VerifyAttestationArgs,
 ) -> Result<ExitCode> {
     let images = parse_all(&a.images)?;
-    let keys = load_public_keys(&a.key)?;
+    let keys = public_keys(&a.key).await?;
     let predicate_type = a
         .predicate_type
         .as_deref()

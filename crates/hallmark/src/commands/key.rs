@@ -3,7 +3,7 @@
 use crate::{
     cli::{Algorithm, KeyCommand},
     context::Context,
-    secrets::{load_signing_key, passphrase, write_file},
+    secrets::{block_on, generate_key, key_ref, passphrase, public_key_of, write_file},
 };
 use anyhow::{Context as _, Result};
 use hallmark_core::{KeyAlgorithm, SigningKey, keyfile};
@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 pub(crate) fn run(ctx: &Context, cmd: KeyCommand) -> Result<ExitCode> {
     match cmd {
+        KeyCommand::Generate(a) if a.kms.is_some() => generate_in_kms(ctx, &a),
         KeyCommand::Generate(a) => {
             let algorithm = match a.algorithm {
                 Algorithm::EcdsaP256 => KeyAlgorithm::EcdsaP256,
@@ -23,8 +24,8 @@ pub(crate) fn run(ctx: &Context, cmd: KeyCommand) -> Result<ExitCode> {
             write_pair(ctx, &key, &a.output_prefix, a.force)
         }
         KeyCommand::PublicKey(a) => {
-            let key = load_signing_key(&a.key)?;
-            let pem = key.public_key().to_pem();
+            let public = block_on(public_key_of(&a.key))?;
+            let pem = public.to_pem();
             match a.outfile {
                 Some(path) => write_file(&path, pem.as_bytes(), 0o644, true)?,
                 None => print!("{pem}"),
@@ -45,6 +46,45 @@ pub(crate) fn run(ctx: &Context, cmd: KeyCommand) -> Result<ExitCode> {
             write_pair(ctx, &key, &a.output_prefix, a.force)
         }
     }
+}
+
+/// `key generate --kms REF`: create the key in the token, KMS or Vault; write PREFIX.pub.
+fn generate_in_kms(ctx: &Context, a: &crate::cli::KeyGenerateArgs) -> Result<ExitCode> {
+    let reference = a.kms.as_deref().unwrap_or_default();
+    let r = key_ref(reference)?;
+    if a.algorithm != Algorithm::EcdsaP256 {
+        anyhow::bail!(
+            "key generate --kms creates ecdsa-p256 keys; expected --algorithm ecdsa-p256, found {:?}",
+            a.algorithm
+        );
+    }
+    let pub_path = with_ext(&a.output_prefix, "pub");
+    if !a.force && pub_path.exists() {
+        anyhow::bail!(
+            "{} already exists; expected a new file (use --force to overwrite)",
+            pub_path.display()
+        );
+    }
+    let public = block_on(generate_key(&r))?;
+    let pem = public.to_pem();
+    write_file(&pub_path, pem.as_bytes(), 0o644, a.force)?;
+    match ctx.output {
+        crate::cli::OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "key": r.to_string(),
+                "public_key": pub_path.display().to_string(),
+                "public_key_pem": pem,
+                "algorithm": public.algorithm().name(),
+                "fingerprint": public.fingerprint(),
+            })
+        ),
+        crate::cli::OutputFormat::Text => {
+            eprintln!("Key created in {r}");
+            eprintln!("Public key written to {}", pub_path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn with_ext(prefix: &Path, ext: &str) -> std::path::PathBuf {
