@@ -1,0 +1,266 @@
+//! hallmark's trust server: the Notary v1 server API of notary-server 0.7.0 (the
+//! `/v2/<gun>/_trust/tuf/` paths Docker Content Trust clients and the `notary` CLI use), with
+//! update validation as notary-server's `validateUpdate` does it, server-held timestamp (and
+//! optionally snapshot) keys sealed at rest, SQLite (default) or PostgreSQL storage, rustls
+//! TLS, and bearer-token or mTLS authentication of writes.
+//!
+//! - [`validation`]: the pure validation of an atomic update.
+//! - [`storage`]: files, keys, changefeed (sqlx).
+//! - [`keys`]: sealing of server keys.
+//! - [`api`]: the HTTP routes (axum 0.8), caching of current metadata per GUN.
+//! - [`auth`], [`tls`]: who may write; TLS listener.
+//!
+//! The TUF model, canonical JSON and signatures are `hallmark-tuf`'s.
+
+pub mod api;
+pub mod auth;
+pub mod errors;
+pub mod keys;
+pub mod multipart;
+pub mod storage;
+pub mod tls;
+pub mod validation;
+
+pub use auth::{Auth, ExplicitlyUnauthenticated, TokenAuth};
+pub use errors::{Code, NotaryError};
+
+use crate::keys::{KeyError, Sealer};
+use crate::storage::{Storage, StorageError};
+use hallmark_tuf::KeyType;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The lock file a SQLite server holds in its data directory.
+pub const LOCK_FILE: &str = "trust.lock";
+
+/// How to run a trust server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory: the SQLite database (unless `database` is set), the key sealing
+    /// material.
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL; `None` for SQLite in the data directory.
+    pub database: Option<String>,
+    /// The type of newly generated server keys (`ecdsa`, or `ed25519`).
+    pub key_type: KeyType,
+    /// TLS certificate chain and key (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Who may write.
+    pub auth: Auth,
+    /// GUN prefixes accepted (empty: every GUN), as notary-server's `repositories.gun_prefixes`.
+    pub gun_prefixes: Vec<String>,
+    /// Re-sign the timestamp when it is served and expires within this margin.
+    pub timestamp_refresh: time::Duration,
+    /// Passphrase for the key sealing key (else a key file in the data directory).
+    pub key_passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// `max-age` of current metadata (Notary: 300 s).
+    pub current_max_age: u32,
+    /// `max-age` of consistent (hash- or version-addressed) metadata (Notary: 30 days).
+    pub consistent_max_age: u32,
+}
+
+impl Config {
+    /// Defaults for a data directory: SQLite, ecdsa keys, no TLS, anonymous writes on
+    /// loopback only.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database: None,
+            key_type: KeyType::Ecdsa,
+            tls: None,
+            auth: Auth::LoopbackOnly,
+            gun_prefixes: Vec::new(),
+            timestamp_refresh: time::Duration::days(1),
+            key_passphrase: None,
+            current_max_age: 300,
+            consistent_max_age: 2_592_000,
+        }
+    }
+}
+
+/// The server could not start or failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Server keys failed.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// TLS configuration failed.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The configuration is refused.
+    #[error("{0}")]
+    Config(String),
+    /// I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+/// Checks that the listening address fits the authentication mode: anonymous writes
+/// ([`Auth::LoopbackOnly`]) need a loopback address; mTLS needs TLS.
+pub fn check_auth(addr: &SocketAddr, config: &Config) -> Result<(), ServerError> {
+    match &config.auth {
+        Auth::LoopbackOnly if !addr.ip().is_loopback() => Err(ServerError::Config(format!(
+            "refusing to listen on {addr} with anonymous writes: expected a loopback address \
+             (127.0.0.1, ::1), or --auth token|mtls, or --auth none to accept anonymous writes \
+             from the network"
+        ))),
+        Auth::Mtls { .. } if config.tls.is_none() => Err(ServerError::Config(
+            "--auth mtls needs TLS: expected --tls-cert and --tls-key".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn lock_data_dir(config: &Config) -> Result<Option<std::fs::File>, ServerError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("create {}", config.data_dir.display())))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    if config.database.is_some() {
+        return Ok(None);
+    }
+    let path = config.data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(format!("open {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Config(format!(
+            "another trust server is using {} (SQLite takes one server per data directory; \
+             use --database postgres://... for several)",
+            config.data_dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(format!("lock {}", path.display()))(e)),
+    }
+}
+
+/// A running trust server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+impl Server {
+    /// Starts serving on `listener`; returns once it serves.
+    pub async fn start(config: Config, listener: TcpListener) -> Result<Self, ServerError> {
+        let addr = listener
+            .local_addr()
+            .map_err(io("the listener's address"))?;
+        check_auth(&addr, &config)?;
+        let lock = lock_data_dir(&config)?;
+        let storage = match &config.database {
+            None => Storage::open_sqlite(&config.data_dir).await?,
+            Some(url) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(ServerError::Config(format!(
+                        "--database: expected a postgres:// URL, found {:?}",
+                        url.split('@').next_back().unwrap_or_default()
+                    )));
+                }
+                Storage::open_postgres(url).await?
+            }
+        };
+        let sealer = Sealer::open(
+            &config.data_dir,
+            config.key_passphrase.as_deref().map(Vec::as_slice),
+        )?;
+        if let Some((gun, key)) = storage.any_key().await? {
+            sealer.unseal(&gun, &key)?;
+        }
+        let tls = match &config.tls {
+            Some((cert, key)) => {
+                let client_ca = match &config.auth {
+                    Auth::Mtls { client_ca } => Some(client_ca.as_slice()),
+                    _ => None,
+                };
+                Some(tls::server_config(cert, key, client_ca)?)
+            }
+            None => None,
+        };
+        let state = Arc::new(api::State::new(storage.clone(), sealer, &config));
+        let app = api::router(state);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _lock = lock;
+            let shutdown = async move {
+                let _ = stop_rx.await;
+            };
+            let served = match tls {
+                Some(tls) => {
+                    let listener =
+                        tls::TlsListener::new(listener, tls).map_err(io("TLS listener"))?;
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<tls::Peer>(),
+                    )
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                }
+                None => {
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<tls::Peer>(),
+                    )
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(10), storage.close()).await;
+            served.map_err(io("serving HTTP"))
+        });
+        Ok(Self {
+            addr,
+            stop: Some(stop_tx),
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops: finishes in-flight requests, closes storage.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(ServerError::Config(format!("the server task failed: {e}"))),
+        }
+    }
+}

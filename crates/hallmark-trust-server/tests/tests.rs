@@ -1,0 +1,5 @@
+//! Integration tests of hallmark-trust-server (one binary).
+
+mod api;
+mod auth;
+mod util;
