@@ -31,8 +31,12 @@
 //! [`keyfile`] reads and writes the encrypted private key files of a docker/notary trust
 //! directory (`private/<key ID>.key`).
 
+pub mod builder;
 pub mod canonical;
+pub mod cert;
 pub mod error;
+pub mod import;
+pub mod inspect;
 pub mod keyfile;
 pub mod keys;
 pub mod model;
@@ -48,6 +52,7 @@ pub use model::{
 };
 pub use sign::{envelope, sign_metadata};
 pub use verify::{
-    Limits, RepoFiles, ResolvedTarget, TrustedVersions, VerifiedRepo, check_file_meta,
-    check_root_certificates, verify_repo, verify_root_chain, verify_threshold,
+    InvalidDelegations, Limits, RepoFiles, ResolvedTarget, TrustedVersions, VerifiedRepo,
+    check_file_meta, check_root_certificates, verify_repo, verify_repo_with, verify_root_chain,
+    verify_threshold,
 };

@@ -381,6 +381,38 @@ pub fn verify_repo(
     now: OffsetDateTime,
     limits: &Limits,
 ) -> Result<VerifiedRepo, TufError> {
+    verify_repo_with(
+        trusted_root,
+        files,
+        trusted,
+        now,
+        limits,
+        InvalidDelegations::Reject,
+    )
+}
+
+/// What to do with a delegated role whose signatures do not meet its threshold or that has
+/// expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidDelegations {
+    /// The whole update fails ([`verify_repo`]).
+    Reject,
+    /// The role and its descendants are left out of the result, as the notary 0.7.0 client
+    /// does (`tufclient.go` downloadTargets: `ErrExpired`/`ErrRoleThreshold` on a delegation
+    /// is a warning): their targets are not trusted. Top-level roles still fail.
+    Skip,
+}
+
+/// [`verify_repo`] with a choice of what an invalid delegated role does.
+pub fn verify_repo_with(
+    trusted_root: &[u8],
+    files: &RepoFiles<'_>,
+    trusted: &TrustedVersions,
+    now: OffsetDateTime,
+    limits: &Limits,
+    invalid_delegations: InvalidDelegations,
+) -> Result<VerifiedRepo, TufError> {
     let (root, root_bytes) = verify_root_chain(trusted_root, &files.root_chain, limits)?;
     check_expiry(&root.signed, "root", now)?;
 
@@ -442,8 +474,13 @@ pub fn verify_repo(
     // For each verified delegation, its role entry and those of its ancestors: a target must be
     // within the paths of every one of them (Notary restricts a child to its parent's paths).
     let mut chains: BTreeMap<String, Vec<crate::model::DelegatedRole>> = BTreeMap::new();
+    let mut skipped: BTreeSet<String> = BTreeSet::new();
     for (name, bytes) in supplied {
         let parent_name = name.rsplit_once('/').map_or("", |(p, _)| p);
+        if skipped.contains(parent_name) {
+            skipped.insert(name.to_string());
+            continue;
+        }
         let parent = if parent_name == TARGETS_ROLE {
             &targets
         } else {
@@ -469,13 +506,24 @@ pub fn verify_repo(
         check_size(name, bytes, limits.other)?;
         check_file_meta(name, "snapshot", snapshot.signed.meta.get(name), bytes)?;
         let signed: Signed<Targets> = Signed::parse(bytes, name)?;
-        verify_threshold(&signed, name, &keys, &role.key_ids, role.threshold)?;
-        check_rollback(
-            name,
-            trusted.delegations.get(name).copied().unwrap_or(0),
-            signed.signed.version,
-        )?;
-        check_expiry(&signed.signed, name, now)?;
+        let valid = verify_threshold(&signed, name, &keys, &role.key_ids, role.threshold)
+            .and_then(|()| {
+                check_rollback(
+                    name,
+                    trusted.delegations.get(name).copied().unwrap_or(0),
+                    signed.signed.version,
+                )
+            })
+            .and_then(|()| check_expiry(&signed.signed, name, now));
+        match valid {
+            Err(TufError::ThresholdNotMet { .. } | TufError::Expired { .. })
+                if invalid_delegations == InvalidDelegations::Skip =>
+            {
+                skipped.insert(name.to_string());
+                continue;
+            }
+            other => other?,
+        }
         let mut chain = chains.get(parent_name).cloned().unwrap_or_default();
         chain.push(role.clone());
         for target in signed.signed.targets.keys() {
@@ -497,6 +545,7 @@ pub fn verify_repo(
         for role in &parent.signed.delegations.roles {
             if snapshot.signed.meta.contains_key(&role.name)
                 && !delegations.contains_key(&role.name)
+                && !skipped.contains(&role.name)
             {
                 return Err(TufError::MissingRole {
                     role: role.name.clone(),
