@@ -16,6 +16,7 @@ mod bundle_referrer;
 mod certificates;
 mod copy_tree;
 mod interop_skopeo;
+mod keyrefs;
 mod keys;
 mod quickstart;
 mod sign_verify;

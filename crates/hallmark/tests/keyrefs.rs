@@ -1,0 +1,1017 @@
+//! Keys that never sit on disk (issue 5): `--key` references to a SoftHSM2 token (PKCS#11),
+//! AWS KMS and Secrets Manager (moto 5.2.5), and Vault transit (a FIXTURE, no real Vault).
+//! Every signature is checked with `hallmark verify --key <exported PEM>`; faults must fail
+//! with the reference named, no secret shown, exit 1 and the registry unchanged.
+
+use crate::util::{Image, World, state};
+use hallmark_testutil::{
+    moto::{self, MotoServer},
+    softhsm::{self, SoftHsm},
+    tools,
+    vault::VaultFixture,
+};
+use std::{
+    io::{Read as _, Write as _},
+    net::{TcpListener, TcpStream},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+// ---- helpers ------------------------------------------------------------------------------
+
+fn hsm_with_key(label: &str) -> SoftHsm {
+    let hsm = SoftHsm::new(label);
+    hsm.keygen_p256("signer", "01");
+    hsm
+}
+
+impl World {
+    /// `hallmark ARGS` with SOFTHSM2_CONF of `hsm`.
+    fn hm_hsm(&self, hsm: &SoftHsm, args: &[&str]) -> crate::util::Hallmark {
+        self.hm(args)
+            .env("SOFTHSM2_CONF", hsm.conf().to_str().unwrap())
+    }
+
+    /// `hallmark ARGS` talking to `moto` (or to `endpoint` instead).
+    fn hm_aws(
+        &self,
+        moto: &MotoServer,
+        endpoint: Option<&str>,
+        args: &[&str],
+    ) -> crate::util::Hallmark {
+        let mut h = self.hm(args);
+        for (k, v) in moto.aws_env() {
+            h = h.env(k, &v);
+        }
+        if let Some(e) = endpoint {
+            h = h.env("AWS_ENDPOINT_URL", e);
+        }
+        h
+    }
+
+    /// Export the public key of REF to NAME.pem with `key public-key` and return the path.
+    fn export(&self, h: crate::util::Hallmark, name: &str) -> String {
+        let out = h.run();
+        out.success();
+        assert!(
+            out.stdout.starts_with("-----BEGIN PUBLIC KEY-----"),
+            "key public-key: expected a PEM public key, found:\n{out}"
+        );
+        let path = format!("{name}.pem");
+        std::fs::write(self.path(&path), &out.stdout).unwrap();
+        path
+    }
+
+    /// `verify --key PEM IMAGE` must succeed.
+    fn verify_pem(&self, pem: &str, image: &Image) {
+        self.hm(["verify", "--key", pem, &image.by_tag()])
+            .run()
+            .success();
+    }
+}
+
+/// skopeo 1.18's policy engine accepts the signature too (when skopeo is installed).
+fn skopeo_accepts(w: &World, pem: &str, image: &Image) {
+    if !tools::skopeo_available() {
+        return;
+    }
+    let verdict = tools::skopeo_verify(
+        crate::util::registry(),
+        &image.path_tag(),
+        &w.path(pem),
+        tools::SignedIdentity::MatchRepository,
+    );
+    verdict.assert_success();
+}
+
+fn moto() -> Option<&'static MotoServer> {
+    if !moto::available() {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(
+            !ci,
+            "CI is set but moto_server is missing: set {} or put it on PATH",
+            moto::SERVER_ENV
+        );
+        eprintln!("moto_server not found: AWS tests skipped");
+        return None;
+    }
+    Some(moto::shared())
+}
+
+fn softhsm_available() -> bool {
+    if softhsm::module().is_some() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "CI is set but SoftHSM2 is missing (Debian softhsm2, opensc)"
+    );
+    eprintln!("SoftHSM2 not installed: PKCS#11 tests skipped");
+    false
+}
+
+fn unique_alias(name: &str) -> String {
+    format!("alias/{}", crate::util::unique(name).replace('/', "-"))
+}
+
+/// A tiny HTTP/1.1 proxy in front of moto that can answer a request itself: throttle it
+/// (`ThrottlingException`, as KMS does) or drop the connection (the network failing).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Action {
+    Forward,
+    Throttle,
+    Drop,
+}
+
+struct AwsProxy {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<(String, Action)>>>,
+}
+
+type Policy = Arc<dyn Fn(&str, usize) -> Action + Send + Sync>;
+
+impl AwsProxy {
+    /// `policy(target, n)`: what to do with the n-th (0-based) request of `X-Amz-Target`.
+    fn start(
+        upstream: u16,
+        policy: impl Fn(&str, usize) -> Action + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen: Arc<Mutex<Vec<(String, Action)>>> = Arc::default();
+        let policy: Policy = Arc::new(policy);
+        listener.set_nonblocking(true).unwrap();
+        let (stop2, seen2) = (stop.clone(), seen.clone());
+        thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (seen, policy) = (seen2.clone(), policy.clone());
+                        thread::spawn(move || serve(stream, upstream, &seen, &policy));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self { addr, stop, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn seen(&self, target: &str) -> Vec<Action> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t == target)
+            .map(|(_, a)| *a)
+            .collect()
+    }
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Read one HTTP message (head + Content-Length body) from `s`.
+fn read_message(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())
+                .flatten()
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+fn serve(
+    mut client: TcpStream,
+    upstream: u16,
+    seen: &Mutex<Vec<(String, Action)>>,
+    policy: &Policy,
+) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+    while let Some((head, body)) = read_message(&mut client) {
+        let target = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("x-amz-target")
+                    .then(|| v.trim().to_owned())
+            })
+            .unwrap_or_default();
+        let action = {
+            let mut seen = seen.lock().unwrap();
+            let n = seen.iter().filter(|(t, _)| *t == target).count();
+            let a = policy(&target, n);
+            seen.push((target.clone(), a));
+            a
+        };
+        match action {
+            Action::Drop => return,
+            Action::Throttle => {
+                let body = br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+                let resp = format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                if client.write_all(resp.as_bytes()).is_err() || client.write_all(body).is_err() {
+                    return;
+                }
+            }
+            Action::Forward => {
+                let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let _ = up.set_read_timeout(Some(Duration::from_secs(30)));
+                if up.write_all(head.as_bytes()).is_err() || up.write_all(&body).is_err() {
+                    return;
+                }
+                let Some((rhead, rbody)) = read_message(&mut up) else {
+                    return;
+                };
+                if client.write_all(rhead.as_bytes()).is_err() || client.write_all(&rbody).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+// ---- PKCS#11 (SoftHSM2) ----------------------------------------------------------------------
+
+#[test]
+fn pkcs11_sign_then_verify_with_the_exported_public_key_and_skopeo() {
+    if !softhsm_available() {
+        return;
+    }
+    let w = World::new();
+    let hsm = hsm_with_key("release");
+    let image = &w.seed("p11-sign", 1)[0];
+    // The public key is read from the token without a PIN.
+    let pem = w.export(
+        w.hm_hsm(
+            &hsm,
+            &["key", "public-key", "--key", &hsm.uri("signer", false)],
+        ),
+        "p11",
+    );
+    let out = w
+        .hm_hsm(
+            &hsm,
+            &[
+                "sign",
+                "-o",
+                "json",
+                "--key",
+                &hsm.uri("signer", true),
+                &image.by_tag(),
+            ],
+        )
+        .run();
+    out.success();
+    let v = out.json();
+    assert_eq!(v[0]["signed"][0]["digest"], image.digest.as_str(), "{out}");
+    let key = v[0]["key"].as_str().unwrap_or_default();
+    assert!(
+        key.starts_with("pkcs11:token=release;object=signer")
+            && key.contains("pin-value=<redacted>"),
+        "sign -o json: expected the redacted reference, found {key:?}"
+    );
+    assert!(!out.stdout.contains(softhsm::PIN) && !out.stderr.contains(softhsm::PIN));
+    w.verify_pem(&pem, image);
+    // The token's own key as a verification reference (public key read from the token).
+    w.hm_hsm(
+        &hsm,
+        &[
+            "verify",
+            "--key",
+            &hsm.uri("signer", false),
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .success();
+    skopeo_accepts(&w, &pem, image);
+    // sign-blob / verify-blob with the token, PIN from the environment.
+    std::fs::write(w.path("blob.txt"), b"release notes").unwrap();
+    let out = w
+        .hm_hsm(
+            &hsm,
+            &["sign-blob", "--key", &hsm.uri("signer", false), "blob.txt"],
+        )
+        .env(hallmark_keys::pkcs11::PIN_VAR, softhsm::PIN)
+        .run();
+    out.success();
+    w.hm([
+        "verify-blob",
+        "--key",
+        &pem,
+        "--signature",
+        out.stdout.trim(),
+        "blob.txt",
+    ])
+    .run()
+    .success();
+}
+
+#[test]
+fn pkcs11_key_generate_creates_the_key_on_the_token() {
+    if !softhsm_available() {
+        return;
+    }
+    let w = World::new();
+    let hsm = SoftHsm::new("gen");
+    let uri = format!(
+        "pkcs11:token=gen;object=made-by-hallmark?module-path={}",
+        hsm.module().display()
+    );
+    let out = w
+        .hm_hsm(
+            &hsm,
+            &[
+                "key",
+                "generate",
+                "--kms",
+                &uri,
+                "--output-prefix",
+                "made",
+                "-o",
+                "json",
+            ],
+        )
+        .env(hallmark_keys::pkcs11::PIN_VAR, softhsm::PIN)
+        .run();
+    out.success();
+    assert_eq!(out.json()["algorithm"], "ecdsa-p256", "{out}");
+    assert!(w.path("made.pub").is_file());
+    assert!(
+        !w.path("made.key").exists(),
+        "no private key file may be written"
+    );
+    let listed = hsm.pkcs11_tool().arg("--list-objects").output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("Private Key Object; EC") && listed.contains("made-by-hallmark"),
+        "pkcs11-tool --list-objects: expected the new EC key, found:\n{listed}"
+    );
+    let image = &w.seed("p11-gen", 1)[0];
+    w.hm_hsm(&hsm, &["sign", "--key", &uri, &image.by_tag()])
+        .env(hallmark_keys::pkcs11::PIN_VAR, softhsm::PIN)
+        .run()
+        .success();
+    w.verify_pem("made.pub", image);
+    // A second generate with the same label is refused.
+    w.hm_hsm(
+        &hsm,
+        &["key", "generate", "--kms", &uri, "--output-prefix", "again"],
+    )
+    .env(hallmark_keys::pkcs11::PIN_VAR, softhsm::PIN)
+    .run()
+    .failure(&["already exists on the token"]);
+}
+
+#[test]
+fn pkcs11_wrong_pin_fails_without_showing_it_and_pushes_nothing() {
+    if !softhsm_available() {
+        return;
+    }
+    let w = World::new();
+    let hsm = hsm_with_key("pin");
+    let image = &w.seed("p11-pin", 1)[0];
+    let before = state(&image.path);
+    let wrong = "9876-not-the-pin";
+    let uri = format!(
+        "pkcs11:token=pin;object=signer?module-path={}&pin-value={wrong}",
+        hsm.module().display()
+    );
+    let out = w
+        .hm_hsm(&hsm, &["sign", "--key", &uri, &image.by_tag()])
+        .run();
+    out.failure(&[
+        "pkcs11:token=pin;object=signer",
+        "wrong PIN",
+        "CKR_PIN_INCORRECT",
+    ]);
+    assert!(
+        !out.stderr.contains(wrong) && !out.stdout.contains(wrong),
+        "PIN shown:\n{out}"
+    );
+    assert_eq!(
+        state(&image.path),
+        before,
+        "a refused sign changed the registry"
+    );
+}
+
+#[test]
+fn pkcs11_missing_token_and_missing_key() {
+    if !softhsm_available() {
+        return;
+    }
+    let w = World::new();
+    let hsm = hsm_with_key("present");
+    let image = &w.seed("p11-missing", 1)[0];
+    let before = state(&image.path);
+    let m = hsm.module().display().to_string();
+    w.hm_hsm(
+        &hsm,
+        &[
+            "sign",
+            "--key",
+            &format!(
+                "pkcs11:token=absent;object=signer?module-path={m}&pin-value={}",
+                softhsm::PIN
+            ),
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .failure(&["no token matches token=absent", "\"present\""]);
+    w.hm_hsm(
+        &hsm,
+        &[
+            "sign",
+            "--key",
+            &format!(
+                "pkcs11:token=present;object=nokey?module-path={m}&pin-value={}",
+                softhsm::PIN
+            ),
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .failure(&["pkcs11:token=present;object=nokey", "no private key"]);
+    w.hm_hsm(
+        &hsm,
+        &[
+            "sign",
+            "--key",
+            "pkcs11:token=present;object=signer?module-path=/nonexistent/libpkcs11.so",
+            &image.by_tag(),
+        ],
+    )
+    .env(hallmark_keys::pkcs11::PIN_VAR, softhsm::PIN)
+    .run()
+    .failure(&["cannot load the PKCS#11 module"]);
+    assert_eq!(state(&image.path), before);
+}
+
+// ---- AWS KMS (moto) ---------------------------------------------------------------------------
+
+#[test]
+fn awskms_sign_then_verify_with_the_kms_public_key() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let id = moto.create_kms_key("ECC_NIST_P256", "SIGN_VERIFY");
+    let alias = unique_alias("kms");
+    moto.create_alias(&alias, &id);
+    let reference = format!("awskms:///{alias}");
+    let image = &w.seed("kms-sign", 1)[0];
+    let pem = w.export(
+        w.hm_aws(moto, None, &["key", "public-key", "--key", &reference]),
+        "kms",
+    );
+    let out = w
+        .hm_aws(
+            moto,
+            None,
+            &["sign", "-o", "json", "--key", &reference, &image.by_tag()],
+        )
+        .run();
+    out.success();
+    assert_eq!(out.json()[0]["key"], reference.as_str());
+    w.verify_pem(&pem, image);
+    // by key ID too, and the KMS key itself as the verification reference
+    w.hm_aws(
+        moto,
+        None,
+        &[
+            "verify",
+            "--key",
+            &format!("awskms:///{id}"),
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .success();
+    skopeo_accepts(&w, &pem, image);
+    // attest: a DSSE envelope over PAE, signed in KMS
+    std::fs::write(w.path("pred.json"), br#"{"builder":"ci"}"#).unwrap();
+    w.hm_aws(
+        moto,
+        None,
+        &[
+            "attest",
+            "--key",
+            &reference,
+            "--predicate",
+            "pred.json",
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .success();
+    w.hm(["verify-attestation", "--key", &pem, &image.by_tag()])
+        .run()
+        .success();
+}
+
+#[test]
+fn awskms_messages_over_4096_bytes_go_as_digest_and_moto_is_caught() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let id = moto.create_kms_key("ECC_NIST_P256", "SIGN_VERIFY");
+    let reference = format!("awskms:///{id}");
+    let pem = w.export(
+        w.hm_aws(moto, None, &["key", "public-key", "--key", &reference]),
+        "k",
+    );
+    std::fs::write(w.path("small.txt"), vec![b'a'; 4096]).unwrap();
+    let out = w
+        .hm_aws(moto, None, &["sign-blob", "--key", &reference, "small.txt"])
+        .run();
+    out.success();
+    w.hm([
+        "verify-blob",
+        "--key",
+        &pem,
+        "--signature",
+        out.stdout.trim(),
+        "small.txt",
+    ])
+    .run()
+    .success();
+    // Over 4096 bytes KMS needs MessageType=DIGEST, which moto 5.2.5 signs as sha256(digest):
+    // hallmark checks every KMS signature against the public key and refuses it.
+    std::fs::write(w.path("big.txt"), vec![b'a'; 4097]).unwrap();
+    w.hm_aws(moto, None, &["sign-blob", "--key", &reference, "big.txt"])
+        .run()
+        .failure(&[
+            &reference,
+            "does not verify with the key's public key",
+            "MessageType=DIGEST",
+        ]);
+}
+
+#[test]
+fn awskms_key_generate_creates_key_and_alias() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let alias = unique_alias("gen");
+    let reference = format!("awskms:///{alias}");
+    let out = w
+        .hm_aws(
+            moto,
+            None,
+            &[
+                "key",
+                "generate",
+                "--kms",
+                &reference,
+                "--output-prefix",
+                "kms",
+                "-o",
+                "json",
+            ],
+        )
+        .run();
+    out.success();
+    assert_eq!(out.json()["algorithm"], "ecdsa-p256");
+    let image = &w.seed("kms-gen", 1)[0];
+    w.hm_aws(moto, None, &["sign", "--key", &reference, &image.by_tag()])
+        .run()
+        .success();
+    w.verify_pem("kms.pub", image);
+}
+
+#[test]
+fn awskms_unknown_key_and_wrong_usage_or_spec() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let image = &w.seed("kms-bad", 1)[0];
+    let before = state(&image.path);
+    w.hm_aws(
+        moto,
+        None,
+        &[
+            "sign",
+            "--key",
+            "awskms:///alias/no-such-key",
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .failure(&[
+        "awskms:///alias/no-such-key",
+        "AWS KMS",
+        "DescribeKey",
+        "NotFoundException",
+    ]);
+    let enc = moto.create_kms_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    w.hm_aws(
+        moto,
+        None,
+        &[
+            "sign",
+            "--key",
+            &format!("awskms:///{enc}"),
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .failure(&["expected a key with KeyUsage SIGN_VERIFY, found ENCRYPT_DECRYPT"]);
+    let hmac = moto.create_kms_key("HMAC_256", "GENERATE_VERIFY_MAC");
+    w.hm_aws(
+        moto,
+        None,
+        &[
+            "sign",
+            "--key",
+            &format!("awskms:///{hmac}"),
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .failure(&["expected a key with KeyUsage SIGN_VERIFY, found GENERATE_VERIFY_MAC"]);
+    assert_eq!(state(&image.path), before);
+}
+
+#[test]
+fn awskms_throttling_is_retried_with_a_bound() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let id = moto.create_kms_key("ECC_NIST_P256", "SIGN_VERIFY");
+    let reference = format!("awskms:///{id}");
+    let pem = w.export(
+        w.hm_aws(moto, None, &["key", "public-key", "--key", &reference]),
+        "k",
+    );
+    let image = &w.seed("kms-throttle", 2);
+    // Two throttled Sign calls, then through: the SDK's bounded retry gets it signed.
+    let proxy = AwsProxy::start(moto.port(), |target, n| {
+        if target == "TrentService.Sign" && n < 2 {
+            Action::Throttle
+        } else {
+            Action::Forward
+        }
+    });
+    w.hm_aws(
+        moto,
+        Some(&proxy.url()),
+        &["sign", "--key", &reference, &image[0].by_tag()],
+    )
+    .run()
+    .success();
+    assert_eq!(
+        proxy.seen("TrentService.Sign"),
+        vec![Action::Throttle, Action::Throttle, Action::Forward]
+    );
+    w.verify_pem(&pem, &image[0]);
+    // Always throttled: gives up after 5 attempts, nothing pushed.
+    let before = state(&image[1].path);
+    let proxy = AwsProxy::start(moto.port(), |target, _| {
+        if target == "TrentService.Sign" {
+            Action::Throttle
+        } else {
+            Action::Forward
+        }
+    });
+    w.hm_aws(
+        moto,
+        Some(&proxy.url()),
+        &["sign", "--key", &reference, &image[1].by_tag()],
+    )
+    .run()
+    .failure(&[&reference, "ThrottlingException"]);
+    assert_eq!(
+        proxy.seen("TrentService.Sign").len(),
+        5,
+        "expected exactly 5 attempts"
+    );
+    assert_eq!(state(&image[1].path), before);
+}
+
+#[test]
+fn awskms_network_failing_mid_sign_pushes_nothing() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let id = moto.create_kms_key("ECC_NIST_P256", "SIGN_VERIFY");
+    let reference = format!("awskms:///{id}");
+    let image = &w.seed("kms-net", 1)[0];
+    let before = state(&image.path);
+    // DescribeKey and GetPublicKey get through; every Sign connection is cut.
+    let proxy = AwsProxy::start(moto.port(), |target, _| {
+        if target == "TrentService.Sign" {
+            Action::Drop
+        } else {
+            Action::Forward
+        }
+    });
+    w.hm_aws(
+        moto,
+        Some(&proxy.url()),
+        &["sign", "--key", &reference, &image.by_tag()],
+    )
+    .run()
+    .failure(&[&reference, "Sign"]);
+    assert!(
+        !proxy.seen("TrentService.Sign").is_empty() && proxy.seen("TrentService.Sign").len() <= 5
+    );
+    // A closed port from the start.
+    w.hm_aws(
+        moto,
+        Some(&format!("http://{}", crate::util::dead_addr())),
+        &["sign", "--key", &reference, &image.by_tag()],
+    )
+    .run()
+    .failure(&[&reference, "DescribeKey"]);
+    assert_eq!(state(&image.path), before);
+}
+
+// ---- AWS Secrets Manager ------------------------------------------------------------------
+
+#[test]
+fn awssm_release_flow_signs_with_a_key_fetched_into_memory() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let k = w.key("release", "sm-passphrase-77a1");
+    let pem = std::fs::read_to_string(&k.private).unwrap();
+    let name = crate::util::unique("sm-key").replace('/', "-");
+    moto.create_secret(&name, &pem);
+    moto.create_secret(&format!("{name}-pass"), "sm-passphrase-77a1");
+    // The key files are gone: only Secrets Manager has the key now.
+    std::fs::remove_file(&k.private).unwrap();
+    let images = w.seed("sm", 2);
+    let reference = format!("awssm://{name}?passphrase-secret={name}-pass");
+    let out = w
+        .hm_aws(
+            moto,
+            None,
+            &[
+                "sign",
+                "-o",
+                "json",
+                "--key",
+                &reference,
+                &images[0].by_tag(),
+            ],
+        )
+        .run();
+    out.success();
+    assert_eq!(out.json()[0]["key"], reference.as_str());
+    w.verify(&k, &[], &images[0].by_tag()).success();
+    // Passphrase from the environment instead of a second secret.
+    w.hm_aws(
+        moto,
+        None,
+        &[
+            "sign",
+            "--key",
+            &format!("awssm://{name}"),
+            &images[1].by_tag(),
+        ],
+    )
+    .env("COSIGN_PASSWORD", "sm-passphrase-77a1")
+    .run()
+    .success();
+    w.verify(&k, &[], &images[1].by_tag()).success();
+    let listed: Vec<_> = std::fs::read_dir(w.dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        !listed.iter().any(|n| n.to_string_lossy().ends_with(".key")),
+        "a key file appeared in the working directory: {listed:?}"
+    );
+}
+
+#[test]
+fn awssm_missing_secret_and_wrong_passphrase() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    let k = w.key("k", "right-sm-pass-1");
+    let name = crate::util::unique("sm-bad").replace('/', "-");
+    moto.create_secret(&name, &std::fs::read_to_string(&k.private).unwrap());
+    moto.create_secret(&format!("{name}-wrong"), "wrong-sm-pass-2");
+    let image = &w.seed("sm-bad", 1)[0];
+    let before = state(&image.path);
+    w.hm_aws(
+        moto,
+        None,
+        &["sign", "--key", "awssm://no-such-secret", &image.by_tag()],
+    )
+    .run()
+    .failure(&["awssm://no-such-secret", "ResourceNotFoundException"]);
+    let out = w
+        .hm_aws(
+            moto,
+            None,
+            &[
+                "sign",
+                "--key",
+                &format!("awssm://{name}?passphrase-secret={name}-wrong"),
+                &image.by_tag(),
+            ],
+        )
+        .run();
+    out.failure(&[&format!("awssm://{name}"), "passphrase"]);
+    assert!(!out.stderr.contains("wrong-sm-pass-2") && !out.stderr.contains("right-sm-pass-1"));
+    // No passphrase anywhere, CI set: a clear error naming the variables, no prompt.
+    w.hm_aws(
+        moto,
+        None,
+        &["sign", "--key", &format!("awssm://{name}"), &image.by_tag()],
+    )
+    .run()
+    .failure(&["HALLMARK_PASSWORD", "COSIGN_PASSWORD"]);
+    assert_eq!(state(&image.path), before);
+}
+
+// ---- Vault transit (FIXTURE) --------------------------------------------------------------
+
+#[test]
+fn vault_fixture_sign_then_verify_with_the_transit_public_key() {
+    let w = World::new();
+    let vault = VaultFixture::start("hvs.cli-fixture-token");
+    vault.add_p256_key("release");
+    let image = &w.seed("vault", 1)[0];
+    let with_vault = |args: &[&str]| {
+        w.hm(args)
+            .env("VAULT_ADDR", &vault.url())
+            .env("VAULT_TOKEN", vault.token())
+    };
+    let pem = w.export(
+        with_vault(&["key", "public-key", "--key", "hashivault://release"]),
+        "vault",
+    );
+    with_vault(&["sign", "--key", "hashivault://release", &image.by_tag()])
+        .run()
+        .success();
+    w.verify_pem(&pem, image);
+    with_vault(&["verify", "--key", "hashivault://release", &image.by_tag()])
+        .run()
+        .success();
+    skopeo_accepts(&w, &pem, image);
+    assert_eq!(vault.sign_requests(), 1);
+}
+
+// ---- release pipelines and hygiene ----------------------------------------------------------
+
+#[test]
+fn no_secret_reaches_the_output_even_with_trace_logging() {
+    if !softhsm_available() {
+        return;
+    }
+    let w = World::new();
+    let hsm = hsm_with_key("hygiene");
+    let image = &w.seed("hygiene", 1)[0];
+    let pass = "hygiene-passphrase-31f7";
+    let k = w.key("k", pass);
+    let encrypted_pem = std::fs::read_to_string(&k.private).unwrap();
+    // A plain PEM private key in an environment variable.
+    let out = w
+        .hm([
+            "key",
+            "import",
+            "--key",
+            "k.key",
+            "--output-prefix",
+            "plain",
+        ])
+        .pw(pass)
+        .run();
+    out.success();
+    let plain = hallmark_core::keyfile::decrypt_cosign_key(
+        &encrypted_pem,
+        &hallmark_core::Passphrase::new(pass.as_bytes().to_vec()),
+        "k",
+    )
+    .unwrap()
+    .to_pkcs8_pem();
+    let body_lines = |pem: &str| -> Vec<String> {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----") && l.len() > 16)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut secrets = vec![
+        pass.to_owned(),
+        softhsm::PIN.to_owned(),
+        "4242-wrong-pin".to_owned(),
+    ];
+    secrets.extend(body_lines(&encrypted_pem));
+    secrets.extend(body_lines(&plain));
+    let pin_uri = |pin: &str| {
+        format!(
+            "pkcs11:token=hygiene;object=signer?module-path={}&pin-value={pin}",
+            hsm.module().display()
+        )
+    };
+    let trace = |h: crate::util::Hallmark| {
+        h.env("RUST_LOG", "trace")
+            .env("HALLMARK_TLOG_TRACE", "1")
+            .env("RUST_BACKTRACE", "1")
+            .env("SOFTHSM2_CONF", hsm.conf().to_str().unwrap())
+            .env("HM_PLAIN_KEY", &plain)
+    };
+    let mut outputs = Vec::new();
+    for (args, pw, ok) in [
+        (
+            vec!["sign", "--key", "k.key", &image.by_tag()],
+            Some(pass),
+            true,
+        ),
+        (
+            vec!["sign", "--key", "k.key", &image.by_tag()],
+            Some("not-it"),
+            false,
+        ),
+        (
+            vec![
+                "sign",
+                "-o",
+                "json",
+                "--key",
+                &pin_uri(softhsm::PIN),
+                &image.by_tag(),
+            ],
+            None,
+            true,
+        ),
+        (
+            vec!["sign", "--key", &pin_uri("4242-wrong-pin"), &image.by_tag()],
+            None,
+            false,
+        ),
+        (
+            vec![
+                "sign",
+                "-o",
+                "json",
+                "--key",
+                "env://HM_PLAIN_KEY",
+                &image.by_tag(),
+            ],
+            None,
+            true,
+        ),
+        (
+            vec!["key", "public-key", "--key", "env://HM_PLAIN_KEY"],
+            None,
+            true,
+        ),
+        (
+            vec!["sign-blob", "--key", "k.key", "missing-file.txt"],
+            Some(pass),
+            false,
+        ),
+    ] {
+        let mut h = trace(w.hm(&args));
+        if let Some(p) = pw {
+            h = h.pw(p);
+        }
+        let out = h.run();
+        if ok {
+            out.success();
+        } else {
+            assert_eq!(out.code, Some(1), "{out}");
+        }
+        outputs.push(format!("{}\n{}", out.stdout, out.stderr));
+    }
+    for (i, text) in outputs.iter().enumerate() {
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "run {i} printed a secret ({s:?}):\n{text}"
+            );
+        }
+    }
+}
