@@ -23,10 +23,10 @@ pub mod validation;
 
 pub use auth::{Auth, ExplicitlyUnauthenticated, TokenAuth};
 pub use errors::{Code, NotaryError};
+pub use hallmark_tuf::KeyType;
 
 use crate::keys::{KeyError, Sealer};
 use crate::storage::{Storage, StorageError};
-use hallmark_tuf::KeyType;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

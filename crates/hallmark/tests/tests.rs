@@ -24,3 +24,4 @@ mod tlog_images;
 mod tlog_log;
 mod tlog_server;
 mod tlog_util;
+mod trust_serve;

@@ -426,7 +426,7 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
                 };
                 eprintln!("{image}: {} attested ({}){note}", s.digest, s.tag);
             }
-            json!({"reference": image.to_string(), "digest": s.digest.to_string(), "tag": s.tag, "added": s.added})
+            json!({"reference": image.to_string(), "key": key.reference(), "digest": s.digest.to_string(), "tag": s.tag, "added": s.added})
         },
     ))
 }

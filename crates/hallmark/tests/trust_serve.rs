@@ -1,0 +1,320 @@
+//! `hallmark trust serve` as a process, driven by the real notary 0.7.0 CLI over TLS (a test
+//! CA made with openssl): init, add, publish, list, delegations, publishing through
+//! `targets/releases` with a delegation key, `key rotate snapshot -r`, remove, `delete
+//! --remote`; what the notary CLI downloaded verifies with hallmark-tuf. And the server's
+//! refusal to take anonymous writes on a non-loopback address.
+
+use hallmark_testutil::notary::{NotaryCli, Pki, notary_available};
+use hallmark_testutil::process::{free_port, signal};
+use std::ffi::OsStr;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A `hallmark trust serve` child process (killed by PID on drop).
+pub struct TrustServe {
+    child: Child,
+    /// `https://127.0.0.1:PORT` (or `http://` without TLS).
+    pub url: String,
+    log: PathBuf,
+}
+
+impl TrustServe {
+    /// Starts `hallmark trust serve --addr 127.0.0.1:PORT --data-dir DIR [TLS from pki] extra`.
+    pub fn start(data_dir: &Path, pki: Option<&Pki>, extra: &[&str]) -> Self {
+        let port = free_port();
+        let log = data_dir.with_extension("log");
+        let out = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hallmark"));
+        cmd.args([
+            "trust",
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+        if let Some(pki) = pki {
+            cmd.arg("--tls-cert")
+                .arg(&pki.server_cert)
+                .arg("--tls-key")
+                .arg(&pki.server_key);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "hallmark trust serve exited with {status}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hallmark trust serve did not listen within 30 s"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        let scheme = if pki.is_some() { "https" } else { "http" };
+        Self {
+            child,
+            url: format!("{scheme}://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// The server's output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for TrustServe {
+    fn drop(&mut self) {
+        signal(self.child.id(), "TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn args<'a>(a: &'a [&'a OsStr]) -> Vec<&'a OsStr> {
+    a.to_vec()
+}
+
+/// Verifies the metadata the notary CLI cached for `gun` in its trust directory.
+fn verify_notary_cache(
+    trust_dir: &Path,
+    gun: &str,
+    delegations: &[&str],
+) -> hallmark_tuf::VerifiedRepo {
+    let meta = trust_dir.join("tuf").join(gun).join("metadata");
+    let read = |name: &str| {
+        std::fs::read(meta.join(format!("{name}.json")))
+            .unwrap_or_else(|e| panic!("{name}.json in the notary cache: {e}"))
+    };
+    let root = read("root");
+    let timestamp = read("timestamp");
+    let snapshot = read("snapshot");
+    let targets = read("targets");
+    let dels: Vec<(&str, Vec<u8>)> = delegations.iter().map(|d| (*d, read(d))).collect();
+    let files = hallmark_tuf::RepoFiles {
+        root_chain: Vec::new(),
+        timestamp: &timestamp,
+        snapshot: &snapshot,
+        targets: &targets,
+        delegations: dels.iter().map(|(n, b)| (*n, b.as_slice())).collect(),
+    };
+    hallmark_tuf::verify_repo(
+        &root,
+        &files,
+        &hallmark_tuf::TrustedVersions::default(),
+        time::OffsetDateTime::now_utc(),
+        &hallmark_tuf::Limits::default(),
+    )
+    .unwrap_or_else(|e| panic!("what notary downloaded from hallmark does not verify: {e}"))
+}
+
+#[test]
+fn notary_cli_publishes_delegates_rotates_and_deletes_on_hallmark() {
+    if !notary_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let server = TrustServe::start(&dir.path().join("data"), Some(&pki), &[]);
+    let trust = dir.path().join("trust");
+    let cli = NotaryCli::new(&trust, &server.url, &pki.ca_cert);
+    let gun = "example.com/hallmark/app";
+    let file = |name: &str, content: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    };
+    let (v1, v2, v3) = (
+        file("v1.txt", "hello v1"),
+        file("v2.txt", "hello v2"),
+        file("v3.txt", "hello v3"),
+    );
+    let ok = |a: &[&OsStr]| {
+        let r = cli.run(args(a));
+        assert!(
+            r.success,
+            "notary {a:?} failed:\n{r}\n--- server ---\n{}",
+            server.log()
+        );
+        r
+    };
+    ok(&["init".as_ref(), "-p".as_ref(), gun.as_ref()]);
+    ok(&[
+        "add".as_ref(),
+        "-p".as_ref(),
+        gun.as_ref(),
+        "v1".as_ref(),
+        v1.as_os_str(),
+    ]);
+    let list = ok(&["list".as_ref(), gun.as_ref()]);
+    assert!(list.stdout.contains("v1"), "{list}");
+    verify_notary_cache(&trust, gun, &[]);
+
+    // Delegations as docker trust signer add makes them: targets/releases and targets/alice.
+    let alice = cli.make_delegation_key(dir.path(), "alice");
+    ok(&[
+        "delegation".as_ref(),
+        "add".as_ref(),
+        gun.as_ref(),
+        "targets/releases".as_ref(),
+        alice.as_os_str(),
+        "--all-paths".as_ref(),
+    ]);
+    ok(&[
+        "delegation".as_ref(),
+        "add".as_ref(),
+        "-p".as_ref(),
+        gun.as_ref(),
+        "targets/alice".as_ref(),
+        alice.as_os_str(),
+        "--all-paths".as_ref(),
+    ]);
+    let dl = ok(&["delegation".as_ref(), "list".as_ref(), gun.as_ref()]);
+    assert!(
+        dl.stdout.contains("targets/releases") && dl.stdout.contains("targets/alice"),
+        "{dl}"
+    );
+    ok(&[
+        "add".as_ref(),
+        "-p".as_ref(),
+        gun.as_ref(),
+        "v2".as_ref(),
+        v2.as_os_str(),
+        "--roles".as_ref(),
+        "targets/releases".as_ref(),
+    ]);
+    let rel = ok(&[
+        "list".as_ref(),
+        gun.as_ref(),
+        "--roles".as_ref(),
+        "targets/releases".as_ref(),
+    ]);
+    assert!(rel.stdout.contains("v2"), "{rel}");
+    let repo = verify_notary_cache(&trust, gun, &["targets/releases"]);
+    assert_eq!(repo.resolve("v2").unwrap().role, "targets/releases");
+
+    // Snapshot key to the server, then more publishes signed by the server's snapshot key.
+    ok(&[
+        "key".as_ref(),
+        "rotate".as_ref(),
+        gun.as_ref(),
+        "snapshot".as_ref(),
+        "-r".as_ref(),
+    ]);
+    ok(&[
+        "add".as_ref(),
+        "-p".as_ref(),
+        gun.as_ref(),
+        "v3".as_ref(),
+        v3.as_os_str(),
+    ]);
+    ok(&[
+        "remove".as_ref(),
+        "-p".as_ref(),
+        gun.as_ref(),
+        "v1".as_ref(),
+    ]);
+    let list = ok(&["list".as_ref(), gun.as_ref()]);
+    assert!(
+        list.stdout.contains("v2") && list.stdout.contains("v3") && !list.stdout.contains("v1 "),
+        "{list}"
+    );
+    ok(&[
+        "verify".as_ref(),
+        "-q".as_ref(),
+        "-i".as_ref(),
+        v2.as_os_str(),
+        gun.as_ref(),
+        "v2".as_ref(),
+    ]);
+    // A fresh client (no cache) reads everything back and it verifies.
+    let fresh_trust = dir.path().join("fresh");
+    let fresh = NotaryCli::new(&fresh_trust, &server.url, &pki.ca_cert);
+    let l = fresh.run(["list", gun]);
+    assert!(l.success && l.stdout.contains("v3"), "{l}");
+    let repo = verify_notary_cache(&fresh_trust, gun, &["targets/releases"]);
+    assert!(repo.resolve("v3").is_some() && repo.resolve("v1").is_none());
+    let root: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fresh_trust.join("tuf").join(gun).join("metadata/root.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        root["signed"]["version"], 2,
+        "the snapshot rotation published root v2"
+    );
+
+    // delete --remote on a throwaway GUN.
+    let throwaway = "example.com/hallmark/throwaway";
+    ok(&["init".as_ref(), "-p".as_ref(), throwaway.as_ref()]);
+    ok(&["delete".as_ref(), "--remote".as_ref(), throwaway.as_ref()]);
+    let gone = NotaryCli::new(&dir.path().join("after-delete"), &server.url, &pki.ca_cert)
+        .run(["list", throwaway]);
+    assert!(!gone.success, "{gone}");
+    assert!(
+        format!("{}{}", gone.stdout, gone.stderr).contains("does not have trust data"),
+        "{gone}"
+    );
+}
+
+#[test]
+fn trust_serve_refuses_anonymous_writes_on_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_hallmark"))
+        .args([
+            "trust",
+            "serve",
+            "--addr",
+            &format!("0.0.0.0:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("loopback") && stderr.contains("--auth none"),
+        "{stderr}"
+    );
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "it must not have listened"
+    );
+
+    // --auth mtls without TLS is refused too.
+    let out = Command::new(env!("CARGO_BIN_EXE_hallmark"))
+        .args([
+            "trust",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--auth",
+            "mtls",
+            "--client-ca",
+        ])
+        .arg(dir.path().join("missing-ca.pem"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
