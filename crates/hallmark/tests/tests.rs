@@ -24,4 +24,5 @@ mod tlog_images;
 mod tlog_log;
 mod tlog_server;
 mod tlog_util;
+mod trust_client;
 mod trust_serve;

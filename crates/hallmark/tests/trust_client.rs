@@ -1,0 +1,587 @@
+//! `hallmark trust ...` (the Docker Content Trust client), `DOCKER_CONTENT_TRUST=1` pulls and
+//! `trust migrate`, against the real notary-server + notary-signer 0.7.0 (started here, TLS
+//! with a test CA), the real notary CLI, and the shared docker-registry.
+
+use crate::util::{OCI_MANIFEST, World, get_manifest, put_manifest, registry, unique};
+use hallmark_testutil::notary::{NotaryCli, NotaryServer, Pki, notary_available};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const ROOT_PW: &str = "root-pass-1";
+const REPO_PW: &str = "repo-pass-1";
+
+struct Notary {
+    _dir: tempfile::TempDir,
+    server: NotaryServer,
+    ca: PathBuf,
+}
+
+fn notary() -> Option<&'static Notary> {
+    static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            if !notary_available() {
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let pki = Pki::new(&dir.path().join("pki"));
+            let server = NotaryServer::start(&pki);
+            Some(Notary {
+                ca: pki.ca_cert.clone(),
+                _dir: dir,
+                server,
+            })
+        })
+        .as_ref()
+}
+
+/// The trust directory the `hallmark` runs of a World use ($DOCKER_CONFIG/trust).
+fn trust_dir(w: &World) -> PathBuf {
+    w.dir().join(".no-docker-config").join("trust")
+}
+
+/// `hallmark trust ARGS --server URL --tls-ca CA` with both passphrases set.
+fn trust(w: &World, n: &Notary, args: &[&str]) -> crate::util::Output {
+    trust_env(
+        w,
+        n,
+        args,
+        &[
+            ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ROOT_PW),
+            ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", REPO_PW),
+        ],
+    )
+}
+
+fn trust_env(w: &World, n: &Notary, args: &[&str], env: &[(&str, &str)]) -> crate::util::Output {
+    let url = n.server.url();
+    let ca = n.ca.display().to_string();
+    let mut all: Vec<&str> = vec!["trust"];
+    all.extend(args);
+    // Key commands take no server options.
+    if !matches!(args.first(), Some(&"key")) || matches!(args.get(1), Some(&"rotate")) {
+        all.extend(["--server", &url, "--tls-ca", &ca]);
+    }
+    let mut cmd = w.hm(&all);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run()
+}
+
+/// The key ID of the only private key file with `role: NAME`.
+fn key_id_of_role(w: &World, role: &str) -> String {
+    let dir = trust_dir(w).join("private");
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        if text.contains(&format!("\nrole: {role}\n")) {
+            found.push(p.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {role} key in {}, found {found:?}",
+        dir.display()
+    );
+    found.remove(0)
+}
+
+fn mode(path: &Path) -> u32 {
+    crate::util::mode(path)
+}
+
+/// A GUN-style repository (no tag) with one sample image `:v1`; returns (repo, digest).
+fn seeded(w: &World, name: &str) -> (String, String) {
+    let img = w.seed(name, 1).remove(0);
+    (img.repo, img.digest)
+}
+
+#[test]
+fn key_generate_and_load_write_files_docker_and_notary_read() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let out = trust(
+        &w,
+        n,
+        &[
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            w.dir().to_str().unwrap(),
+        ],
+    );
+    out.success();
+    assert!(out.stdout.contains("Generating key for alice..."), "{out}");
+    let public = w.path("alice.pub");
+    assert!(
+        out.stdout.contains(&format!(
+            "Successfully generated and loaded private key. Corresponding public key available: {}",
+            public.display()
+        )),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&public).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN PUBLIC KEY-----\nrole: alice\n\n"),
+        "{text}"
+    );
+    assert_eq!(mode(&public), 0o600);
+    let id = key_id_of_role(&w, "alice");
+    let private = trust_dir(&w).join("private").join(format!("{id}.key"));
+    assert_eq!(mode(&private), 0o600);
+    assert!(
+        std::fs::read_to_string(&private)
+            .unwrap()
+            .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\nrole: alice\n\n")
+    );
+
+    // An unencrypted PKCS#8 key made by openssl, loaded under another name.
+    let pem = w.path("carol-key.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&pem)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Readable by others: refused, nothing imported.
+    std::fs::set_permissions(&pem, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    trust(
+        &w,
+        n,
+        &["key", "load", pem.to_str().unwrap(), "--name", "carol"],
+    )
+    .failure(&["must not be readable or writable by others"]);
+    std::fs::set_permissions(&pem, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // No passphrase and no terminal: a clear error naming the variable, nothing imported.
+    trust_env(
+        &w,
+        n,
+        &["key", "load", pem.to_str().unwrap(), "--name", "carol"],
+        &[],
+    )
+    .failure(&["DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"]);
+    let before = std::fs::read_dir(trust_dir(&w).join("private"))
+        .unwrap()
+        .count();
+    assert_eq!(before, 1);
+    trust(
+        &w,
+        n,
+        &["key", "load", pem.to_str().unwrap(), "--name", "carol"],
+    )
+    .success();
+    let carol = key_id_of_role(&w, "carol");
+
+    // The real notary CLI lists both keys from hallmark's files (it decrypts each one).
+    let cli = NotaryCli::new(&trust_dir(&w), &n.server.url(), &n.ca);
+    let list = cli.run(["key", "list"]);
+    list.assert_success();
+    for needle in [id.as_str(), carol.as_str(), "alice", "carol"] {
+        assert!(list.stdout.contains(needle), "{needle} not listed:\n{list}");
+    }
+    // Bad names are refused as docker refuses them.
+    trust(&w, n, &["key", "generate", "Bad"]).failure(&["must start with lowercase alphanumeric"]);
+}
+
+#[test]
+fn signer_add_sign_inspect_resolve_revoke() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let (repo, digest) = seeded(&w, "trust-sign");
+    let hex = digest.trim_start_matches("sha256:").to_string();
+    let gun = repo.clone();
+    trust(
+        &w,
+        n,
+        &[
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            w.dir().to_str().unwrap(),
+        ],
+    )
+    .success();
+    let alice = key_id_of_role(&w, "alice");
+    let out = trust(
+        &w,
+        n,
+        &["signer", "add", "alice", &repo, "--key", "alice.pub"],
+    );
+    out.success();
+    assert!(
+        out.stdout
+            .contains(&format!("Initializing signed repository for {repo}...")),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("Successfully added signer: alice to {repo}")),
+        "{out}"
+    );
+    trust(&w, n, &["sign", &format!("{repo}:v1")]).success();
+
+    // inspect: docker's JSON, field by field, with docker's 4-space indentation.
+    let out = trust(&w, n, &["inspect", &repo]);
+    out.success();
+    assert!(
+        out.stdout.starts_with("[\n    {\n        \"Name\": "),
+        "{out}"
+    );
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = &v[0];
+    assert_eq!(r["Name"], repo.as_str());
+    assert_eq!(r["SignedTags"].as_array().unwrap().len(), 1);
+    assert_eq!(r["SignedTags"][0]["SignedTag"], "v1");
+    assert_eq!(r["SignedTags"][0]["Digest"], hex.as_str());
+    assert_eq!(r["SignedTags"][0]["Signers"], serde_json::json!(["alice"]));
+    assert_eq!(r["Signers"][0]["Name"], "alice");
+    assert_eq!(r["Signers"][0]["Keys"][0]["ID"], alice.as_str());
+    assert_eq!(r["AdministrativeKeys"][0]["Name"], "Root");
+    assert_eq!(r["AdministrativeKeys"][1]["Name"], "Repository");
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    let order: Vec<usize> = [
+        "\"Name\"",
+        "\"SignedTags\"",
+        "\"Signers\"",
+        "\"AdministrativeKeys\"",
+    ]
+    .iter()
+    .map(|k| out.stdout.find(k).unwrap())
+    .collect();
+    assert!(
+        order.windows(2).all(|p| p[0] < p[1]),
+        "field order: {keys:?}"
+    );
+    let root_id = r["AdministrativeKeys"][0]["Keys"][0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let repo_id = r["AdministrativeKeys"][1]["Keys"][0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // --pretty, as docker prints it.
+    let out = trust(&w, n, &["inspect", "--pretty", &format!("{repo}:v1")]);
+    out.success();
+    let expected = format!(
+        "\nSignatures for {repo}:v1\n\nSIGNED TAG   DIGEST{pad}SIGNERS\nv1           {hex}   alice\n\nList of signers and their keys for {repo}:v1\n\nSIGNER    KEYS\nalice     {short}\n\nAdministrative keys for {repo}:v1\n\n  Repository Key:\t{repo_id}\n  Root Key:\t{root_id}\n",
+        pad = " ".repeat(64 + 3 - "DIGEST".len()),
+        short = &alice[..12],
+    );
+    assert_eq!(out.stdout, expected);
+
+    // resolve, and the notary CLI reading the same trust data.
+    let out = trust(&w, n, &["resolve", &format!("{repo}:v1")]);
+    out.success();
+    assert_eq!(out.stdout, format!("{digest}\n"));
+    let cli = NotaryCli::new(&w.path("notary-trust"), &n.server.url(), &n.ca);
+    let list = cli.run(["list", &gun, "--roles", "targets/releases"]);
+    list.assert_success();
+    assert!(
+        list.stdout.contains("v1") && list.stdout.contains(&hex),
+        "{list}"
+    );
+    let (_, manifest) = get_manifest(repo.split_once('/').unwrap().1, "v1");
+    assert!(
+        list.stdout.contains(&manifest.len().to_string()),
+        "size missing:\n{list}"
+    );
+
+    // Revoke: the tag has no trust data any more; exactly docker's message.
+    trust(&w, n, &["revoke", &format!("{repo}:v1")]).success();
+    let out = trust(&w, n, &["resolve", &format!("{repo}:v1")]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(out.stderr, "No valid trust data for v1\n");
+    let out = trust(&w, n, &["inspect", &repo]);
+    out.success();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v[0]["SignedTags"], serde_json::json!([]));
+
+    // Signer remove: alice is gone from the signers.
+    trust(&w, n, &["signer", "remove", "alice", &repo]).success();
+    let v: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
+    assert_eq!(v[0]["Signers"], serde_json::json!([]));
+}
+
+#[test]
+fn inspect_and_resolve_data_written_by_the_notary_cli() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let gun = format!("{}/{}/cli", registry(), unique("notary-written"));
+    let cli = NotaryCli::new(&w.path("notary-trust"), &n.server.url(), &n.ca);
+    std::fs::write(w.path("a.txt"), "a\n").unwrap();
+    std::fs::write(w.path("b.txt"), "bb\n").unwrap();
+    cli.run(["init", "-p", &gun]).assert_success();
+    cli.run(["add", "-p", &gun, "a", w.path("a.txt").to_str().unwrap()])
+        .assert_success();
+    let bob = cli.make_delegation_key(w.dir(), "bob");
+    let bob = bob.to_str().unwrap();
+    cli.run([
+        "delegation",
+        "add",
+        &gun,
+        "targets/releases",
+        bob,
+        "--all-paths",
+    ])
+    .assert_success();
+    cli.run([
+        "delegation",
+        "add",
+        "-p",
+        &gun,
+        "targets/bob",
+        bob,
+        "--all-paths",
+    ])
+    .assert_success();
+    cli.run([
+        "add",
+        "-p",
+        &gun,
+        "b",
+        w.path("b.txt").to_str().unwrap(),
+        "--roles",
+        "targets/releases",
+        "--roles",
+        "targets/bob",
+    ])
+    .assert_success();
+    let sha = |s: &str| {
+        crate::util::sha256(s.as_bytes())
+            .trim_start_matches("sha256:")
+            .to_string()
+    };
+    let out = trust(&w, n, &["resolve", &format!("{gun}:b")]);
+    out.success();
+    assert_eq!(out.stdout.trim(), format!("sha256:{}", sha("bb\n")));
+    let out = trust(&w, n, &["inspect", &gun]);
+    out.success();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let tags = v[0]["SignedTags"].as_array().unwrap();
+    assert_eq!(tags.len(), 2);
+    assert_eq!(
+        (tags[0]["SignedTag"].as_str(), tags[0]["Signers"].clone()),
+        (Some("a"), serde_json::json!(["Repo Admin"]))
+    );
+    assert_eq!(
+        (tags[1]["SignedTag"].as_str(), tags[1]["Signers"].clone()),
+        (Some("b"), serde_json::json!(["bob"]))
+    );
+    assert_eq!(tags[1]["Digest"], sha("bb\n").as_str());
+    assert_eq!(v[0]["Signers"][0]["Name"], "bob");
+}
+
+#[test]
+fn content_trust_pulls_use_the_signed_digest() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let prefix = format!("{}/{}/img", registry(), unique("dct-pull"));
+    let a = w.seed_with(&prefix, 1, "v1", false).remove(0);
+    let b = w.seed_with(&prefix, 1, "v2", false).remove(0);
+    assert_ne!(a.digest, b.digest);
+    let k = w.key("k", "pw");
+    w.sign(&k, &[&a.by_digest()]);
+    trust(
+        &w,
+        n,
+        &[
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            w.dir().to_str().unwrap(),
+        ],
+    )
+    .success();
+    trust(
+        &w,
+        n,
+        &["signer", "add", "alice", &a.repo, "--key", "alice.pub"],
+    )
+    .success();
+    trust(&w, n, &["sign", &a.by_tag()]).success();
+    // The registry tag v1 is moved to the other (unsigned) image.
+    let (_, b_manifest) = get_manifest(&b.path, "v2");
+    put_manifest(&a.path, "v1", OCI_MANIFEST, &b_manifest);
+    w.verify(&k, &[], &a.by_tag()).failure(&[]);
+
+    // docker's per-host CA location, and the server from the environment.
+    let host = n.server.url().trim_start_matches("https://").to_string();
+    let tls = w.dir().join(".no-docker-config/tls").join(&host);
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::copy(&n.ca, tls.join("ca.crt")).unwrap();
+    let url = n.server.url();
+    let dct = |args: &[&str]| {
+        w.hm(args)
+            .env("DOCKER_CONTENT_TRUST", "1")
+            .env("DOCKER_CONTENT_TRUST_SERVER", &url)
+            .run()
+    };
+    let out = dct(&["verify", "--key", k.public.to_str().unwrap(), &a.by_tag()]);
+    out.success();
+    assert!(
+        out.stdout.contains(&a.digest) && !out.stdout.contains(&b.digest),
+        "{out}"
+    );
+    let out = dct(&[
+        "copy",
+        &a.by_tag(),
+        &format!("oci:{}:x", w.path("layout").display()),
+    ]);
+    out.success();
+    assert!(out.stderr.contains(&a.digest), "{out}");
+    let index = std::fs::read_to_string(w.path("layout/index.json")).unwrap();
+    assert!(
+        index.contains(&a.digest) && !index.contains(&b.digest),
+        "{index}"
+    );
+    // A tag without trust data fails, whatever the registry says.
+    dct(&[
+        "verify",
+        "--key",
+        k.public.to_str().unwrap(),
+        &format!("{}:v2", a.repo),
+    ])
+    .failure(&["No valid trust data for v2"]);
+    // DOCKER_CONTENT_TRUST=0 is off: the registry tag is used again.
+    w.hm(["verify", "--key", k.public.to_str().unwrap(), &a.by_tag()])
+        .env("DOCKER_CONTENT_TRUST", "0")
+        .run()
+        .failure(&[]);
+}
+
+#[test]
+fn migrate_writes_cosign_signatures_naming_the_dct_signers() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let prefix = format!("{}/{}/img", registry(), unique("dct-migrate"));
+    let a = w.seed_with(&prefix, 1, "v1", false).remove(0);
+    let b = w.seed_with(&prefix, 1, "v2", false).remove(0);
+    trust(
+        &w,
+        n,
+        &[
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            w.dir().to_str().unwrap(),
+        ],
+    )
+    .success();
+    trust(
+        &w,
+        n,
+        &["signer", "add", "alice", &a.repo, "--key", "alice.pub"],
+    )
+    .success();
+    trust(&w, n, &["sign", &a.by_tag()]).success();
+    trust(&w, n, &["sign", &b.by_tag()]).success();
+    let k = w.key("k", "pw");
+    w.verify(&k, &[], &a.by_tag()).failure(&[]);
+    let out = w
+        .hm([
+            "trust",
+            "migrate",
+            &a.repo,
+            "--key",
+            k.private.to_str().unwrap(),
+            "--server",
+            &n.server.url(),
+            "--tls-ca",
+            n.ca.to_str().unwrap(),
+        ])
+        .pw("pw")
+        .run();
+    out.success();
+    assert!(out.stderr.contains("migrated 2 signed tag(s)"), "{out}");
+    for (image, tag) in [(&a, "v1"), (&b, "v2")] {
+        let out = w.verify(&k, &["-o", "json"], &image.by_digest());
+        out.success();
+        let v = out.json();
+        let ann = &v[0]["signatures"][0]["annotations"];
+        assert_eq!(ann["dev.hallmark.dct/signers"], "alice", "{v}");
+        assert_eq!(ann["dev.hallmark.dct/tag"], tag, "{v}");
+    }
+}
+
+#[test]
+fn key_rotation_and_failures_change_nothing() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let (repo, _) = seeded(&w, "trust-rotate");
+    trust(
+        &w,
+        n,
+        &[
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            w.dir().to_str().unwrap(),
+        ],
+    )
+    .success();
+    trust(
+        &w,
+        n,
+        &["signer", "add", "alice", &repo, "--key", "alice.pub"],
+    )
+    .success();
+    let before: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
+
+    // Wrong repository passphrase: a clear error, nothing uploaded.
+    let out = trust_env(
+        &w,
+        n,
+        &["sign", &format!("{repo}:v1")],
+        &[
+            ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ROOT_PW),
+            ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "wrong"),
+        ],
+    );
+    out.failure(&["wrong passphrase"]);
+    // No passphrase at all (CI, no terminal): the variable is named.
+    trust_env(&w, n, &["sign", &format!("{repo}:v1")], &[])
+        .failure(&["DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"]);
+    let after: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
+    assert_eq!(before, after);
+
+    // targets: a new repository key.
+    trust(&w, n, &["key", "rotate", &repo, "targets"]).success();
+    let v: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
+    assert_ne!(
+        v[0]["AdministrativeKeys"][1],
+        before[0]["AdministrativeKeys"][1]
+    );
+    assert_eq!(
+        v[0]["AdministrativeKeys"][0],
+        before[0]["AdministrativeKeys"][0]
+    );
+    // snapshot: held by the server, new key.
+    trust(
+        &w,
+        n,
+        &["key", "rotate", &repo, "snapshot", "--server-managed"],
+    )
+    .success();
+    trust(&w, n, &["key", "rotate", &repo, "timestamp"]).failure(&["--server-managed"]);
+    // Still signable and resolvable after both rotations.
+    trust(&w, n, &["sign", &format!("{repo}:v1")]).success();
+    trust(&w, n, &["resolve", &format!("{repo}:v1")]).success();
+}
