@@ -1,1 +1,269 @@
+//! TLS and write authentication: registry-style bearer tokens (minted here with a test issuer
+//! certificate under a test CA) and client certificates; reads stay anonymous.
 
+use crate::util::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hallmark_testutil::notary::Pki;
+use hallmark_trust_server::{Auth, Config, TokenAuth};
+use hallmark_tuf::PrivateKey;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+
+const GUN: &str = "example.com/secured";
+const REALM: &str = "https://auth.example.test/token";
+const SERVICE: &str = "hallmark-trust";
+const ISSUER: &str = "test-issuer";
+
+fn pem_to_der(path: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).expect("pem");
+    pem_rfc7468::decode_vec(text.trim().as_bytes())
+        .expect("pem")
+        .1
+}
+
+/// The SEC1 DER of an openssl PKCS#8 EC key.
+fn ec_key(path: &Path) -> PrivateKey {
+    let out = Command::new("openssl")
+        .args(["ec", "-in"])
+        .arg(path)
+        .args(["-outform", "DER"])
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    PrivateKey::from_ecdsa_sec1_der(&out.stdout).expect("ec key")
+}
+
+fn now() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).expect("time")
+}
+
+fn mint(key: &PrivateKey, cert_der: &[u8], claims: Value) -> String {
+    let header = json!({"alg": "ES256", "typ": "JWT", "x5c": [STANDARD.encode(cert_der)]});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes()).expect("sign").sig;
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+fn claims(gun: &str, actions: &[&str], exp: u64) -> Value {
+    json!({
+        "iss": ISSUER, "aud": SERVICE, "sub": "tester", "exp": exp, "nbf": now() - 10, "iat": now(),
+        "access": [{"type": "repository", "name": gun, "actions": actions}],
+    })
+}
+
+fn tls_client(pki: &Pki, bearer: Option<&str>, identity: bool) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&pki.ca_cert).expect("ca")).expect("ca");
+    let mut b = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(std::time::Duration::from_secs(30));
+    if let Some(t) = bearer {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {t}").parse().expect("header"),
+        );
+        b = b.default_headers(h);
+    }
+    if identity {
+        let (crt, key) = pki.issue("client", "publisher");
+        let mut pem = std::fs::read(crt).expect("crt");
+        pem.extend_from_slice(&std::fs::read(key).expect("key"));
+        b = b.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
+    }
+    b.build().expect("client")
+}
+
+async fn tls_server(pki: &Pki, auth: Auth) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::new(dir.path());
+    config.tls = Some((pki.server_cert.clone(), pki.server_key.clone()));
+    config.auth = auth;
+    let server = start_with(config).await;
+    TestServer {
+        url: format!("https://127.0.0.1:{}", server.addr().port()),
+        server: Some(server),
+        dir,
+        client: tls_client(pki, None, false),
+    }
+}
+
+#[tokio::test]
+async fn token_auth_guards_writes_and_leaves_reads_anonymous() {
+    let pki_dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(pki_dir.path());
+    let (issuer_crt, issuer_key) = pki.issue_signing("issuer", "token-issuer");
+    let issuer = ec_key(&issuer_key);
+    let issuer_der = pem_to_der(&issuer_crt);
+    let auth = Auth::Token(TokenAuth {
+        realm: REALM.into(),
+        service: SERVICE.into(),
+        issuer: ISSUER.into(),
+        root_certs: vec![pem_to_der(&pki.ca_cert)],
+    });
+    let mut s = tls_server(&pki, auth).await;
+
+    // Anonymous: reads fine, writes challenged.
+    s.get("/v2/").await.assert_ok();
+    let r = s.get_file(GUN, "timestamp.key").await;
+    r.assert_error(401, "UNAUTHORIZED");
+    assert_eq!(
+        r.headers["www-authenticate"],
+        format!(
+            "Bearer realm=\"{REALM}\",service=\"{SERVICE}\",scope=\"repository:{GUN}:pull,push\""
+        )
+    );
+    let r = send(s.client.delete(s.tuf(GUN, ""))).await;
+    r.assert_error(401, "UNAUTHORIZED");
+    assert!(
+        r.headers["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .ends_with(&format!("scope=\"repository:{GUN}:*\""))
+    );
+
+    // Tokens that must not work.
+    let exp = now() + 300;
+    let bad = [
+        (
+            "other repository",
+            mint(
+                &issuer,
+                &issuer_der,
+                claims("example.com/other", &["push", "pull"], exp),
+            ),
+        ),
+        (
+            "pull only",
+            mint(&issuer, &issuer_der, claims(GUN, &["pull"], exp)),
+        ),
+        (
+            "expired",
+            mint(
+                &issuer,
+                &issuer_der,
+                claims(GUN, &["push", "pull"], now() - 3600),
+            ),
+        ),
+        (
+            "wrong audience",
+            mint(&issuer, &issuer_der, {
+                let mut c = claims(GUN, &["push"], exp);
+                c["aud"] = json!("elsewhere");
+                c
+            }),
+        ),
+    ];
+    for (what, token) in &bad {
+        let c = tls_client(&pki, Some(token), false);
+        let r = send(c.get(s.tuf(GUN, "timestamp.key"))).await;
+        assert_eq!(
+            r.status,
+            401,
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    // Signed by a certificate outside the trusted chain.
+    let rogue_dir = tempfile::tempdir().expect("tempdir");
+    let rogue_pki = Pki::new(rogue_dir.path());
+    let (rogue_crt, rogue_key) = rogue_pki.issue_signing("issuer", "token-issuer");
+    let rogue = mint(
+        &ec_key(&rogue_key),
+        &pem_to_der(&rogue_crt),
+        claims(GUN, &["push", "pull"], exp),
+    );
+    let r = send(tls_client(&pki, Some(&rogue), false).get(s.tuf(GUN, "timestamp.key"))).await;
+    r.assert_error(401, "UNAUTHORIZED");
+    // A good signature over changed claims.
+    let good = mint(&issuer, &issuer_der, claims(GUN, &["push", "pull"], exp));
+    let mut parts: Vec<&str> = good.split('.').collect();
+    let forged_claims =
+        URL_SAFE_NO_PAD.encode(claims("example.com/other", &["push", "pull"], exp).to_string());
+    parts[1] = &forged_claims;
+    let forged = parts.join(".");
+    let r = send(
+        tls_client(&pki, Some(&forged), false).get(s.tuf("example.com/other", "timestamp.key")),
+    )
+    .await;
+    r.assert_error(401, "UNAUTHORIZED");
+
+    // A push token publishes; reads are anonymous.
+    s.client = tls_client(&pki, Some(&good), false);
+    let repo = Repo::new(&s, GUN, true).await;
+    repo.init(&s, &[("v1", b"one")]).await;
+    s.client = tls_client(&pki, None, false);
+    verify_served(&s, GUN, &[]).await;
+    // DELETE needs "*".
+    let r = send(tls_client(&pki, Some(&good), false).delete(s.tuf(GUN, ""))).await;
+    r.assert_error(401, "UNAUTHORIZED");
+    s.get_file(GUN, "root.json").await.assert_ok();
+    let all = mint(&issuer, &issuer_der, claims(GUN, &["*"], exp));
+    send(tls_client(&pki, Some(&all), false).delete(s.tuf(GUN, "")))
+        .await
+        .assert_ok();
+    s.get_file(GUN, "root.json")
+        .await
+        .assert_error(404, "METADATA_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn mtls_needs_a_client_certificate_for_writes() {
+    let pki_dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(pki_dir.path());
+    let auth = Auth::Mtls {
+        client_ca: vec![pem_to_der(&pki.ca_cert)],
+    };
+    let mut s = tls_server(&pki, auth).await;
+    s.get("/v2/").await.assert_ok();
+    s.get_file(GUN, "timestamp.key")
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    let (ct, body) = multipart(&[("root", b"{}")]);
+    send(
+        s.client
+            .post(s.tuf(GUN, ""))
+            .header("content-type", ct)
+            .body(body),
+    )
+    .await
+    .assert_error(401, "UNAUTHORIZED");
+
+    // A certificate from another CA does not even complete the handshake.
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = Pki::new(other_dir.path());
+    let (crt, key) = other.issue("client", "intruder");
+    let mut pem = std::fs::read(crt).expect("crt");
+    pem.extend_from_slice(&std::fs::read(key).expect("key"));
+    let intruder = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&pki.ca_cert).expect("ca")).expect("ca"),
+        )
+        .identity(reqwest::Identity::from_pem(&pem).expect("identity"))
+        .build()
+        .expect("client");
+    let r = intruder.get(s.tuf(GUN, "timestamp.key")).send().await;
+    assert!(r.is_err() || r.is_ok_and(|r| r.status() == 401));
+
+    s.client = tls_client(&pki, None, true);
+    let repo = Repo::new(&s, GUN, true).await;
+    repo.init(&s, &[("v1", b"one")]).await;
+    s.client = tls_client(&pki, None, false);
+    verify_served(&s, GUN, &[]).await;
+}
+
+#[tokio::test]
+async fn plain_http_client_cannot_talk_to_a_tls_server() {
+    let pki_dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(pki_dir.path());
+    let s = tls_server(&pki, Auth::LoopbackOnly).await;
+    let http = s.url.replace("https://", "http://");
+    let r = client().get(format!("{http}/v2/")).send().await;
+    assert!(r.is_err() || r.is_ok_and(|r| !r.status().is_success()));
+    s.get("/v2/").await.assert_ok();
+}
