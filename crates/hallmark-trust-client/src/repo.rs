@@ -769,6 +769,13 @@ impl Draft {
                 .write_key(&k.key, &k.role, k.gun.as_deref(), &pass)?;
         }
         repo.remote.publish(&self.gun, &uploads).await?;
+        // A root this client signed is trusted from now on (as notary caches it on
+        // initialisation and rotation); the other roles are downloaded and verified against it
+        // on the next update.
+        if let Some((_, root)) = uploads.iter().find(|(n, _)| n == "root") {
+            let files = BTreeMap::from([("root".to_string(), root.clone())]);
+            repo.dir.store_cache(&self.gun, &files)?;
+        }
         Ok(uploads.into_iter().map(|(n, _)| n).collect())
     }
 }

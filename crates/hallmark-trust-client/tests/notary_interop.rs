@@ -382,6 +382,12 @@ async fn key_rotation_targets_and_snapshot() {
     .unwrap();
     draft.publish(&repo, &pass, now()).await.unwrap();
     let data = repo.update(now()).await.unwrap().unwrap();
+    // Another client that trusted root version 1 (its cache copied now).
+    let lagging_dir = dir.path().join("lagging-trust");
+    TrustDir::new(&lagging_dir)
+        .store_cache(&gun, &TrustDir::new(&trust).cached(&gun).unwrap())
+        .unwrap();
+    assert_eq!(data.verified.root.signed.version, 1);
     let old_targets = data.verified.root.signed.roles["targets"].key_ids.clone();
     let old_snapshot = data.verified.root.signed.roles["snapshot"].key_ids.clone();
 
@@ -416,6 +422,104 @@ async fn key_rotation_targets_and_snapshot() {
         data.verified.root.signed.roles["snapshot"].key_ids,
         vec![new.key_id()]
     );
-    // A client that cached root version 1 walks 2.root.json and 3.root.json.
     assert!(data.verified.resolve("v1").is_some());
+    // The client that cached root version 1 walks 2.root.json and 3.root.json.
+    let lagging = repository(s, &gun, &lagging_dir, RootTrust::CachedOnly);
+    let walked = lagging.update(now()).await.unwrap().unwrap();
+    assert_eq!(walked.verified.root.signed.version, 3);
+    assert_eq!(walked.verified.root_bytes, data.verified.root_bytes);
+    assert!(walked.verified.resolve("v1").is_some());
+    // Cached-only trust without a cache refuses to start.
+    let empty = repository(s, &gun, &dir.path().join("empty"), RootTrust::CachedOnly);
+    let err = empty.update(now()).await.unwrap_err().to_string();
+    assert!(err.contains("trust on first use is disabled"), "{err}");
+}
+
+/// A plain-HTTP server on 127.0.0.1 that replays fixed responses recorded from the real
+/// notary-server (a compromised or stale mirror): `GET .../<role>[.<hash>].json` answers the
+/// recorded bytes of that role, anything else 404.
+fn replay_server(files: std::collections::BTreeMap<String, Vec<u8>>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&head);
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let file = path.rsplit("/_trust/tuf/").next().unwrap_or("");
+            let role = file
+                .strip_suffix(".json")
+                .map(|r| match r.rsplit_once('.') {
+                    Some((name, hash)) if hash.len() == 64 => name,
+                    _ => r,
+                })
+                .unwrap_or("");
+            let response = match files.get(role) {
+                Some(body) => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rolled_back_timestamp_is_refused_and_cache_kept() {
+    let Some(s) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let gun = gun("rollback");
+    let trust = dir.path().join("trust");
+    let repo = repository(s, &gun, &trust, RootTrust::TrustOnFirstUse);
+    let pass = Fixed(PASSPHRASE);
+    let draft = Draft::initialise(&repo, &pass, now()).await.unwrap();
+    draft.publish(&repo, &pass, now()).await.unwrap();
+    // Record the repository as it is now (old), then publish a newer version and trust it.
+    let old = repo.update(now()).await.unwrap().unwrap().files;
+    let data = repo.update(now()).await.unwrap().unwrap();
+    let mut draft = Draft::from_trust_data(&gun, &data).unwrap();
+    builder::set_target(
+        draft.role_mut("targets"),
+        "v1",
+        builder::target_value(&[9; 32], 9),
+    )
+    .unwrap();
+    draft.publish(&repo, &pass, now()).await.unwrap();
+    let new = repo.update(now()).await.unwrap().unwrap();
+    assert!(new.verified.timestamp.signed.version > data.verified.timestamp.signed.version);
+    let cached = TrustDir::new(&trust).cached(&gun).unwrap();
+
+    // A server replaying the old, validly signed metadata.
+    let replay = Repository {
+        gun: gun.clone(),
+        remote: Remote::new(&replay_server(old), None).unwrap(),
+        dir: TrustDir::new(&trust),
+        root_trust: RootTrust::TrustOnFirstUse,
+    };
+    let err = replay.update(now()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, TrustError::Verify { source, .. } if matches!(**source, hallmark_tuf::TufError::Rollback { .. })),
+        "{text}"
+    );
+    assert!(text.contains("timestamp"), "{text}");
+    assert_eq!(TrustDir::new(&trust).cached(&gun).unwrap(), cached);
 }
