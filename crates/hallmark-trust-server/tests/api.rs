@@ -723,3 +723,34 @@ async fn anonymous_writes_need_a_loopback_address() {
         .expect("--auth none");
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn timestamp_is_re_signed_when_served_close_to_expiry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = hallmark_trust_server::Config::new(dir.path());
+    // Every timestamp (14 days) is "close to expiry" with a 15-day margin.
+    config.timestamp_refresh = time::Duration::days(15);
+    let server = start_with(config).await;
+    let s = TestServer {
+        url: format!("http://{}", server.addr()),
+        server: Some(server),
+        dir,
+        client: client(),
+    };
+    let gun = "example.com/fresh";
+    let repo = Repo::new(&s, gun, true).await;
+    repo.init(&s, &[("a", b"a")]).await;
+    let v1 = s.get_file(gun, "timestamp.json").await.json()["signed"]["version"]
+        .as_u64()
+        .expect("version");
+    let v2 = s.get_file(gun, "timestamp.json").await.json()["signed"]["version"]
+        .as_u64()
+        .expect("version");
+    assert!(v2 > v1 && v1 >= 2, "re-signed on read: {v1} then {v2}");
+    verify_served(&s, gun, &[]).await;
+    let feed = s
+        .get(&format!("/v2/{gun}/_trust/changefeed?records=100"))
+        .await
+        .json();
+    assert!(feed["count"].as_u64().expect("count") >= 3, "{feed}");
+}
