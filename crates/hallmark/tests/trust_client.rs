@@ -11,12 +11,15 @@ use std::sync::OnceLock;
 const ROOT_PW: &str = "root-pass-1";
 const REPO_PW: &str = "repo-pass-1";
 
+/// A trust server over TLS: the real notary-server, or `hallmark trust serve`.
 struct Notary {
     _dir: tempfile::TempDir,
-    server: NotaryServer,
+    _server: Box<dyn std::any::Any + Send + Sync>,
+    url: String,
     ca: PathBuf,
 }
 
+/// The real notary-server + notary-signer 0.7.0, shared by this test binary.
 fn notary() -> Option<&'static Notary> {
     static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
     SHARED
@@ -29,8 +32,32 @@ fn notary() -> Option<&'static Notary> {
             let server = NotaryServer::start(&pki);
             Some(Notary {
                 ca: pki.ca_cert.clone(),
+                url: server.url(),
                 _dir: dir,
-                server,
+                _server: Box::new(server),
+            })
+        })
+        .as_ref()
+}
+
+/// `hallmark trust serve` over TLS (SQLite), shared by this test binary.
+fn hallmark_serve() -> Option<&'static Notary> {
+    static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            // The notary CLI checks what hallmark publishes.
+            if !notary_available() {
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let pki = Pki::new(&dir.path().join("pki"));
+            let server =
+                crate::trust_serve::TrustServe::start(&dir.path().join("data"), Some(&pki), &[]);
+            Some(Notary {
+                ca: pki.ca_cert.clone(),
+                url: server.url.clone(),
+                _dir: dir,
+                _server: Box::new(server),
             })
         })
         .as_ref()
@@ -55,7 +82,7 @@ fn trust(w: &World, n: &Notary, args: &[&str]) -> crate::util::Output {
 }
 
 fn trust_env(w: &World, n: &Notary, args: &[&str], env: &[(&str, &str)]) -> crate::util::Output {
-    let url = n.server.url();
+    let url = n.url.clone();
     let ca = n.ca.display().to_string();
     let mut all: Vec<&str> = vec!["trust"];
     all.extend(args);
@@ -185,7 +212,7 @@ fn key_generate_and_load_write_files_docker_and_notary_read() {
     let carol = key_id_of_role(&w, "carol");
 
     // The real notary CLI lists both keys from hallmark's files (it decrypts each one).
-    let cli = NotaryCli::new(&trust_dir(&w), &n.server.url(), &n.ca);
+    let cli = NotaryCli::new(&trust_dir(&w), &n.url, &n.ca);
     let list = cli.run(["key", "list"]);
     list.assert_success();
     for needle in [id.as_str(), carol.as_str(), "alice", "carol"] {
@@ -198,6 +225,16 @@ fn key_generate_and_load_write_files_docker_and_notary_read() {
 #[test]
 fn signer_add_sign_inspect_resolve_revoke() {
     let Some(n) = notary() else { return };
+    signer_sign_flow(n);
+}
+
+#[test]
+fn signer_add_sign_inspect_resolve_revoke_on_hallmark_trust_serve() {
+    let Some(n) = hallmark_serve() else { return };
+    signer_sign_flow(n);
+}
+
+fn signer_sign_flow(n: &Notary) {
     let w = World::new();
     let (repo, digest) = seeded(&w, "trust-sign");
     let hex = digest.trim_start_matches("sha256:").to_string();
@@ -288,7 +325,7 @@ fn signer_add_sign_inspect_resolve_revoke() {
     let out = trust(&w, n, &["resolve", &format!("{repo}:v1")]);
     out.success();
     assert_eq!(out.stdout, format!("{digest}\n"));
-    let cli = NotaryCli::new(&w.path("notary-trust"), &n.server.url(), &n.ca);
+    let cli = NotaryCli::new(&w.path("notary-trust"), &n.url, &n.ca);
     let list = cli.run(["list", &gun, "--roles", "targets/releases"]);
     list.assert_success();
     assert!(
@@ -322,7 +359,7 @@ fn inspect_and_resolve_data_written_by_the_notary_cli() {
     let Some(n) = notary() else { return };
     let w = World::new();
     let gun = format!("{}/{}/cli", registry(), unique("notary-written"));
-    let cli = NotaryCli::new(&w.path("notary-trust"), &n.server.url(), &n.ca);
+    let cli = NotaryCli::new(&w.path("notary-trust"), &n.url, &n.ca);
     std::fs::write(w.path("a.txt"), "a\n").unwrap();
     std::fs::write(w.path("b.txt"), "bb\n").unwrap();
     cli.run(["init", "-p", &gun]).assert_success();
@@ -389,6 +426,16 @@ fn inspect_and_resolve_data_written_by_the_notary_cli() {
 #[test]
 fn content_trust_pulls_use_the_signed_digest() {
     let Some(n) = notary() else { return };
+    content_trust_flow(n);
+}
+
+#[test]
+fn content_trust_pulls_use_the_signed_digest_on_hallmark_trust_serve() {
+    let Some(n) = hallmark_serve() else { return };
+    content_trust_flow(n);
+}
+
+fn content_trust_flow(n: &Notary) {
     let w = World::new();
     let prefix = format!("{}/{}/img", registry(), unique("dct-pull"));
     let a = w.seed_with(&prefix, 1, "v1", false).remove(0);
@@ -421,11 +468,11 @@ fn content_trust_pulls_use_the_signed_digest() {
     w.verify(&k, &[], &a.by_tag()).failure(&[]);
 
     // docker's per-host CA location, and the server from the environment.
-    let host = n.server.url().trim_start_matches("https://").to_string();
+    let host = n.url.clone().trim_start_matches("https://").to_string();
     let tls = w.dir().join(".no-docker-config/tls").join(&host);
     std::fs::create_dir_all(&tls).unwrap();
     std::fs::copy(&n.ca, tls.join("ca.crt")).unwrap();
-    let url = n.server.url();
+    let url = n.url.clone();
     let dct = |args: &[&str]| {
         w.hm(args)
             .env("DOCKER_CONTENT_TRUST", "1")
@@ -502,7 +549,7 @@ fn migrate_writes_cosign_signatures_naming_the_dct_signers() {
             "--key",
             k.private.to_str().unwrap(),
             "--server",
-            &n.server.url(),
+            &n.url,
             "--tls-ca",
             n.ca.to_str().unwrap(),
         ])
@@ -523,6 +570,16 @@ fn migrate_writes_cosign_signatures_naming_the_dct_signers() {
 #[test]
 fn key_rotation_and_failures_change_nothing() {
     let Some(n) = notary() else { return };
+    rotation_flow(n);
+}
+
+#[test]
+fn key_rotation_and_failures_change_nothing_on_hallmark_trust_serve() {
+    let Some(n) = hallmark_serve() else { return };
+    rotation_flow(n);
+}
+
+fn rotation_flow(n: &Notary) {
     let w = World::new();
     let (repo, _) = seeded(&w, "trust-rotate");
     trust(
