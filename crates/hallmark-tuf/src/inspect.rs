@@ -362,3 +362,12 @@ pub fn render_pretty(info: &TrustInfo) -> String {
     }
     out
 }
+
+/// The threshold of a delegated role, from its parent's listing.
+pub fn delegation_threshold(repo: &VerifiedRepo, role: &str) -> Option<u64> {
+    std::iter::once(&repo.targets)
+        .chain(repo.delegations.values())
+        .flat_map(|p| &p.signed.delegations.roles)
+        .find(|r| r.name == role)
+        .map(|r| r.threshold)
+}

@@ -348,8 +348,12 @@ fn signer_sign_flow(n: &Notary) {
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v[0]["SignedTags"], serde_json::json!([]));
 
-    // Signer remove: alice is gone from the signers.
-    trust(&w, n, &["signer", "remove", "alice", &repo]).success();
+    // Signer remove: alice signed the last released version, so docker's question comes
+    // first (no terminal here: an error naming --force, nothing changed); with -f she goes.
+    trust(&w, n, &["signer", "remove", "alice", &repo]).failure(&["unpullable", "--force"]);
+    let v: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
+    assert_eq!(v[0]["Signers"][0]["Name"], "alice");
+    trust(&w, n, &["signer", "remove", "alice", &repo, "-f"]).success();
     let v: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
     assert_eq!(v[0]["Signers"], serde_json::json!([]));
 }
@@ -641,4 +645,10 @@ fn rotation_flow(n: &Notary) {
     // Still signable and resolvable after both rotations.
     trust(&w, n, &["sign", &format!("{repo}:v1")]).success();
     trust(&w, n, &["resolve", &format!("{repo}:v1")]).success();
+    // Revoking every tag asks first (docker's question); --yes skips it.
+    trust(&w, n, &["revoke", &repo]).failure(&["delete all signature data", "--yes"]);
+    trust(&w, n, &["resolve", &format!("{repo}:v1")]).success();
+    trust(&w, n, &["revoke", &repo, "--yes"]).success();
+    let out = trust(&w, n, &["resolve", &format!("{repo}:v1")]);
+    assert_eq!(out.stderr, "No valid trust data for v1\n", "{out}");
 }

@@ -125,6 +125,9 @@ pub(crate) struct SignerRemoveArgs {
     pub(crate) name: String,
     /// Repository.
     pub(crate) repo: String,
+    /// Do not ask before removing the signer of the last released version.
+    #[arg(long, short = 'f')]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) server: TrustServerArgs,
 }
@@ -153,6 +156,9 @@ pub(crate) struct InspectArgs {
 pub(crate) struct RevokeArgs {
     /// REPO[:TAG] (without a tag: every signed tag).
     pub(crate) image: String,
+    /// Do not ask before revoking every signed tag of a repository.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
     #[command(flatten)]
     pub(crate) server: TrustServerArgs,
 }
@@ -294,6 +300,25 @@ fn docker_tls_ca(server: &str) -> Option<Vec<u8>> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
     std::fs::read(base.join("tls").join(host).join("ca.crt")).ok()
+}
+
+/// docker's `prompt.Confirm`: `y`/`yes` on a terminal; without one (or with `CI` set) an
+/// error naming the flag that skips the question.
+fn confirm(question: &str, flag: &str) -> Result<bool> {
+    if std::env::var_os("CI").is_some() || !std::io::stdin().is_terminal() {
+        bail!("{question} Expected confirmation on a terminal, found none: pass {flag} to proceed");
+    }
+    print!("{question} [y/N] ");
+    use std::io::Write as _;
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 fn now() -> OffsetDateTime {
@@ -445,6 +470,33 @@ pub(crate) async fn signer_remove(a: SignerRemoveArgs) -> Result<ExitCode> {
             a.repo
         )
     })?;
+    // docker's check: does this signer hold every signature of targets/releases?
+    let role = format!("targets/{}", a.name);
+    let signer_keys: Vec<String> = inspect::delegation_roles(&data.verified)
+        .into_iter()
+        .find(|(n, _)| n == &role)
+        .map(|(_, ids)| ids)
+        .unwrap_or_default();
+    if let Some(releases) = data.verified.delegations.get(RELEASES_ROLE) {
+        let total = releases.signatures.len();
+        let others = releases
+            .signatures
+            .iter()
+            .filter(|s| !signer_keys.contains(&s.key_id))
+            .count();
+        let threshold = inspect::delegation_threshold(&data.verified, RELEASES_ROLE).unwrap_or(1);
+        if total > 0 && (others as u64) < threshold && !a.force {
+            let question = format!(
+                "The signer \"{}\" signed the last released version of {repo}. Removing this signer will make {repo} unpullable. Are you sure you want to continue?",
+                a.name,
+                repo = a.repo
+            );
+            if !confirm(&question, "--force")? {
+                println!("Signer \"{}\" not removed from {}", a.name, a.repo);
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
     let mut draft = Draft::from_trust_data(&gun, &data)?;
     repo::remove_signer(&mut draft, &a.name)?;
     draft
@@ -582,6 +634,17 @@ pub(crate) async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
             vec![t.clone()]
         }
         None => {
+            if !a.yes
+                && !confirm(
+                    &format!(
+                        "Confirm you would like to delete all signature data for {}?",
+                        a.image
+                    ),
+                    "--yes",
+                )?
+            {
+                bail!("trust revoke has been cancelled");
+            }
             let mut all: Vec<String> = [RELEASES_ROLE, TARGETS_ROLE]
                 .iter()
                 .filter_map(|role| data.verified.role_targets(role))
