@@ -86,6 +86,8 @@ pub struct State {
     cache_ttl: Option<Duration>,
     cache: RwLock<HashMap<String, Arc<RepoCache>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// When each GUN's timestamp was last re-signed (or tried) on read: at most once a minute.
+    refreshed: Mutex<HashMap<String, Instant>>,
     metrics: Metrics,
     current_cc: HeaderValue,
     consistent_cc: HeaderValue,
@@ -107,6 +109,7 @@ impl State {
             cache_ttl,
             cache: RwLock::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
+            refreshed: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             current_cc: cc(format!(
                 "public, max-age={0}, s-maxage={0}, must-revalidate",
@@ -602,6 +605,7 @@ async fn get_current(state: &State, gun: &str, role: &str) -> Result<Response, N
     let f = repo.files.get(role).ok_or_else(not_found)?;
     if let Some(at) = f.refresh_at
         && OffsetDateTime::now_utc() >= at
+        && refresh_due(state, gun)
     {
         refresh_timestamp(state, gun).await?;
         let repo = state.repo(gun).await?;
@@ -619,6 +623,24 @@ async fn get_current(state: &State, gun: &str, role: &str) -> Result<Response, N
         state.current_cc.clone(),
         state,
     ))
+}
+
+/// Whether a re-signing of `gun`'s timestamp may be tried now (not within the last minute, so
+/// a GUN whose timestamp cannot be re-signed does not cost a database round trip per read).
+fn refresh_due(state: &State, gun: &str) -> bool {
+    let mut map = state.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    if map
+        .get(gun)
+        .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60))
+    {
+        return false;
+    }
+    if map.len() > MAX_CACHED_GUNS {
+        map.clear();
+    }
+    map.insert(gun.to_string(), now);
+    true
 }
 
 /// Re-signs the GUN's timestamp if it is close to expiry (under the GUN's update lock).
