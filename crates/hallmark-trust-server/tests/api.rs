@@ -755,3 +755,30 @@ async fn timestamp_is_re_signed_when_served_close_to_expiry() {
         .json();
     assert_eq!(feed["count"], 2, "{feed}");
 }
+
+#[tokio::test]
+async fn gun_prefixes_and_ed25519_server_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = hallmark_trust_server::Config::new(dir.path());
+    config.gun_prefixes = vec!["registry.example/".into()];
+    config.key_type = hallmark_trust_server::KeyType::Ed25519;
+    let server = start_with(config).await;
+    let s = TestServer {
+        url: format!("http://{}", server.addr()),
+        server: Some(server),
+        dir,
+        client: client(),
+    };
+    let e = s.get_file("elsewhere.example/app", "timestamp.key").await;
+    e.assert_error(400, "INVALID_GUN");
+    s.get_file("elsewhere.example/app", "root.json")
+        .await
+        .assert_error(400, "INVALID_GUN");
+    let gun = "registry.example/app";
+    let repo = Repo::new(&s, gun, true).await;
+    assert_eq!(repo.timestamp.key_type().name(), "ed25519");
+    repo.init(&s, &[("v1", b"one")]).await;
+    let ts: Value = s.get_file(gun, "timestamp.json").await.json();
+    assert_eq!(ts["signatures"][0]["method"], "eddsa");
+    verify_served(&s, gun, &[]).await;
+}
