@@ -7,7 +7,9 @@ use crate::error::TrustError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hallmark_tuf::{KeyType, TufKey};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// Largest timestamp download.
 pub const TIMESTAMP_LIMIT: u64 = 1 << 20;
@@ -15,11 +17,79 @@ pub const TIMESTAMP_LIMIT: u64 = 1 << 20;
 pub const METADATA_LIMIT: u64 = 100 << 20;
 
 /// A client of one Notary server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Remote {
     base: String,
     http: reqwest::Client,
-    token: Option<String>,
+    /// The bearer token in use (given, or obtained from the server's token challenge).
+    token: Arc<Mutex<Option<Zeroizing<String>>>>,
+    /// Basic credentials for the token server (docker's registry credentials).
+    credentials: Option<(String, Zeroizing<String>)>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("base", &self.base)
+            .field("credentials", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `WWW-Authenticate: Bearer ...` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerChallenge {
+    /// `realm`: the token server URL.
+    pub realm: String,
+    /// `service`.
+    pub service: Option<String>,
+    /// `scope`, e.g. `repository:<gun>:pull,push`.
+    pub scope: Option<String>,
+}
+
+/// Parses `Bearer realm="..",service="..",scope=".."` (quoted values may hold commas).
+pub fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
+    let rest = header.trim().strip_prefix("Bearer")?.trim_start();
+    let mut params = std::collections::BTreeMap::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some(n) = chars.next() {
+                            value.push(n);
+                        }
+                    }
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek() {
+                if *c == ',' {
+                    break;
+                }
+                value.push(*c);
+                chars.next();
+            }
+        }
+        params.insert(key.trim().to_ascii_lowercase(), value);
+    }
+    Some(BearerChallenge {
+        realm: params.remove("realm")?,
+        service: params.remove("service"),
+        scope: params.remove("scope"),
+    })
 }
 
 impl Remote {
@@ -60,13 +130,24 @@ impl Remote {
         Ok(Self {
             base: url.trim_end_matches('/').to_string(),
             http,
-            token: None,
+            token: Arc::new(Mutex::new(None)),
+            credentials: None,
         })
     }
 
     /// Sends `Authorization: Bearer TOKEN` with every request.
-    pub fn with_bearer_token(mut self, token: String) -> Self {
-        self.token = Some(token);
+    pub fn with_bearer_token(self, token: String) -> Self {
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Zeroizing::new(token));
+        self
+    }
+
+    /// Basic credentials sent to the token server named by a `401` challenge (docker uses the
+    /// registry's credentials for its Notary server).
+    pub fn with_credentials(mut self, username: String, password: Zeroizing<String>) -> Self {
+        self.credentials = Some((username, password));
         self
     }
 
@@ -79,23 +160,115 @@ impl Remote {
         format!("{}/v2/{gun}/_trust/tuf/{file}", self.base)
     }
 
-    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        let r = self.http.request(method, url);
-        match &self.token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        }
+    fn current_token(&self) -> Option<Zeroizing<String>> {
+        self.token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
+    /// Sends a request; on `401` with a bearer challenge, gets a token from the challenge's
+    /// realm (with the basic credentials, if any) and sends it once more.
     async fn send(
         &self,
-        req: reqwest::RequestBuilder,
+        method: reqwest::Method,
         url: &str,
+        body: Option<(&str, &[u8])>,
     ) -> Result<reqwest::Response, TrustError> {
-        req.send().await.map_err(|e| TrustError::Http {
+        let build = |token: Option<&str>| {
+            let mut r = self.http.request(method.clone(), url);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            if let Some((content_type, bytes)) = body {
+                r = r
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(bytes.to_vec());
+            }
+            r
+        };
+        let http_err = |e: reqwest::Error| TrustError::Http {
             url: url.to_string(),
             reason: error_chain(&e),
-        })
+        };
+        let token = self.current_token();
+        let resp = build(token.as_deref().map(String::as_str))
+            .send()
+            .await
+            .map_err(http_err)?;
+        if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let Some(challenge) = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_bearer_challenge)
+        else {
+            return Ok(resp);
+        };
+        let token = self.fetch_token(&challenge).await?;
+        let resp = build(Some(&token)).send().await.map_err(http_err)?;
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token);
+        Ok(resp)
+    }
+
+    /// Gets a token as docker does: `GET realm?service=..&scope=..`, basic credentials if
+    /// any; the answer's `token` (or `access_token`).
+    async fn fetch_token(&self, c: &BearerChallenge) -> Result<Zeroizing<String>, TrustError> {
+        let mut url = url::Url::parse(&c.realm).map_err(|e| TrustError::Http {
+            url: c.realm.clone(),
+            reason: format!("the token realm of the server's challenge is not a URL: {e}"),
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = &c.service {
+                q.append_pair("service", s);
+            }
+            if let Some(s) = &c.scope {
+                q.append_pair("scope", s);
+            }
+        }
+        let realm = c.realm.clone();
+        let mut req = self.http.get(url);
+        if let Some((user, pass)) = &self.credentials {
+            req = req.basic_auth(user, Some(pass.as_str()));
+        }
+        let resp = req.send().await.map_err(|e| TrustError::Http {
+            url: realm.clone(),
+            reason: error_chain(&e),
+        })?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            return Err(TrustError::Server {
+                url: realm,
+                status,
+                code: String::new(),
+                message: if self.credentials.is_some() {
+                    "the token server refused the registry credentials".to_string()
+                } else {
+                    "the token server refused an anonymous token request; expected registry credentials (docker login, or HALLMARK_REGISTRY_USERNAME/HALLMARK_REGISTRY_PASSWORD)".to_string()
+                },
+            });
+        }
+        let bytes = Self::body(resp, &realm, 1 << 20).await?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| TrustError::Http {
+                url: realm.clone(),
+                reason: format!("expected a JSON token response, found: {e}"),
+            })?;
+        v.get("token")
+            .or_else(|| v.get("access_token"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(|t| Zeroizing::new(t.to_string()))
+            .ok_or_else(|| TrustError::Http {
+                url: realm,
+                reason: "expected {\"token\": ..} in the token response, found none".to_string(),
+            })
     }
 
     async fn body(resp: reqwest::Response, url: &str, limit: u64) -> Result<Vec<u8>, TrustError> {
@@ -160,9 +333,7 @@ impl Remote {
     }
 
     async fn get(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, TrustError> {
-        let resp = self
-            .send(self.request(reqwest::Method::GET, url), url)
-            .await?;
+        let resp = self.send(reqwest::Method::GET, url, None).await?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -249,9 +420,7 @@ impl Remote {
     /// `POST /v2/<gun>/_trust/tuf/<role>.key`: the server makes a new key and returns it.
     pub async fn rotate_key(&self, gun: &str, role: &str) -> Result<TufKey, TrustError> {
         let url = self.tuf_url(gun, &format!("{role}.key"));
-        let resp = self
-            .send(self.request(reqwest::Method::POST, &url), &url)
-            .await?;
+        let resp = self.send(reqwest::Method::POST, &url, None).await?;
         if !resp.status().is_success() {
             return Err(Self::error(resp, &url).await);
         }
@@ -270,14 +439,10 @@ impl Remote {
         })?;
         let boundary = hex::encode(rand);
         let body = multipart_body(&boundary, files);
-        let req = self
-            .request(reqwest::Method::POST, &url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body);
-        let resp = self.send(req, &url).await?;
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let resp = self
+            .send(reqwest::Method::POST, &url, Some((&content_type, &body)))
+            .await?;
         if !resp.status().is_success() {
             return Err(Self::error(resp, &url).await);
         }
@@ -287,9 +452,7 @@ impl Remote {
     /// `DELETE /v2/<gun>/_trust/tuf/`: removes all of the repository's trust data.
     pub async fn delete(&self, gun: &str) -> Result<(), TrustError> {
         let url = self.tuf_url(gun, "");
-        let resp = self
-            .send(self.request(reqwest::Method::DELETE, &url), &url)
-            .await?;
+        let resp = self.send(reqwest::Method::DELETE, &url, None).await?;
         if !resp.status().is_success() {
             return Err(Self::error(resp, &url).await);
         }

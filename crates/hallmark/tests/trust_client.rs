@@ -652,3 +652,172 @@ fn rotation_flow(n: &Notary) {
     let out = trust(&w, n, &["resolve", &format!("{repo}:v1")]);
     assert_eq!(out.stderr, "No valid trust data for v1\n", "{out}");
 }
+
+/// A plain-HTTP token server on 127.0.0.1 (the registry's auth server in docker's flow): with
+/// basic credentials `tester:secret` it answers `{"token": JWT}` (ES256, `x5c` = the issuer
+/// certificate) granting the requested scope; otherwise 401.
+fn token_server(issuer_key: hallmark_tuf::PrivateKey, issuer_der: Vec<u8>) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let expected = format!("Basic {}", STANDARD.encode("tester:secret"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_string();
+            let target = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let authorized = text.lines().any(|l| {
+                l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected
+            });
+            let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+            let scope = url
+                .query_pairs()
+                .find(|(k, _)| k == "scope")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let response = if authorized {
+                // repository:<name>:<actions>; the name may hold a port's colon.
+                let (name, actions) = scope
+                    .strip_prefix("repository:")
+                    .and_then(|r| r.rsplit_once(':'))
+                    .unwrap_or(("", ""));
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let claims = serde_json::json!({
+                    "iss": "test-issuer", "aud": "hallmark-trust", "sub": "tester",
+                    "exp": now + 300, "nbf": now - 10, "iat": now,
+                    "access": [{"type": "repository", "name": name, "actions": actions.split(',').collect::<Vec<_>>()}],
+                });
+                let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "x5c": [STANDARD.encode(&issuer_der)]});
+                let input = format!(
+                    "{}.{}",
+                    URL_SAFE_NO_PAD.encode(header.to_string()),
+                    URL_SAFE_NO_PAD.encode(claims.to_string())
+                );
+                let sig = issuer_key.sign(input.as_bytes()).unwrap().sig;
+                let body = serde_json::json!({"token": format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))}).to_string();
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    format!("http://{addr}/token")
+}
+
+fn pem_der(path: &Path) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(path).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+#[test]
+fn token_auth_challenge_with_registry_credentials() {
+    if !notary_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let (issuer_crt, issuer_key) = pki.issue_signing("issuer", "token-issuer");
+    let key = hallmark_tuf::import::ecdsa_from_der(&pem_der(&issuer_key)).unwrap();
+    let realm = token_server(key, pem_der(&issuer_crt));
+    let ca = pki.ca_cert.display().to_string();
+    let server = crate::trust_serve::TrustServe::start(
+        &dir.path().join("data"),
+        Some(&pki),
+        &[
+            "--auth",
+            "token",
+            "--auth-realm",
+            &realm,
+            "--auth-service",
+            "hallmark-trust",
+            "--auth-issuer",
+            "test-issuer",
+            "--auth-root-cert",
+            &ca,
+        ],
+    );
+    let n = Notary {
+        _dir: tempfile::tempdir().unwrap(),
+        _server: Box::new(()),
+        url: server.url.clone(),
+        ca: pki.ca_cert.clone(),
+    };
+    let w = World::new();
+    let (repo, digest) = seeded(&w, "trust-token");
+    trust(
+        &w,
+        &n,
+        &[
+            "key",
+            "generate",
+            "alice",
+            "--dir",
+            w.dir().to_str().unwrap(),
+        ],
+    )
+    .success();
+    let pw = [
+        ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ROOT_PW),
+        ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", REPO_PW),
+    ];
+    // No credentials: the token server refuses, the error says what is missing; no trust data.
+    trust(
+        &w,
+        &n,
+        &["signer", "add", "alice", &repo, "--key", "alice.pub"],
+    )
+    .failure(&["anonymous token request", "HALLMARK_REGISTRY_USERNAME"]);
+    trust(&w, &n, &["inspect", &repo]).failure(&["no signatures or cannot access"]);
+    // Wrong password: refused.
+    let mut env = pw.to_vec();
+    env.extend([
+        ("HALLMARK_REGISTRY_USERNAME", "tester"),
+        ("HALLMARK_REGISTRY_PASSWORD", "nope"),
+    ]);
+    trust_env(
+        &w,
+        &n,
+        &["signer", "add", "alice", &repo, "--key", "alice.pub"],
+        &env,
+    )
+    .failure(&["refused the registry credentials"]);
+    // docker's config.json credentials (as `docker login` writes them) work.
+    use base64::Engine as _;
+    let host = repo.split('/').next().unwrap();
+    std::fs::create_dir_all(w.dir().join(".no-docker-config")).unwrap();
+    std::fs::write(
+        w.dir().join(".no-docker-config/config.json"),
+        serde_json::json!({"auths": {host: {"auth": base64::engine::general_purpose::STANDARD.encode("tester:secret")}}}).to_string(),
+    )
+    .unwrap();
+    trust(
+        &w,
+        &n,
+        &["signer", "add", "alice", &repo, "--key", "alice.pub"],
+    )
+    .success();
+    trust(&w, &n, &["sign", &format!("{repo}:v1")]).success();
+    let out = trust(&w, &n, &["resolve", &format!("{repo}:v1")]);
+    out.success();
+    assert_eq!(out.stdout, format!("{digest}\n"));
+    drop(server);
+}

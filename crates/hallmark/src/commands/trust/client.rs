@@ -272,7 +272,10 @@ pub(crate) fn open_repository(
         }
         None => docker_tls_ca(&server),
     };
-    let remote = Remote::new(&server, ca.as_deref())?;
+    let mut remote = Remote::new(&server, ca.as_deref())?;
+    if let Some((user, pass)) = registry_credentials(r) {
+        remote = remote.with_credentials(user, pass);
+    }
     let root_trust = if args.disable_tofu {
         RootTrust::CachedOnly
     } else if !args.root_key_ids.is_empty() {
@@ -286,6 +289,44 @@ pub(crate) fn open_repository(
         dir: trust_dir(args.trust_dir.as_ref())?,
         root_trust,
     })
+}
+
+/// The registry's credentials, which docker also presents to the trust server's token realm:
+/// `HALLMARK_REGISTRY_USERNAME`/`HALLMARK_REGISTRY_PASSWORD`, else docker's `config.json`
+/// `auths` entry for the registry (`https://index.docker.io/v1/` for Docker Hub).
+fn registry_credentials(r: &RegistryRef) -> Option<(String, Zeroizing<String>)> {
+    if let Ok(user) = std::env::var("HALLMARK_REGISTRY_USERNAME")
+        && !user.is_empty()
+    {
+        let pass = std::env::var("HALLMARK_REGISTRY_PASSWORD").unwrap_or_default();
+        return Some((user, Zeroizing::new(pass)));
+    }
+    let base = std::env::var_os("DOCKER_CONFIG")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
+    let text = Zeroizing::new(std::fs::read_to_string(base.join("config.json")).ok()?);
+    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let keys: Vec<String> = if r.is_docker_hub() {
+        vec!["https://index.docker.io/v1/".to_string()]
+    } else {
+        vec![r.registry.clone(), format!("https://{}", r.registry)]
+    };
+    let entry = keys.iter().find_map(|k| config.get("auths")?.get(k))?;
+    if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
+        use base64::Engine as _;
+        let decoded = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(auth)
+                .ok()?,
+        );
+        let text = std::str::from_utf8(&decoded).ok()?;
+        let (user, pass) = text.split_once(':')?;
+        return Some((user.to_string(), Zeroizing::new(pass.to_string())));
+    }
+    let user = entry.get("username")?.as_str()?.to_string();
+    let pass = entry.get("password")?.as_str()?.to_string();
+    Some((user, Zeroizing::new(pass)))
 }
 
 /// docker's per-host CA: `$DOCKER_CONFIG/tls/<host[:port]>/ca.crt` (else under ~/.docker).
