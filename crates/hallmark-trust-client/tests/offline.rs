@@ -164,3 +164,73 @@ fn go_time_drops_trailing_zeros() {
     let t = time::macros::datetime!(2029-11-21 06:14:02 UTC);
     assert_eq!(builder::go_time(t), "2029-11-21T06:14:02Z");
 }
+
+#[test]
+fn docker_inspect_vectors() {
+    use hallmark_tuf::{InvalidDelegations, Limits, RepoFiles, TrustedVersions, inspect};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/docker-28.2.2");
+    let read = |p: &str| std::fs::read(dir.join(p)).unwrap();
+    let (root, timestamp, snapshot, targets) = (
+        read("metadata/root.json"),
+        read("metadata/timestamp.json"),
+        read("metadata/snapshot.json"),
+        read("metadata/targets.json"),
+    );
+    let (releases, alice) = (
+        read("metadata/targets/releases.json"),
+        read("metadata/targets/alice.json"),
+    );
+    let ts: hallmark_tuf::Signed<hallmark_tuf::Timestamp> =
+        hallmark_tuf::Signed::parse(&timestamp, "timestamp").unwrap();
+    // While the recorded timestamp was fresh (it expires 14 days after signing).
+    let now = ts.signed.expires.at - time::Duration::days(13);
+    let files = RepoFiles {
+        root_chain: vec![],
+        timestamp: &timestamp,
+        snapshot: &snapshot,
+        targets: &targets,
+        delegations: vec![("targets/releases", &releases), ("targets/alice", &alice)],
+    };
+    let repo = hallmark_tuf::verify_repo_with(
+        &root,
+        &files,
+        &TrustedVersions::default(),
+        now,
+        &Limits::default(),
+        InvalidDelegations::Reject,
+    )
+    .unwrap();
+    hallmark_tuf::check_root_certificates(&repo.root, "127.0.0.1:5000/demo/app", now).unwrap();
+    for (suffix, tag) in [("", None), ("-v1", Some("v1")), ("-v10", Some("v10"))] {
+        let name = match tag {
+            Some(t) => format!("127.0.0.1:5000/demo/app:{t}"),
+            None => "127.0.0.1:5000/demo/app".to_string(),
+        };
+        let info = inspect::trust_info(&repo, &name, tag);
+        let json = String::from_utf8(read(&format!("app{suffix}.json"))).unwrap();
+        assert_eq!(
+            inspect::render_json(std::slice::from_ref(&info)),
+            json,
+            "{name}"
+        );
+        let pretty = String::from_utf8(read(&format!("app{suffix}.pretty.txt"))).unwrap();
+        assert_eq!(inspect::render_pretty(&info), pretty, "{name} --pretty");
+    }
+}
+
+#[test]
+fn bearer_challenges_parse_as_docker_sends_them() {
+    use hallmark_trust_client::remote::parse_bearer_challenge;
+    let c = parse_bearer_challenge(
+        r#"Bearer realm="https://auth.example.test/token",service="notary",scope="repository:127.0.0.1:5000/a/b:pull,push""#,
+    )
+    .unwrap();
+    assert_eq!(c.realm, "https://auth.example.test/token");
+    assert_eq!(c.service.as_deref(), Some("notary"));
+    assert_eq!(
+        c.scope.as_deref(),
+        Some("repository:127.0.0.1:5000/a/b:pull,push")
+    );
+    assert!(parse_bearer_challenge(r#"Basic realm="x""#).is_none());
+    assert!(parse_bearer_challenge(r#"Bearer service="x""#).is_none());
+}
