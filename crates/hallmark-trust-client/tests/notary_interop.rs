@@ -523,3 +523,32 @@ async fn rolled_back_timestamp_is_refused_and_cache_kept() {
     assert!(text.contains("timestamp"), "{text}");
     assert_eq!(TrustDir::new(&trust).cached(&gun).unwrap(), cached);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_then_recreate_by_this_client() {
+    let Some(s) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let gun = gun("delete");
+    let trust = dir.path().join("trust");
+    let repo = repository(s, &gun, &trust, RootTrust::TrustOnFirstUse);
+    let pass = Fixed(PASSPHRASE);
+    let mut draft = Draft::initialise(&repo, &pass, now()).await.unwrap();
+    builder::set_target(
+        draft.role_mut("targets"),
+        "v1",
+        builder::target_value(&[5; 32], 5),
+    )
+    .unwrap();
+    draft.publish(&repo, &pass, now()).await.unwrap();
+    let first = repo.update(now()).await.unwrap().unwrap();
+    repo.remote.delete(&gun).await.unwrap();
+    assert!(repo.remote.get_role(&gun, "root").await.unwrap().is_none());
+    assert!(repo.update(now()).await.unwrap().is_none());
+    // Re-created by this client (same root key from the trust directory, new certificate and
+    // targets key): the new root it publishes becomes the trusted one.
+    let draft = Draft::initialise(&repo, &pass, now()).await.unwrap();
+    draft.publish(&repo, &pass, now()).await.unwrap();
+    let second = repo.update(now()).await.unwrap().unwrap();
+    assert!(second.verified.resolve("v1").is_none());
+    assert_ne!(second.verified.root_bytes, first.verified.root_bytes);
+}
