@@ -338,6 +338,32 @@ fn signer_sign_flow(n: &Notary) {
         "size missing:\n{list}"
     );
 
+    // The notary CLI, on hallmark's trust directory (its keys and its metadata cache), signs
+    // v9 into targets/releases with the key `hallmark trust key generate` made.
+    let mut own = NotaryCli::new(&trust_dir(&w), &n.url, &n.ca);
+    own.env = vec![
+        ("NOTARY_ROOT_PASSPHRASE".into(), ROOT_PW.into()),
+        ("NOTARY_TARGETS_PASSPHRASE".into(), REPO_PW.into()),
+        ("NOTARY_SNAPSHOT_PASSPHRASE".into(), REPO_PW.into()),
+        ("NOTARY_DELEGATION_PASSPHRASE".into(), REPO_PW.into()),
+    ];
+    std::fs::write(w.path("v9.txt"), "nine\n").unwrap();
+    let v9 = w.path("v9.txt");
+    own.run([
+        "add",
+        "-p",
+        &gun,
+        "v9",
+        v9.to_str().unwrap(),
+        "--roles",
+        "targets/releases",
+    ])
+    .assert_success();
+    let out = trust(&w, n, &["resolve", &format!("{repo}:v9")]);
+    out.success();
+    assert_eq!(out.stdout, format!("{}\n", crate::util::sha256(b"nine\n")));
+    trust(&w, n, &["revoke", &format!("{repo}:v9")]).success();
+
     // Revoke: the tag has no trust data any more; exactly docker's message.
     trust(&w, n, &["revoke", &format!("{repo}:v1")]).success();
     let out = trust(&w, n, &["resolve", &format!("{repo}:v1")]);
