@@ -321,6 +321,22 @@ fn signer_sign_flow(n: &Notary) {
     );
     assert_eq!(out.stdout, expected);
 
+    // Root pinning: a pinned root key ID the repository's root does not list is refused;
+    // its own root key ID (certificate ID, as inspect shows it) is accepted.
+    let zeros = "0".repeat(64);
+    trust(
+        &w,
+        n,
+        &["resolve", &format!("{repo}:v1"), "--root-key-id", &zeros],
+    )
+    .failure(&["root of trust", &zeros]);
+    trust(
+        &w,
+        n,
+        &["resolve", &format!("{repo}:v1"), "--root-key-id", &root_id],
+    )
+    .success();
+
     // resolve, and the notary CLI reading the same trust data.
     let out = trust(&w, n, &["resolve", &format!("{repo}:v1")]);
     out.success();
