@@ -863,3 +863,46 @@ fn token_auth_challenge_with_registry_credentials() {
     assert_eq!(out.stdout, format!("{digest}\n"));
     drop(server);
 }
+
+#[test]
+fn sign_initialises_a_new_repository_into_targets() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let (repo, digest) = seeded(&w, "trust-sign-new");
+    let out = trust(&w, n, &["sign", &format!("{repo}:v1")]);
+    out.success();
+    assert!(out.stdout.contains("into targets"), "{out}");
+    let v: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
+    assert_eq!(
+        v[0]["SignedTags"][0]["Signers"],
+        serde_json::json!(["Repo Admin"])
+    );
+    assert_eq!(
+        v[0]["SignedTags"][0]["Digest"],
+        digest.trim_start_matches("sha256:")
+    );
+    assert_eq!(v[0]["Signers"], serde_json::json!([]));
+    // The new root and targets keys are in the trust directory, 0600, with docker's headers.
+    let root = key_id_of_role(&w, "root");
+    let targets = key_id_of_role(&w, "targets");
+    for id in [&root, &targets] {
+        assert_eq!(
+            mode(&trust_dir(&w).join("private").join(format!("{id}.key"))),
+            0o600
+        );
+    }
+    let text =
+        std::fs::read_to_string(trust_dir(&w).join("private").join(format!("{targets}.key")))
+            .unwrap();
+    // Headers sorted as Go's pem.Encode writes them (notary's own files).
+    assert!(
+        text.starts_with(&format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\ngun: {repo}\nrole: targets\n\n"
+        )),
+        "{text}"
+    );
+    // A tag the registry does not have: a clear error, nothing signed.
+    trust(&w, n, &["sign", &format!("{repo}:nope")]).failure(&["nope"]);
+    let v2: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
+    assert_eq!(v, v2);
+}
