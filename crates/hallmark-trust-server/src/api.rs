@@ -402,7 +402,12 @@ async fn dispatch(
         ));
     }
     match (route, method.clone()) {
-        (Route::Base, Method::GET) => Ok(plain(Bytes::from_static(b"{}"))),
+        (Route::Base, Method::GET) => {
+            if matches!(state.auth, Auth::Token(_)) {
+                authorize(state, peer, headers, "", Action::Ping)?;
+            }
+            Ok(plain(Bytes::from_static(b"{}")))
+        }
         (Route::Health, Method::GET) => {
             if state.storage.healthy().await {
                 Ok(plain(Bytes::from_static(b"{}")))

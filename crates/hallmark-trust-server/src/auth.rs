@@ -3,7 +3,10 @@
 //!
 //! Reads (metadata, a GUN's changefeed) are anonymous in every mode. Writes are the update
 //! (`POST .../_trust/tuf/`) and `GET *.key` (it creates the key), which need the `push` action,
-//! and `DELETE` and `POST *.key` (rotation), which need `*`, as in notary-server's router.
+//! and `DELETE` and `POST *.key` (rotation), which need `*`, as in notary-server's router. With
+//! tokens, `GET /v2/` needs a valid token (any access) and otherwise answers 401 with the
+//! challenge, so clients discover the token server as they do with notary-server and
+//! registries; metadata reads stay anonymous.
 //!
 //! Tokens are JWTs (ES256 or RS256) as docker/distribution's token server issues them: the
 //! header's `x5c` chain must lead to a certificate of the root bundle (or, without `x5c`, one
@@ -72,6 +75,9 @@ pub enum Action {
     Push,
     /// `*` (delete, rotate key).
     All,
+    /// No access entry, only a valid token: `GET /v2/` (the ping clients use to discover the
+    /// token server, as notary-server's `authWrapper` without scopes).
+    Ping,
 }
 
 impl Action {
@@ -79,6 +85,7 @@ impl Action {
         match self {
             Action::Push => "pull,push",
             Action::All => "*",
+            Action::Ping => "",
         }
     }
 }
@@ -131,6 +138,12 @@ fn cert_key(der: &[u8]) -> Result<TufKey, String> {
 impl TokenAuth {
     /// The challenge for `gun` and `action`.
     pub fn challenge(&self, gun: &str, action: Action) -> String {
+        if action == Action::Ping {
+            return format!(
+                "Bearer realm=\"{}\",service=\"{}\"",
+                self.realm, self.service
+            );
+        }
         format!(
             "Bearer realm=\"{}\",service=\"{}\",scope=\"repository:{gun}:{}\"",
             self.realm,
@@ -239,12 +252,16 @@ impl TokenAuth {
         if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
             return Err("token not valid yet".into());
         }
+        if action == Action::Ping {
+            return Ok(());
+        }
         let granted = claims.access.iter().any(|a| {
             a.kind == "repository"
                 && a.name == gun
                 && match action {
                     Action::Push => a.actions.iter().any(|x| x == "push" || x == "*"),
                     Action::All => a.actions.iter().any(|x| x == "*"),
+                    Action::Ping => true,
                 }
         });
         if !granted {

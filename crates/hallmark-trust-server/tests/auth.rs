@@ -108,8 +108,16 @@ async fn token_auth_guards_writes_and_leaves_reads_anonymous() {
     });
     let mut s = tls_server(&pki, auth).await;
 
-    // Anonymous: reads fine, writes challenged.
-    s.get("/v2/").await.assert_ok();
+    // Anonymous: the ping is challenged (no scope), metadata reads are not, writes are.
+    let ping = s.get("/v2/").await;
+    ping.assert_error(401, "UNAUTHORIZED");
+    assert_eq!(
+        ping.headers["www-authenticate"],
+        format!("Bearer realm=\"{REALM}\",service=\"{SERVICE}\"")
+    );
+    s.get_file(GUN, "root.json")
+        .await
+        .assert_error(404, "METADATA_NOT_FOUND");
     let r = s.get_file(GUN, "timestamp.key").await;
     r.assert_error(401, "UNAUTHORIZED");
     assert_eq!(
@@ -195,6 +203,7 @@ async fn token_auth_guards_writes_and_leaves_reads_anonymous() {
 
     // A push token publishes; reads are anonymous.
     s.client = tls_client(&pki, Some(&good), false);
+    s.get("/v2/").await.assert_ok();
     let repo = Repo::new(&s, GUN, true).await;
     repo.init(&s, &[("v1", b"one")]).await;
     s.client = tls_client(&pki, None, false);

@@ -318,3 +318,188 @@ fn trust_serve_refuses_anonymous_writes_on_a_public_address() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// A token server for the test: answers every `GET /token?service=..&scope=..` with a JWT
+/// (ES256, x5c = the issuer certificate) granting exactly the requested scopes, as a registry's
+/// token server does for an authorised user. Returns its port.
+fn token_server(issuer_key: &Path, issuer_cert: &Path) -> u16 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let sec1 = Command::new("openssl")
+        .args(["ec", "-in"])
+        .arg(issuer_key)
+        .args(["-outform", "DER"])
+        .output()
+        .unwrap();
+    assert!(sec1.status.success());
+    let key = hallmark_tuf::PrivateKey::from_ecdsa_sec1_der(&sec1.stdout).unwrap();
+    let pem = std::fs::read_to_string(issuer_cert).unwrap();
+    let cert_der = pem_der(&pem);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let query = target
+                .split_once('?')
+                .map(|(_, q)| q.to_string())
+                .unwrap_or_default();
+            let decode = |s: &str| {
+                let b = s.as_bytes();
+                let mut out = Vec::new();
+                let mut i = 0;
+                while i < b.len() {
+                    match b[i] {
+                        b'%' if i + 2 < b.len() => {
+                            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
+                            i += 3;
+                        }
+                        b'+' => {
+                            out.push(b' ');
+                            i += 1;
+                        }
+                        c => {
+                            out.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+                String::from_utf8_lossy(&out).into_owned()
+            };
+            let mut access = Vec::new();
+            for kv in query.split('&') {
+                if let Some(scope) = kv.strip_prefix("scope=") {
+                    for one in decode(scope).split(' ') {
+                        let parts: Vec<&str> = one.splitn(3, ':').collect();
+                        if parts.len() == 3 {
+                            let name = parts[1].to_string();
+                            let actions: Vec<&str> = parts[2].split(',').collect();
+                            access.push(serde_json::json!({"type": parts[0], "name": name, "actions": actions}));
+                        }
+                    }
+                }
+            }
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "x5c": [STANDARD.encode(&cert_der)]});
+            let claims = serde_json::json!({"iss": "test-issuer", "aud": "hallmark-test", "sub": "tester",
+                "exp": now + 300, "nbf": now - 10, "iat": now, "access": access});
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let sig = key.sign(input.as_bytes()).unwrap().sig;
+            let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
+            let body =
+                serde_json::json!({"token": token, "access_token": token, "expires_in": 300})
+                    .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+#[test]
+fn notary_cli_gets_tokens_and_publishes_on_hallmark_with_token_auth() {
+    if !notary_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let (issuer_crt, issuer_key) = pki.issue_signing("issuer", "token-issuer");
+    let token_port = token_server(&issuer_key, &issuer_crt);
+    let realm = format!("http://127.0.0.1:{token_port}/token");
+    let ca = pki.ca_cert.display().to_string();
+    let server = TrustServe::start(
+        &dir.path().join("data"),
+        Some(&pki),
+        &[
+            "--auth",
+            "token",
+            "--auth-realm",
+            &realm,
+            "--auth-service",
+            "hallmark-test",
+            "--auth-issuer",
+            "test-issuer",
+            "--auth-root-cert",
+            &ca,
+        ],
+    );
+    let cli = NotaryCli::new(&dir.path().join("trust"), &server.url, &pki.ca_cert);
+    let gun = "example.com/hallmark/tokens";
+    let f = dir.path().join("f.txt");
+    std::fs::write(&f, "content").unwrap();
+    for a in [
+        vec!["init".as_ref(), "-p".as_ref(), gun.as_ref()],
+        vec![
+            "add".as_ref(),
+            "-p".as_ref(),
+            gun.as_ref(),
+            "v1".as_ref(),
+            f.as_os_str(),
+        ],
+        vec![
+            "key".as_ref(),
+            "rotate".as_ref(),
+            gun.as_ref(),
+            "snapshot".as_ref(),
+            "-r".as_ref(),
+        ],
+        vec!["delete".as_ref(), "--remote".as_ref(), gun.as_ref()],
+    ] {
+        let a: Vec<&OsStr> = a;
+        let r = cli.run(&a);
+        assert!(
+            r.success,
+            "notary {a:?}:\n{r}\n--- server ---\n{}",
+            server.log()
+        );
+    }
+
+    // Without a token server that grants push, the publish is refused.
+    let no_tokens = TrustServe::start(
+        &dir.path().join("data2"),
+        Some(&pki),
+        &[
+            "--auth",
+            "token",
+            "--auth-realm",
+            "http://127.0.0.1:9/token",
+            "--auth-service",
+            "hallmark-test",
+            "--auth-issuer",
+            "test-issuer",
+            "--auth-root-cert",
+            &ca,
+        ],
+    );
+    let r = NotaryCli::new(&dir.path().join("trust2"), &no_tokens.url, &pki.ca_cert)
+        .run(["init", "-p", gun]);
+    assert!(!r.success, "{r}");
+}
