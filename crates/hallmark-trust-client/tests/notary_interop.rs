@@ -552,3 +552,49 @@ async fn delete_then_recreate_by_this_client() {
     assert!(second.verified.resolve("v1").is_none());
     assert_ne!(second.verified.root_bytes, first.verified.root_bytes);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_draft_is_refused_by_the_server() {
+    let Some(s) = shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let gun = gun("stale");
+    let trust = dir.path().join("trust");
+    let repo = repository(s, &gun, &trust, RootTrust::TrustOnFirstUse);
+    let pass = Fixed(PASSPHRASE);
+    Draft::initialise(&repo, &pass, now())
+        .await
+        .unwrap()
+        .publish(&repo, &pass, now())
+        .await
+        .unwrap();
+    let data = repo.update(now()).await.unwrap().unwrap();
+    // Two publishers start from the same version; the first wins.
+    let mut a = Draft::from_trust_data(&gun, &data).unwrap();
+    let mut b = Draft::from_trust_data(&gun, &data).unwrap();
+    builder::set_target(
+        a.role_mut("targets"),
+        "a",
+        builder::target_value(&[1; 32], 1),
+    )
+    .unwrap();
+    builder::set_target(
+        b.role_mut("targets"),
+        "b",
+        builder::target_value(&[2; 32], 2),
+    )
+    .unwrap();
+    a.publish(&repo, &pass, now()).await.unwrap();
+    let err = b.publish(&repo, &pass, now()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, TrustError::Server { status: 400, .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("(VERSION)") || text.contains("(INVALID_UPDATE)"),
+        "{text}"
+    );
+    let data = repo.update(now()).await.unwrap().unwrap();
+    assert!(data.verified.resolve("a").is_some());
+    assert!(data.verified.resolve("b").is_none());
+}
