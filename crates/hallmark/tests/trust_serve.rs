@@ -503,3 +503,57 @@ fn notary_cli_gets_tokens_and_publishes_on_hallmark_with_token_auth() {
         .run(["init", "-p", gun]);
     assert!(!r.success, "{r}");
 }
+
+#[test]
+fn notary_cli_with_a_client_certificate_publishes_on_hallmark_with_mtls() {
+    if !notary_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let (crt, key) = pki.issue("client", "publisher");
+    let ca = pki.ca_cert.display().to_string();
+    let server = TrustServe::start(
+        &dir.path().join("data"),
+        Some(&pki),
+        &["--auth", "mtls", "--client-ca", &ca],
+    );
+    let gun = "example.com/hallmark/mtls";
+    let f = dir.path().join("f.txt");
+    std::fs::write(&f, "content").unwrap();
+    let cli = NotaryCli::new(&dir.path().join("trust"), &server.url, &pki.ca_cert);
+    let with_cert = |a: &[&OsStr]| {
+        let mut all: Vec<&OsStr> = vec![
+            "--tlscert".as_ref(),
+            crt.as_os_str(),
+            "--tlskey".as_ref(),
+            key.as_os_str(),
+        ];
+        all.extend_from_slice(a);
+        cli.run(all)
+    };
+    for a in [
+        vec!["init".as_ref(), "-p".as_ref(), gun.as_ref()],
+        vec![
+            "add".as_ref(),
+            "-p".as_ref(),
+            gun.as_ref(),
+            "v1".as_ref(),
+            f.as_os_str(),
+        ],
+    ] {
+        let r = with_cert(&a);
+        assert!(
+            r.success,
+            "notary {a:?}:\n{r}\n--- server ---\n{}",
+            server.log()
+        );
+    }
+    // Reads need no certificate; writes do.
+    let anon = NotaryCli::new(&dir.path().join("anon"), &server.url, &pki.ca_cert);
+    let l = anon.run(["list", gun]);
+    assert!(l.success && l.stdout.contains("v1"), "{l}");
+    let r = anon.run(["init", "-p", "example.com/hallmark/mtls-anon"]);
+    assert!(!r.success, "{r}");
+    assert!(format!("{}{}", r.stdout, r.stderr).contains("401"), "{r}");
+}
