@@ -218,6 +218,28 @@ fn key_generate_and_load_write_files_docker_and_notary_read() {
     for needle in [id.as_str(), carol.as_str(), "alice", "carol"] {
         assert!(list.stdout.contains(needle), "{needle} not listed:\n{list}");
     }
+    // An encrypted key file (docker's, notary's or hallmark's format) loads into another trust
+    // directory with its passphrase; a wrong one is refused and nothing is written.
+    let w2 = World::new();
+    let copy = w2.path("alice.key");
+    std::fs::copy(&private, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    trust_env(
+        &w2,
+        n,
+        &["key", "load", copy.to_str().unwrap(), "--name", "alice"],
+        &[("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "wrong")],
+    )
+    .failure(&["could not decrypt key"]);
+    assert!(!trust_dir(&w2).join("private").exists());
+    trust(
+        &w2,
+        n,
+        &["key", "load", copy.to_str().unwrap(), "--name", "alice"],
+    )
+    .success();
+    assert_eq!(key_id_of_role(&w2, "alice"), id);
+
     // Bad names are refused as docker refuses them.
     trust(&w, n, &["key", "generate", "Bad"]).failure(&["must start with lowercase alphanumeric"]);
 }
