@@ -4,3 +4,4 @@ mod api;
 mod auth;
 mod postgres;
 mod util;
+mod vectors;
