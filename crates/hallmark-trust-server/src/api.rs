@@ -420,7 +420,11 @@ async fn dispatch(
             }
         }
         (Route::Metrics, Method::GET) => Ok(metrics(state)),
-        (Route::ChangefeedAll, Method::GET) => changefeed(state, None, uri).await,
+        (Route::ChangefeedAll, Method::GET) => {
+            // Every GUN's changes: notary-server asks for `*` (on the empty repository name).
+            authorize(state, peer, headers, "", Action::All)?;
+            changefeed(state, None, uri).await
+        }
         (Route::Changefeed(gun), Method::GET) => {
             check_gun(state, &gun)?;
             changefeed(state, Some(&gun), uri).await

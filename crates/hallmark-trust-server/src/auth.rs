@@ -6,7 +6,8 @@
 //! and `DELETE` and `POST *.key` (rotation), which need `*`, as in notary-server's router. With
 //! tokens, `GET /v2/` needs a valid token (any access) and otherwise answers 401 with the
 //! challenge, so clients discover the token server as they do with notary-server and
-//! registries; metadata reads stay anonymous.
+//! registries; metadata reads stay anonymous. The changefeed of every GUN (`/v2/_trust/changefeed`) needs `*`
+//! on the empty repository name, as in notary-server.
 //!
 //! Tokens are JWTs (ES256 or RS256) as docker/distribution's token server issues them: the
 //! header's `x5c` chain must lead to a certificate of the root bundle (or, without `x5c`, one

@@ -201,6 +201,21 @@ async fn token_auth_guards_writes_and_leaves_reads_anonymous() {
     .await;
     r.assert_error(401, "UNAUTHORIZED");
 
+    // The changefeed of every GUN needs "*" on the empty repository name, as in notary-server.
+    s.get("/v2/_trust/changefeed?records=10")
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    let catalog = mint(&issuer, &issuer_der, claims("", &["*"], exp));
+    let r = send(
+        tls_client(&pki, Some(&catalog), false)
+            .get(format!("{}/v2/_trust/changefeed?records=10", s.url)),
+    )
+    .await;
+    r.assert_ok();
+    s.get(&format!("/v2/{GUN}/_trust/changefeed?records=10"))
+        .await
+        .assert_ok();
+
     // A push token publishes; reads are anonymous.
     s.client = tls_client(&pki, Some(&good), false);
     s.get("/v2/").await.assert_ok();
