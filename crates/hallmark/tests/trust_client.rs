@@ -680,7 +680,7 @@ fn rotation_flow(n: &Notary) {
             ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "wrong"),
         ],
     );
-    out.failure(&["wrong passphrase"]);
+    out.failure(&["wrong passphrase", "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"]);
     // No passphrase at all (CI, no terminal): the variable is named.
     trust_env(&w, n, &["sign", &format!("{repo}:v1")], &[])
         .failure(&["DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"]);

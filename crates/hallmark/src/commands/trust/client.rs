@@ -854,3 +854,16 @@ pub(crate) async fn content_trust_images(images: Vec<ImageRef>) -> Result<Vec<Im
     }
     Ok(out)
 }
+
+/// Adds the passphrase variables to a wrong-passphrase error.
+pub(crate) fn with_hint(r: Result<ExitCode>) -> Result<ExitCode> {
+    r.map_err(|e| {
+        if format!("{e:#}").contains("wrong passphrase") {
+            e.context(format!(
+                "a private key did not decrypt: the root key's passphrase comes from {ROOT_PASSPHRASE_ENV}, every other key's from {REPOSITORY_PASSPHRASE_ENV}"
+            ))
+        } else {
+            e
+        }
+    })
+}
