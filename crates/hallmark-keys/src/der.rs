@@ -4,8 +4,10 @@
 /// DER of OID 1.2.840.10045.2.1 (id-ecPublicKey).
 const EC_PUBLIC_KEY_OID: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 /// DER of OID 1.2.840.10045.3.1.7 (prime256v1 / secp256r1).
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
 pub(crate) const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// DER of OID 1.3.132.0.34 (secp384r1).
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
 pub(crate) const P384_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 
 fn push_len(out: &mut Vec<u8>, len: usize) {
@@ -74,6 +76,7 @@ pub fn ec_spki_der(curve_oid: &[u8], point: &[u8]) -> Vec<u8> {
 
 /// The uncompressed point of a PKCS#11 `CKA_EC_POINT`: DER `OCTET STRING` wrapped (as the
 /// standard says) or raw (as some tokens return it).
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
 pub(crate) fn unwrap_ec_point(value: &[u8], field_len: usize) -> Option<&[u8]> {
     let point_len = 1 + 2 * field_len;
     if value.len() == point_len && value[0] == 0x04 {

@@ -50,6 +50,10 @@ pub struct OpenOptions<'a> {
 
 impl OpenOptions<'_> {
     /// A setting, from `vars` or the process environment; empty counts as unset.
+    #[cfg_attr(
+        not(any(feature = "pkcs11", feature = "vault")),
+        allow(dead_code)
+    )]
     pub(crate) fn var(&self, name: &str) -> Option<String> {
         match self.vars {
             Some(f) => f(name),
@@ -275,6 +279,10 @@ impl KeyRef {
 
     /// Create the key inside its token, KMS or Vault (an EC P-256 signing key) and return its
     /// public key. Files and secrets are not created here.
+    #[cfg_attr(
+        not(any(feature = "pkcs11", feature = "vault")),
+        allow(unused_variables)
+    )]
     pub async fn generate(&self, options: &OpenOptions<'_>) -> Result<PublicKey, KeysError> {
         match self {
             #[cfg(feature = "pkcs11")]
@@ -286,10 +294,7 @@ impl KeyRef {
             #[cfg(feature = "vault")]
             Self::Vault { key } => crate::vault::create_key(key, &self.to_string(), options).await,
             _ => Err(KeysError::Unsupported {
-                reference: {
-                    let _ = options;
-                    self.to_string()
-                },
+                reference: self.to_string(),
                 reason: format!(
                     "key generate --kms creates keys in pkcs11:, awskms:// and hashivault:// backends, not {}",
                     self.scheme()

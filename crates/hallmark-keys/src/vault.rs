@@ -119,27 +119,27 @@ async fn call(
             }
             Ok(resp) => {
                 let status = resp.status();
-                let bytes = resp.bytes().await.map_err(|e| {
-                    fail(
-                        reference,
-                        format!("{method} {url}: reading the answer: {e}"),
-                    )
-                });
-                let bytes = match bytes {
-                    Ok(b) => b,
-                    Err(e) if attempt <= RETRIES => {
-                        let _ = e;
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
-                        continue;
+                // Read at most MAX_RESPONSE bytes of the answer.
+                let mut resp = resp;
+                let mut bytes = Vec::new();
+                let read = loop {
+                    match resp.chunk().await {
+                        Ok(Some(c)) if bytes.len() + c.len() > MAX_RESPONSE => {
+                            return Err(fail(
+                                reference,
+                                format!("{method} {url}: answer over 1 MiB"),
+                            ));
+                        }
+                        Ok(Some(c)) => bytes.extend_from_slice(&c),
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
                     }
-                    Err(e) => return Err(e),
                 };
-                if bytes.len() > MAX_RESPONSE {
-                    return Err(fail(
-                        reference,
-                        format!("{method} {url}: answer over 1 MiB"),
-                    ));
+                if let Err(e) = read {
+                    retryable(format!("reading the answer: {e}"))?;
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    continue;
                 }
                 if status == reqwest::StatusCode::NO_CONTENT {
                     return Ok(Value::Null);

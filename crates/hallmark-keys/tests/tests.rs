@@ -7,4 +7,5 @@
 mod der;
 mod keyref;
 mod local;
+#[cfg(feature = "vault")]
 mod vault;
