@@ -429,6 +429,30 @@ async fn key_rotation_targets_and_snapshot() {
     assert_eq!(walked.verified.root.signed.version, 3);
     assert_eq!(walked.verified.root_bytes, data.verified.root_bytes);
     assert!(walked.verified.resolve("v1").is_some());
+    // snapshot back to a client-held key: root version 4 and a snapshot signed here.
+    let mut draft = Draft::from_trust_data(&gun, &data).unwrap();
+    let key = hallmark_tuf::PrivateKey::generate(hallmark_tuf::KeyType::Ecdsa).unwrap();
+    let local = key.public_key().clone();
+    draft.add_new_key(key, "snapshot", Some(&gun));
+    builder::set_root_role_keys(draft.root_mut(), "snapshot", &[&local]).unwrap();
+    let uploaded = draft.publish(&repo, &pass, now()).await.unwrap();
+    assert_eq!(uploaded, vec!["root", "snapshot"]);
+    let data = repo.update(now()).await.unwrap().unwrap();
+    assert_eq!(data.verified.root.signed.version, 4);
+    assert_eq!(data.verified.snapshot.signatures[0].key_id, local.key_id());
+    // ... and later publishes sign the snapshot locally too.
+    let mut draft = Draft::from_trust_data(&gun, &data).unwrap();
+    builder::set_target(
+        draft.role_mut("targets"),
+        "v2",
+        builder::target_value(&[4; 32], 4),
+    )
+    .unwrap();
+    let uploaded = draft.publish(&repo, &pass, now()).await.unwrap();
+    assert_eq!(uploaded, vec!["targets", "snapshot"]);
+    let data = repo.update(now()).await.unwrap().unwrap();
+    assert!(data.verified.resolve("v2").is_some());
+
     // Cached-only trust without a cache refuses to start.
     let empty = repository(s, &gun, &dir.path().join("empty"), RootTrust::CachedOnly);
     let err = empty.update(now()).await.unwrap_err().to_string();
