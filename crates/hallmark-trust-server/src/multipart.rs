@@ -56,7 +56,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// Splits `body` into parts; `None` when it is not well-formed multipart with `boundary`.
 pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<Part<'a>>> {
     let delim = format!("--{boundary}").into_bytes();
-    let mut next_delim = format!("\r\n--{boundary}").into_bytes();
+    let next_delim = format!("\r\n--{boundary}").into_bytes();
     let mut pos = find(body, &delim, 0)?;
     if pos != 0 && body.get(pos.wrapping_sub(2)..pos) != Some(b"\r\n") {
         return None;
@@ -75,11 +75,10 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<Part<'a>>> {
             return None;
         }
         pos += 2;
-        let headers_end = find(body, b"\r\n\r\n", pos).map(|e| (e, 4));
-        let (headers_end, skip) = match headers_end {
-            Some(h) => h,
-            None if body.get(pos..pos + 2) == Some(b"\r\n") => (pos, 2),
-            None => return None,
+        let (headers_end, skip) = if body.get(pos..pos + 2) == Some(b"\r\n") {
+            (pos, 2) // no headers
+        } else {
+            (find(body, b"\r\n\r\n", pos)?, 4)
         };
         let headers = std::str::from_utf8(&body[pos..headers_end]).ok()?;
         let mut disposition = None;
@@ -99,7 +98,6 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<Part<'a>>> {
         if parts.len() > 10_000 {
             return None;
         }
-        next_delim.shrink_to_fit();
     }
 }
 
@@ -150,6 +148,11 @@ mod tests {
         );
         assert!(boundary("application/json").is_none());
         assert!(parse(b"garbage", "XyZ").is_none());
+        let bare = parse(b"--XyZ\r\n\r\nno headers\r\n--XyZ--", "XyZ").expect("parts");
+        assert_eq!(
+            (bare[0].disposition.as_deref(), bare[0].body),
+            (None, &b"no headers"[..])
+        );
         assert!(
             parse(
                 b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nunterminated",
