@@ -1015,3 +1015,98 @@ fn no_secret_reaches_the_output_even_with_trace_logging() {
         }
     }
 }
+
+#[test]
+fn awskms_p384_and_rsa_keys_sign_and_verify() {
+    let Some(moto) = moto() else { return };
+    let w = World::new();
+    std::fs::write(w.path("artifact.tar"), b"release artifact").unwrap();
+    for (spec, algorithm) in [("ECC_NIST_P384", "ecdsa-p384"), ("RSA_2048", "rsa")] {
+        let id = moto.create_kms_key(spec, "SIGN_VERIFY");
+        let reference = format!("awskms:///{id}");
+        let pem = w.export(
+            w.hm_aws(moto, None, &["key", "public-key", "--key", &reference]),
+            spec,
+        );
+        let out = w
+            .hm_aws(
+                moto,
+                None,
+                &[
+                    "sign-blob",
+                    "-o",
+                    "json",
+                    "--key",
+                    &reference,
+                    "artifact.tar",
+                ],
+            )
+            .run();
+        out.success();
+        let sig = out.json()["signature"].as_str().unwrap().to_owned();
+        let verified = w
+            .hm([
+                "verify-blob",
+                "-o",
+                "json",
+                "--key",
+                &pem,
+                "--signature",
+                &sig,
+                "artifact.tar",
+            ])
+            .run();
+        verified.success();
+        let public = hallmark_core::PublicKey::from_pem(
+            &std::fs::read_to_string(w.path(&pem)).unwrap(),
+            spec,
+        )
+        .unwrap();
+        assert_eq!(public.algorithm().name(), algorithm, "{spec}");
+        // The signature is over this artifact only.
+        std::fs::write(w.path("other.tar"), b"another artifact").unwrap();
+        w.hm([
+            "verify-blob",
+            "--key",
+            &pem,
+            "--signature",
+            &sig,
+            "other.tar",
+        ])
+        .run()
+        .failure(&["other.tar"]);
+    }
+    // A signing key of a spec cosign does not verify (secp256k1) is refused by name.
+    let k1 = moto.create_kms_key("ECC_SECG_P256K1", "SIGN_VERIFY");
+    w.hm_aws(moto, None, &["sign-blob", "--key", &format!("awskms:///{k1}"), "artifact.tar"])
+        .run()
+        .failure(&["expected KeySpec ECC_NIST_P256, ECC_NIST_P384 or RSA_2048/3072/4096, found ECC_SECG_P256K1"]);
+}
+
+#[test]
+fn pkcs11_p384_key_signs_with_sha384() {
+    if !softhsm_available() {
+        return;
+    }
+    let w = World::new();
+    let hsm = SoftHsm::new("p384");
+    hsm.keygen("secp384r1", "big", "02");
+    let uri = format!(
+        "pkcs11:token=p384;id=%02?module-path={}&pin-value={}",
+        hsm.module().display(),
+        softhsm::PIN
+    );
+    let pem = w.export(
+        w.hm_hsm(&hsm, &["key", "public-key", "--key", &uri]),
+        "p384",
+    );
+    let public =
+        hallmark_core::PublicKey::from_pem(&std::fs::read_to_string(w.path(&pem)).unwrap(), "p384")
+            .unwrap();
+    assert_eq!(public.algorithm().name(), "ecdsa-p384");
+    let image = &w.seed("p11-p384", 1)[0];
+    w.hm_hsm(&hsm, &["sign", "--key", &uri, &image.by_tag()])
+        .run()
+        .success();
+    w.verify_pem(&pem, image);
+}
