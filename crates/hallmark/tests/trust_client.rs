@@ -680,7 +680,10 @@ fn rotation_flow(n: &Notary) {
             ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "wrong"),
         ],
     );
-    out.failure(&["wrong passphrase", "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"]);
+    out.failure(&[
+        "wrong passphrase",
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+    ]);
     // No passphrase at all (CI, no terminal): the variable is named.
     trust_env(&w, n, &["sign", &format!("{repo}:v1")], &[])
         .failure(&["DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"]);
