@@ -1006,6 +1006,29 @@ fn no_secret_reaches_the_output_even_with_trace_logging() {
         }
         outputs.push(format!("{}\n{}", out.stdout, out.stderr));
     }
+    // The same key and passphrase held in Secrets Manager (moto), right and wrong passphrase.
+    if let Some(moto) = moto() {
+        let name = crate::util::unique("hygiene").replace('/', "-");
+        moto.create_secret(&name, &encrypted_pem);
+        moto.create_secret(&format!("{name}-pass"), pass);
+        moto.create_secret(&format!("{name}-bad"), "hygiene-wrong-4e2a");
+        secrets.push("hygiene-wrong-4e2a".to_owned());
+        for (suffix, ok) in [("pass", true), ("bad", false)] {
+            let reference = format!("awssm://{name}?passphrase-secret={name}-{suffix}");
+            let out = trace(w.hm_aws(
+                moto,
+                None,
+                &["sign", "-o", "json", "--key", &reference, &image.by_tag()],
+            ))
+            .run();
+            if ok {
+                out.success();
+            } else {
+                assert_eq!(out.code, Some(1), "{out}");
+            }
+            outputs.push(format!("{}\n{}", out.stdout, out.stderr));
+        }
+    }
     for (i, text) in outputs.iter().enumerate() {
         for s in &secrets {
             assert!(
