@@ -12,6 +12,9 @@
 //! longer ones as `MessageType=DIGEST` with the digest computed here. Every signature is
 //! verified against the key's public key before it is used, so a KMS (or emulator) that signs
 //! something else fails loudly: moto 5.2.5 signs `sha256(digest)` for `DIGEST`.
+//!
+//! Secrets Manager values are moved into zeroizing buffers as soon as the SDK hands them over;
+//! the SDK's own HTTP response buffers are outside hallmark's control and are not wiped.
 
 use crate::{KeysError, OpenOptions};
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};

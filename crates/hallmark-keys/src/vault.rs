@@ -8,7 +8,8 @@
 //! `transit`). Key types: `ecdsa-p256` (sha2-256), `ecdsa-p384` (sha2-384), `rsa-2048/3072/4096`
 //! (sha2-256, `signature_algorithm=pkcs1v15`), `ed25519`. Signatures are requested as ASN.1
 //! (`marshaling_algorithm=asn1`) and verified against the public key before use. 429 and 5xx
-//! answers and connection failures are retried at most 4 times with backoff.
+//! answers and connection failures are retried at most 4 times with backoff. The token is held
+//! in a zeroizing buffer; the copy reqwest makes for the request header is not wiped.
 
 use crate::{KeysError, OpenOptions};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
