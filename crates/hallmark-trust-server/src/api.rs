@@ -226,9 +226,8 @@ fn cached(f: StoredFile, refresh_at: Option<OffsetDateTime>) -> CachedFile {
 
 fn storage_error(e: StorageError) -> NotaryError {
     match e {
-        StorageError::OldVersion { .. } => {
-            NotaryError::new(Code::Version, Value::String(e.to_string()))
-        }
+        // notary-server's detail is its empty `ErrOldVersion` struct.
+        StorageError::OldVersion { .. } => NotaryError::raw(Code::Version, "{}".into()),
         _ => NotaryError::bare(Code::Unknown),
     }
 }
@@ -340,8 +339,15 @@ pub fn route(path: &str) -> Route {
     }
 }
 
+/// No such route: notary-server's `NotFoundHandler` (no detail).
 fn not_found() -> NotaryError {
     NotaryError::bare(Code::MetadataNotFound)
+}
+
+/// A route that names metadata which does not exist: detail `{}` (notary-server's empty
+/// `ErrNotFound` struct).
+fn missing() -> NotaryError {
+    NotaryError::raw(Code::MetadataNotFound, "{}".into())
 }
 
 async fn handle(
@@ -476,7 +482,7 @@ async fn dispatch(
                 .by_checksum(&gun, &role, &sum)
                 .await
                 .map_err(storage_error)?
-                .ok_or_else(not_found)?;
+                .ok_or_else(missing)?;
             let f = cached(f, None);
             Ok(file_response(
                 f.data,
@@ -501,7 +507,7 @@ async fn dispatch(
                 .by_version(&gun, &role, v)
                 .await
                 .map_err(storage_error)?
-                .ok_or_else(not_found)?;
+                .ok_or_else(missing)?;
             let f = cached(f, None);
             Ok(file_response(
                 f.data,
@@ -611,14 +617,14 @@ fn authorize(
 
 async fn get_current(state: &State, gun: &str, role: &str) -> Result<Response, NotaryError> {
     let repo = state.repo(gun).await?;
-    let f = repo.files.get(role).ok_or_else(not_found)?;
+    let f = repo.files.get(role).ok_or_else(missing)?;
     if let Some(at) = f.refresh_at
         && OffsetDateTime::now_utc() >= at
         && refresh_due(state, gun)
     {
         refresh_timestamp(state, gun).await?;
         let repo = state.repo(gun).await?;
-        let f = repo.files.get(role).ok_or_else(not_found)?;
+        let f = repo.files.get(role).ok_or_else(missing)?;
         return Ok(file_response(
             f.data.clone(),
             f.last_modified.clone(),
@@ -781,12 +787,7 @@ async fn update(
     state.invalidate(gun);
     match result {
         Ok(_) => {}
-        Err(e @ StorageError::OldVersion { .. }) => {
-            return Err(NotaryError::new(
-                Code::Version,
-                Value::String(e.to_string()),
-            ));
-        }
+        Err(e @ StorageError::OldVersion { .. }) => return Err(storage_error(e)),
         Err(_) => return Err(NotaryError::bare(Code::Updating)),
     }
     state
@@ -834,11 +835,28 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
 }
 
 async fn changefeed(state: &State, gun: Option<&str>, uri: &Uri) -> Result<Response, NotaryError> {
-    let invalid = |d: String| NotaryError::new(Code::InvalidParameters, Value::String(d));
-    let records = query_param(uri, "records").unwrap_or_default();
-    let records: i32 = records
-        .parse()
-        .map_err(|e| invalid(format!("invalid records parameter: {e}")))?;
+    let records_text = query_param(uri, "records").unwrap_or_default();
+    // notary-server parses with strconv.ParseInt(records, 10, 32) and quotes Go's error.
+    let records: i32 = records_text.parse().map_err(|_| {
+        let why = if !records_text.is_empty()
+            && records_text
+                .trim_start_matches(['-', '+'])
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            && records_text.len() > 1
+        {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        };
+        NotaryError::new(
+            Code::InvalidParameters,
+            Value::String(format!(
+                "invalid records parameter: strconv.ParseInt: parsing {}: {why}",
+                Value::String(records_text.clone())
+            )),
+        )
+    })?;
     let records = if records == 0 {
         100
     } else {
@@ -848,33 +866,35 @@ async fn changefeed(state: &State, gun: Option<&str>, uri: &Uri) -> Result<Respo
     let change_id: i64 = if change_id.is_empty() {
         0
     } else {
-        change_id.parse::<i32>().map(i64::from).map_err(|_| {
-            invalid(format!(
-                "change ID expected to be integer, provided ID was: {change_id}"
-            ))
-        })?
+        change_id
+            .parse::<i32>()
+            .map(i64::from)
+            .map_err(|_| NotaryError::raw(Code::InvalidParameters, "{}".into()))?
     };
     let changes = state
         .storage
         .changes(gun, change_id, records)
         .await
         .map_err(storage_error)?;
-    let records: Vec<Value> = changes
-        .iter()
-        .map(|c| {
-            let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.created_at))
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            json!({
-                "ID": c.id.to_string(),
-                "CreatedAt": validation::go_rfc3339_nano(at),
-                "GUN": c.gun,
-                "Version": c.version,
-                "SHA256": c.sha256,
-                "Category": c.category,
-            })
-        })
-        .collect();
-    let body = json!({"count": records.len(), "records": records}).to_string();
+    // Go's json.Marshal of notary's changefeedResponse: fields in declaration order.
+    let mut body = format!("{{\"count\":{},\"records\":[", changes.len());
+    for (i, c) in changes.iter().enumerate() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.created_at))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            "{{\"ID\":{},\"CreatedAt\":{},\"GUN\":{},\"Version\":{},\"SHA256\":{},\"Category\":{}}}",
+            Value::String(c.id.to_string()),
+            Value::String(validation::go_rfc3339_nano(at)),
+            Value::String(c.gun.clone()),
+            c.version,
+            Value::String(c.sha256.clone()),
+            Value::String(c.category.clone()),
+        ));
+    }
+    body.push_str("]}");
     Ok(plain(Bytes::from(body)))
 }
 

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A Notary (or registry auth) error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,45 +136,72 @@ impl Code {
 pub struct NotaryError {
     /// The code.
     pub code: Code,
-    /// The `detail` (JSON `null` when there is none).
-    pub detail: Value,
+    /// The `detail` as JSON text, written as it is (so object members keep notary-server's
+    /// order); `None` leaves `detail` out, as Go's `omitempty` does for a nil detail.
+    pub detail: Option<String>,
     /// A `WWW-Authenticate` header value (401 answers).
     pub challenge: Option<String>,
 }
 
 impl NotaryError {
-    /// An error with a detail.
+    /// An error with a detail (JSON `null` leaves it out).
     pub fn new(code: Code, detail: Value) -> Self {
         Self {
             code,
-            detail,
+            detail: (!detail.is_null()).then(|| detail.to_string()),
+            challenge: None,
+        }
+    }
+
+    /// An error whose detail is already JSON text.
+    pub fn raw(code: Code, detail_json: String) -> Self {
+        Self {
+            code,
+            detail: Some(detail_json),
             challenge: None,
         }
     }
 
     /// An error without detail.
     pub fn bare(code: Code) -> Self {
-        Self::new(code, Value::Null)
+        Self {
+            code,
+            detail: None,
+            challenge: None,
+        }
     }
 
-    /// The JSON body.
-    pub fn body(&self) -> Value {
+    /// The JSON body, members in notary-server's order (`code`, `message`, `detail`).
+    pub fn body(&self) -> String {
         let (code, message, _) = self.code.describe();
-        json!({"errors": [{"code": code, "message": message, "detail": self.detail}]})
+        let detail = self
+            .detail
+            .as_deref()
+            .map(|d| format!(",\"detail\":{d}"))
+            .unwrap_or_default();
+        format!(
+            "{{\"errors\":[{{\"code\":{},\"message\":{}{detail}}}]}}",
+            Value::String(code.to_string()),
+            Value::String(message.to_string())
+        )
     }
 }
 
 impl std::fmt::Display for NotaryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (code, message, _) = self.code.describe();
-        write!(f, "{code}: {message} {}", self.detail)
+        write!(
+            f,
+            "{code}: {message} {}",
+            self.detail.as_deref().unwrap_or("")
+        )
     }
 }
 
 impl IntoResponse for NotaryError {
     fn into_response(self) -> Response {
         let status = self.code.describe().2;
-        let mut response = (status, self.body().to_string()).into_response();
+        let mut response = (status, self.body()).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -95,19 +95,27 @@ impl ValidationError {
     /// The Notary error: `INVALID_UPDATE` with notary's serialized validation error as detail
     /// (`{"Name":"ErrBadRoot","Error":{"Msg":..}}`), or `VERSION`.
     pub fn to_notary(&self) -> NotaryError {
+        let text = |m: &str| Value::String(m.to_string()).to_string();
         let (name, error) = match self {
-            ValidationError::BadRoot(m) => ("ErrBadRoot", json!({"Msg": m})),
-            ValidationError::BadTargets(m) => ("ErrBadTargets", json!({"Msg": m})),
-            ValidationError::BadSnapshot(m) => ("ErrBadSnapshot", json!({"Msg": m})),
-            ValidationError::BadHierarchy { missing, msg } => {
-                ("ErrBadHierarchy", json!({"Missing": missing, "Msg": msg}))
+            ValidationError::BadRoot(m) => ("ErrBadRoot", format!("{{\"Msg\":{}}}", text(m))),
+            ValidationError::BadTargets(m) => ("ErrBadTargets", format!("{{\"Msg\":{}}}", text(m))),
+            ValidationError::BadSnapshot(m) => {
+                ("ErrBadSnapshot", format!("{{\"Msg\":{}}}", text(m)))
             }
-            ValidationError::Validation(m) => ("ErrValidation", json!({"Msg": m})),
+            ValidationError::BadHierarchy { missing, msg } => (
+                "ErrBadHierarchy",
+                format!("{{\"Missing\":{},\"Msg\":{}}}", text(missing), text(msg)),
+            ),
+            ValidationError::Validation(m) => ("ErrValidation", format!("{{\"Msg\":{}}}", text(m))),
             ValidationError::OldVersion { .. } => {
-                return NotaryError::new(Code::Version, Value::String(self.to_string()));
+                // notary-server's detail is its empty `ErrOldVersion` struct.
+                return NotaryError::raw(Code::Version, "{}".to_string());
             }
         };
-        NotaryError::new(Code::InvalidUpdate, json!({"Name": name, "Error": error}))
+        NotaryError::raw(
+            Code::InvalidUpdate,
+            format!("{{\"Name\":\"{name}\",\"Error\":{error}}}"),
+        )
     }
 }
 

@@ -23,6 +23,43 @@ async fn base_health_metrics_and_not_found() {
     s.get_file("example.com/none", "targets.key")
         .await
         .assert_error(404, "METADATA_NOT_FOUND");
+    // Byte for byte what notary-server 0.7.0 answers (checked against it).
+    let not_found = b"{\"errors\":[{\"code\":\"METADATA_NOT_FOUND\",\"message\":\"You have requested metadata that does not exist.\"}]}";
+    assert_eq!(s.get("/nothing").await.body, not_found);
+    assert_eq!(s.get_file("g", "targets.key").await.body, not_found);
+    let missing = b"{\"errors\":[{\"code\":\"METADATA_NOT_FOUND\",\"message\":\"You have requested metadata that does not exist.\",\"detail\":{}}]}";
+    assert_eq!(s.get_file("g", "root.json").await.body, missing);
+    assert_eq!(s.get_file("g", "1.root.json").await.body, missing);
+    let r = s.get("/v2/g/_trust/changefeed").await;
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        r#"{"errors":[{"code":"INVALID_PARAMETERS","message":"The parameters provided are not valid.","detail":"invalid records parameter: strconv.ParseInt: parsing \"\": invalid syntax"}]}"#
+    );
+    assert_eq!(r.headers["content-type"], "application/json; charset=utf-8");
+    let r = s.get("/v2/g/_trust/changefeed?records=1&change_id=x").await;
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        r#"{"errors":[{"code":"INVALID_PARAMETERS","message":"The parameters provided are not valid.","detail":{}}]}"#
+    );
+    let r = s.upload("g", &[("targets", br#"{"signed":{"_type":"Targets","version":1,"expires":"2099-01-01T00:00:00Z","targets":{}},"signatures":[]}"#)]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        r#"{"errors":[{"code":"INVALID_UPDATE","message":"Update sent by the client is invalid.","detail":{"Name":"ErrValidation","Error":{"Msg":"no pre-existing root and no root provided in update."}}}]}"#
+    );
+    let r = send(
+        s.client
+            .post(s.tuf("g", ""))
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        r#"{"errors":[{"code":"MALFORMED_UPLOAD","message":"The body of your request is malformed."}]}"#
+    );
+    let d = send(s.client.delete(s.tuf("g", ""))).await;
+    d.assert_ok();
+    assert!(d.body.is_empty());
     let m = s.get("/metrics").await;
     m.assert_ok();
     let text = String::from_utf8(m.body).expect("utf-8");
