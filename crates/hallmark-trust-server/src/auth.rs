@@ -23,9 +23,23 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
-use webpki::{EndEntityCert, KeyUsage};
+use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 
 const LEEWAY_SECS: u64 = 60;
+
+/// docker/distribution verifies token chains with `x509.ExtKeyUsageAny`: any extended key usage
+/// (or none) is accepted on the token signing certificate.
+struct AnyExtendedKeyUsage;
+
+impl ExtendedKeyUsageValidator for AnyExtendedKeyUsage {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        // Only a malformed EKU extension is refused.
+        for purpose in iter {
+            purpose?;
+        }
+        Ok(())
+    }
+}
 
 /// The marker that anonymous writes on a non-loopback address were asked for (`--auth
 /// none`): the only way to build [`Auth::AnonymousAnywhere`].
@@ -209,7 +223,7 @@ impl TokenAuth {
                     &anchors,
                     &intermediates,
                     UnixTime::since_unix_epoch(Duration::from_secs(now)),
-                    KeyUsage::client_auth(),
+                    AnyExtendedKeyUsage,
                     None,
                     None,
                 )

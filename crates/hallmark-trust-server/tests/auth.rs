@@ -216,6 +216,73 @@ async fn token_auth_guards_writes_and_leaves_reads_anonymous() {
         .await
         .assert_ok();
 
+    // A token signing certificate with another extended key usage (distribution accepts any).
+    let d = pki.dir.clone();
+    std::fs::write(
+        d.join("codesign.cnf"),
+        "[x]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=codeSigning\n",
+    )
+    .expect("cnf");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "cs.key",
+        ],
+        vec![
+            "req",
+            "-new",
+            "-key",
+            "cs.key",
+            "-subj",
+            "/CN=token-issuer-2",
+            "-out",
+            "cs.csr",
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "cs.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "codesign.cnf",
+            "-extensions",
+            "x",
+            "-out",
+            "cs.crt",
+        ],
+    ] {
+        assert!(
+            Command::new("openssl")
+                .args(&args)
+                .current_dir(&d)
+                .output()
+                .expect("openssl")
+                .status
+                .success(),
+            "{args:?}"
+        );
+    }
+    let cs = mint(
+        &ec_key(&d.join("cs.key")),
+        &pem_to_der(&d.join("cs.crt")),
+        claims(GUN, &["push", "pull"], exp),
+    );
+    send(tls_client(&pki, Some(&cs), false).get(s.tuf(GUN, "timestamp.key")))
+        .await
+        .assert_ok();
+
     // A push token publishes; reads are anonymous.
     s.client = tls_client(&pki, Some(&good), false);
     s.get("/v2/").await.assert_ok();
