@@ -207,7 +207,7 @@ pub(crate) struct TlogUploadArgs {
 pub(crate) struct VerifyArgs {
     /// Public key(s): a PEM file, or a key reference (env://, pkcs11:, awskms://,
     /// hashivault://, ...) whose public key is fetched; a signature by any of them is accepted.
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "FILE")]
     pub(crate) key: Vec<String>,
     /// Root certificates (PEM) of a private PKI: signatures must carry a certificate issued
     /// under them, valid now (or when a --rekor-key log entry was made).

@@ -480,6 +480,13 @@ fn pkcs11_missing_token_and_missing_key() {
     .env(hallmark_keys::pkcs11::PIN_VAR, softhsm::PIN)
     .run()
     .failure(&["cannot load the PKCS#11 module"]);
+    // No PIN in the URI or the environment: an error naming the variable, never a prompt.
+    w.hm_hsm(
+        &hsm,
+        &["sign", "--key", &hsm.uri("signer", false), &image.by_tag()],
+    )
+    .run()
+    .failure(&["HALLMARK_PKCS11_PIN", "pin-value"]);
     assert_eq!(state(&image.path), before);
 }
 
