@@ -50,10 +50,7 @@ pub struct OpenOptions<'a> {
 
 impl OpenOptions<'_> {
     /// A setting, from `vars` or the process environment; empty counts as unset.
-    #[cfg_attr(
-        not(any(feature = "pkcs11", feature = "vault")),
-        allow(dead_code)
-    )]
+    #[cfg_attr(not(any(feature = "pkcs11", feature = "vault")), allow(dead_code))]
     pub(crate) fn var(&self, name: &str) -> Option<String> {
         match self.vars {
             Some(f) => f(name),
