@@ -351,6 +351,16 @@ impl NotaryCli {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.run_with_input(args, None)
+    }
+
+    /// Runs `notary` with `input` on its standard input (e.g. `"yes\n"` for the confirmation
+    /// `notary key rotate GUN root` asks for; with no input it aborts and exits 0).
+    pub fn run_with_input<I, S>(&self, args: I, input: Option<&str>) -> NotaryResult
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut cmd = Command::new(tool(NOTARY_ENV, "notary"));
         cmd.arg("-d")
             .arg(&self.trust_dir)
@@ -365,7 +375,7 @@ impl NotaryCli {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        run_with_timeout(cmd, NOTARY_TIMEOUT)
+        run_bounded(cmd, NOTARY_TIMEOUT, input)
     }
 
     /// Makes a delegation key the way the notary 0.7.0 CLI accepts one (an openssl P-256 key,
@@ -403,14 +413,27 @@ impl NotaryCli {
 }
 
 /// Runs `cmd` with stdin closed and output captured; kills it after `timeout`.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> NotaryResult {
+pub fn run_with_timeout(cmd: Command, timeout: Duration) -> NotaryResult {
+    run_bounded(cmd, timeout, None)
+}
+
+fn run_bounded(mut cmd: Command, timeout: Duration, input: Option<&str>) -> NotaryResult {
+    use std::io::Write as _;
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A child that exits without reading closes the pipe; that is not an error here.
+        let _ = stdin.write_all(text.as_bytes());
+    }
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let (status, timed_out) = wait_bounded(&mut child, timeout);

@@ -557,3 +557,89 @@ fn notary_cli_with_a_client_certificate_publishes_on_hallmark_with_mtls() {
     assert!(!r.success, "{r}");
     assert!(format!("{}{}", r.stdout, r.stderr).contains("401"), "{r}");
 }
+
+#[test]
+fn notary_cli_rotates_root_and_targets_keys_on_hallmark() {
+    if !notary_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let server = TrustServe::start(&dir.path().join("data"), Some(&pki), &[]);
+    let gun = "example.com/hallmark/rotate";
+    let f = dir.path().join("f.txt");
+    std::fs::write(&f, "content").unwrap();
+    let publisher = NotaryCli::new(&dir.path().join("publisher"), &server.url, &pki.ca_cert);
+    let reader = NotaryCli::new(&dir.path().join("reader"), &server.url, &pki.ca_cert);
+    let ok = |cli: &NotaryCli, a: &[&OsStr]| {
+        let r = cli.run(a.to_vec());
+        assert!(
+            r.success,
+            "notary {a:?}:\n{r}\n--- server ---\n{}",
+            server.log()
+        );
+        r
+    };
+    ok(&publisher, &["init".as_ref(), "-p".as_ref(), gun.as_ref()]);
+    ok(
+        &publisher,
+        &[
+            "add".as_ref(),
+            "-p".as_ref(),
+            gun.as_ref(),
+            "v1".as_ref(),
+            f.as_os_str(),
+        ],
+    );
+    // The reader trusts root version 1 from here on.
+    assert!(
+        ok(&reader, &["list".as_ref(), gun.as_ref()])
+            .stdout
+            .contains("v1")
+    );
+    let reader_root = dir
+        .path()
+        .join("reader/tuf")
+        .join(gun)
+        .join("metadata/root.json");
+    let root_v1: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&reader_root).unwrap()).unwrap();
+
+    let r = publisher.run_with_input(["key", "rotate", gun, "root"], Some("yes\n"));
+    assert!(
+        r.success && r.stdout.contains("Successfully rotated root key"),
+        "{r}"
+    );
+    ok(
+        &publisher,
+        &[
+            "key".as_ref(),
+            "rotate".as_ref(),
+            gun.as_ref(),
+            "targets".as_ref(),
+        ],
+    );
+    ok(
+        &publisher,
+        &[
+            "add".as_ref(),
+            "-p".as_ref(),
+            gun.as_ref(),
+            "v2".as_ref(),
+            f.as_os_str(),
+        ],
+    );
+    // The reader walks the root chain (N.root.json) from version 1 and accepts the rotation.
+    let l = ok(&reader, &["list".as_ref(), gun.as_ref()]);
+    assert!(l.stdout.contains("v1") && l.stdout.contains("v2"), "{l}");
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&reader_root).unwrap()).unwrap();
+    assert!(root["signed"]["version"].as_u64() > root_v1["signed"]["version"].as_u64());
+    for role in ["root", "targets"] {
+        assert_ne!(
+            root["signed"]["roles"][role]["keyids"], root_v1["signed"]["roles"][role]["keyids"],
+            "{role} key rotated"
+        );
+    }
+    verify_notary_cache(&dir.path().join("reader"), gun, &[]);
+}
