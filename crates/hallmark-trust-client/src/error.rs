@@ -130,6 +130,24 @@ pub enum TrustError {
     /// Invalid input.
     #[error("{0}")]
     Invalid(String),
+    /// A key reference cannot be used for Docker Content Trust (wrong key type, a bad
+    /// signature from its backend).
+    #[error("key reference {reference}: {reason}")]
+    ExternalKey {
+        /// The reference, redacted.
+        reference: String,
+        /// What was expected and found.
+        reason: String,
+    },
+    /// The backend of a key reference failed to sign (its message names the reference).
+    #[error("{source}")]
+    ExternalSigner {
+        /// The reference, redacted.
+        reference: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl TrustError {

@@ -9,11 +9,13 @@
 //! only after verification.
 
 pub mod error;
+pub mod external;
 pub mod remote;
 pub mod repo;
 pub mod trustdir;
 
 pub use error::TrustError;
+pub use external::{KeyRefSigner, RoleSigner};
 pub use remote::Remote;
 pub use repo::{Draft, Passphrases, Repository, RootTrust, TrustData};
 pub use trustdir::{KeyInfo, TrustDir};

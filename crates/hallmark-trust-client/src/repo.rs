@@ -3,6 +3,7 @@
 //! atomic publish, as notary 0.7.0's client does for docker.
 
 use crate::error::TrustError;
+use crate::external::RoleSigner;
 use crate::remote::Remote;
 use crate::trustdir::TrustDir;
 use hallmark_tuf::builder::{self, SigningKey};
@@ -15,6 +16,7 @@ use hallmark_tuf::{
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -361,6 +363,44 @@ pub struct Draft {
     snapshot_version: u64,
     held: BTreeMap<String, PrivateKey>,
     new_keys: Vec<NewKey>,
+    /// Keys outside the trust directory (HSM, KMS) by key ID; preferred over trust-directory
+    /// keys for the roles that list them.
+    external: BTreeMap<String, Arc<dyn RoleSigner>>,
+}
+
+/// The key a role is signed with, under the key ID the role lists.
+#[derive(Debug, Clone)]
+enum RoleKey {
+    Local(PrivateKey, String),
+    External(Arc<dyn RoleSigner>, String),
+}
+
+impl RoleKey {
+    fn listed_id(&self) -> &str {
+        match self {
+            RoleKey::Local(_, id) | RoleKey::External(_, id) => id,
+        }
+    }
+}
+
+/// Signs a role's `signed` value with every key: trust-directory keys in place, external
+/// keys through their backend (each signature verified against the listed key).
+async fn sign_role(value: &Value, keys: &[RoleKey], role: &str) -> Result<Vec<u8>, TrustError> {
+    let mut pending = builder::Unsigned::new(value).map_err(meta_err(role))?;
+    for k in keys {
+        match k {
+            RoleKey::Local(key, id) => pending
+                .sign_local(SigningKey { key, key_id: id })
+                .map_err(meta_err(role))?,
+            RoleKey::External(signer, id) => {
+                let sig = signer.sign(pending.message()).await?;
+                pending
+                    .add_external(signer.key(), id, signer.method(), sig)
+                    .map_err(meta_err(role))?;
+            }
+        }
+    }
+    Ok(pending.finish())
 }
 
 fn keys_of(value: &Value, path: &[&str]) -> BTreeMap<String, TufKey> {
@@ -416,6 +456,7 @@ impl Draft {
             snapshot_version: data.verified.snapshot.signed.version,
             held: BTreeMap::new(),
             new_keys: Vec::new(),
+            external: BTreeMap::new(),
         })
     }
 
@@ -467,6 +508,7 @@ impl Draft {
             snapshot_version: 0,
             held: BTreeMap::new(),
             new_keys: Vec::new(),
+            external: BTreeMap::new(),
         };
         draft
             .roles
@@ -530,6 +572,43 @@ impl Draft {
         });
     }
 
+    /// Adds a key held outside the trust directory (an HSM or KMS key opened from a key
+    /// reference). Roles that list its key ID are signed with it rather than with a
+    /// trust-directory key.
+    pub fn add_external_signer(&mut self, signer: Arc<dyn RoleSigner>) {
+        self.external.insert(signer.key().key_id(), signer);
+    }
+
+    /// The signable roles (as [`Draft::signable_roles`]) that list `key_id`: with a key given
+    /// explicitly, only the delegations of that key are signed. An error names the key and
+    /// the delegations found when none lists it.
+    pub fn signable_roles_for_key(
+        &self,
+        key_id: &str,
+        reference: &str,
+        target: &str,
+    ) -> Result<Vec<String>, TrustError> {
+        let delegations = self.direct_delegations();
+        let out: Vec<String> = delegations
+            .iter()
+            .filter(|(name, ids, paths)| {
+                name.matches('/').count() == 1
+                    && paths.iter().any(|p| target.starts_with(p.as_str()))
+                    && ids.iter().any(|id| id == key_id)
+            })
+            .map(|(name, _, _)| name.clone())
+            .collect();
+        if out.is_empty() {
+            let names: Vec<&str> = delegations.iter().map(|(n, _, _)| n.as_str()).collect();
+            return Err(TrustError::Invalid(format!(
+                "key reference {reference} (key ID {key_id}) is not a signer of {}: expected a delegation listing it, found [{}]; add it with `hallmark trust signer add NAME REPO --key REF`",
+                self.gun,
+                names.join(", ")
+            )));
+        }
+        Ok(out)
+    }
+
     /// Delegated roles that are direct children of `targets`, with key IDs and paths.
     pub fn direct_delegations(&self) -> Vec<(String, Vec<String>, Vec<String>)> {
         let Some(t) = self.roles.get(TARGETS_ROLE) else {
@@ -567,6 +646,7 @@ impl Draft {
             .into_iter()
             .map(|k| k.key_id)
             .chain(self.held.keys().cloned())
+            .chain(self.external.keys().cloned())
             .collect();
         let mut out = Vec::new();
         for (name, ids, paths) in delegations {
@@ -596,7 +676,13 @@ impl Draft {
         role: &str,
         listed: &[String],
         keys: &BTreeMap<String, TufKey>,
-    ) -> Result<(PrivateKey, String), TrustError> {
+    ) -> Result<RoleKey, TrustError> {
+        // A key given explicitly (HSM, KMS) first.
+        for id in listed {
+            if let Some(s) = self.external.get(id) {
+                return Ok(RoleKey::External(Arc::clone(s), id.clone()));
+            }
+        }
         let mut canonical_ids = Vec::new();
         for id in listed {
             let canonical = match keys.get(id) {
@@ -604,7 +690,7 @@ impl Draft {
                 None => id.clone(),
             };
             if let Some(k) = self.held.get(&canonical) {
-                return Ok((k.clone(), id.clone()));
+                return Ok(RoleKey::Local(k.clone(), id.clone()));
             }
             canonical_ids.push((id.clone(), canonical));
         }
@@ -618,7 +704,7 @@ impl Draft {
                 let pass = passphrases.passphrase(pass_role, canonical, false)?;
                 let key = dir.read_key(&info, &pass)?.key;
                 self.held.insert(canonical.clone(), key.clone());
-                return Ok((key, id.clone()));
+                return Ok(RoleKey::Local(key, id.clone()));
             }
         }
         Err(TrustError::MissingKey {
@@ -668,16 +754,12 @@ impl Draft {
                 let s = self.signer(&repo.dir, passphrases, "root", &ids, &keys)?;
                 if !signers
                     .iter()
-                    .any(|(_, id): &(PrivateKey, String)| id == &s.1)
+                    .any(|k: &RoleKey| k.listed_id() == s.listed_id())
                 {
                     signers.push(s);
                 }
             }
-            let signing: Vec<SigningKey<'_>> = signers
-                .iter()
-                .map(|(k, id)| SigningKey { key: k, key_id: id })
-                .collect();
-            let bytes = builder::sign(&root, &signing).map_err(meta_err("root"))?;
+            let bytes = sign_role(&root, &signers, "root").await?;
             self.root = root;
             new_files.insert("root".to_string(), bytes.clone());
             uploads.push(("root".to_string(), bytes));
@@ -712,17 +794,10 @@ impl Draft {
                     })?;
                 (ids, keys_of(&parent, &["delegations", "keys"]))
             };
-            let (key, id) = self.signer(&repo.dir, passphrases, &name, &ids, &keys)?;
+            let key = self.signer(&repo.dir, passphrases, &name, &ids, &keys)?;
             let mut value = self.roles.get(&name).cloned().unwrap_or(Value::Null);
             builder::bump(&mut value, now + builder::TARGETS_EXPIRY).map_err(meta_err(&name))?;
-            let bytes = builder::sign(
-                &value,
-                &[SigningKey {
-                    key: &key,
-                    key_id: &id,
-                }],
-            )
-            .map_err(meta_err(&name))?;
+            let bytes = sign_role(&value, &[key], &name).await?;
             self.roles.insert(name.clone(), value);
             new_files.insert(name.clone(), bytes.clone());
             uploads.push((name, bytes));
@@ -734,7 +809,7 @@ impl Draft {
             .iter()
             .any(|id| self.held.contains_key(id) || repo.dir.find_key(id).ok().flatten().is_some());
         if local_snapshot {
-            let (key, id) = self.signer(
+            let key = self.signer(
                 &repo.dir,
                 passphrases,
                 "snapshot",
@@ -753,14 +828,7 @@ impl Draft {
                 now + builder::SNAPSHOT_EXPIRY,
                 listed,
             );
-            let bytes = builder::sign(
-                &snapshot,
-                &[SigningKey {
-                    key: &key,
-                    key_id: &id,
-                }],
-            )
-            .map_err(meta_err("snapshot"))?;
+            let bytes = sign_role(&snapshot, &[key], "snapshot").await?;
             uploads.push(("snapshot".to_string(), bytes));
         }
         for k in &self.new_keys {

@@ -359,15 +359,82 @@ pub struct SigningKey<'a> {
 /// Signs the `signed` value with each key under its listed key ID and returns the file bytes
 /// (compact canonical JSON, as the notary client uploads).
 pub fn sign(signed: &Value, keys: &[SigningKey<'_>]) -> Result<Vec<u8>, TufError> {
-    let canonical = to_canonical(signed)?;
-    let mut signatures = Vec::with_capacity(keys.len());
+    let mut pending = Unsigned::new(signed)?;
     for k in keys {
-        let mut s = k.key.sign(&canonical).map_err(|e| TufError::Signing {
-            key_id: k.key_id.to_string(),
-            reason: e.to_string(),
-        })?;
-        s.key_id = k.key_id.to_string();
-        signatures.push(s);
+        pending.sign_local(*k)?;
     }
-    Ok(envelope(&canonical, &signatures))
+    Ok(pending.finish())
+}
+
+/// A role being signed by keys of any kind: the canonical `signed` bytes, signed in place by
+/// trust-directory keys ([`Unsigned::sign_local`]) or by keys held elsewhere (an HSM, a KMS)
+/// whose raw signatures over [`Unsigned::message`] are added with [`Unsigned::add_external`],
+/// which verifies each one against the listed public key before accepting it.
+///
+/// The signing itself may be asynchronous or remote; this type stays pure.
+#[derive(Debug, Clone)]
+pub struct Unsigned {
+    canonical: Vec<u8>,
+    signatures: Vec<crate::model::Signature>,
+}
+
+impl Unsigned {
+    /// Canonicalises the `signed` value (a JSON object, integers only).
+    pub fn new(signed: &Value) -> Result<Self, TufError> {
+        Ok(Self {
+            canonical: to_canonical(signed)?,
+            signatures: Vec::new(),
+        })
+    }
+
+    /// The bytes every signature covers: the canonical `signed` object. ECDSA signers sign
+    /// SHA-256 of these bytes and return raw r||s.
+    pub fn message(&self) -> &[u8] {
+        &self.canonical
+    }
+
+    /// Signs with a private key from the trust directory under its listed key ID.
+    pub fn sign_local(&mut self, key: SigningKey<'_>) -> Result<(), TufError> {
+        let mut s = key
+            .key
+            .sign(&self.canonical)
+            .map_err(|e| TufError::Signing {
+                key_id: key.key_id.to_string(),
+                reason: e.to_string(),
+            })?;
+        s.key_id = key.key_id.to_string();
+        self.signatures.push(s);
+        Ok(())
+    }
+
+    /// Adds a signature made elsewhere by `key` (listed as `key_id`) with Notary's `method`
+    /// (`ecdsa`: raw r||s over SHA-256 of [`Unsigned::message`]). The signature is verified
+    /// against `key` first: one that does not verify is refused, never written.
+    pub fn add_external(
+        &mut self,
+        key: &TufKey,
+        key_id: &str,
+        method: &str,
+        sig: Vec<u8>,
+    ) -> Result<(), TufError> {
+        key.verify(key_id, method, &self.canonical, &sig)
+            .map_err(|e| TufError::Signing {
+                key_id: key_id.to_string(),
+                reason: format!(
+                    "the external signer's {method} signature does not verify with the listed {} key: {e}",
+                    key.key_type().name()
+                ),
+            })?;
+        self.signatures.push(crate::model::Signature {
+            key_id: key_id.to_string(),
+            method: method.to_string(),
+            sig,
+        });
+        Ok(())
+    }
+
+    /// The file bytes: `{"signed":<canonical>,"signatures":[..]}` in signing order.
+    pub fn finish(self) -> Vec<u8> {
+        envelope(&self.canonical, &self.signatures)
+    }
 }

@@ -25,4 +25,5 @@ mod tlog_log;
 mod tlog_server;
 mod tlog_util;
 mod trust_client;
+mod trust_keyref;
 mod trust_serve;

@@ -5,7 +5,9 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use hallmark_core::{Digest, ImageRef, RegistryRef};
 use hallmark_trust_client::repo::{self, Draft};
-use hallmark_trust_client::{Passphrases, Remote, Repository, RootTrust, TrustDir, TrustError};
+use hallmark_trust_client::{
+    KeyRefSigner, Passphrases, Remote, Repository, RoleSigner, RootTrust, TrustDir, TrustError,
+};
 use hallmark_tuf::keyfile::{self, KeyFileError};
 use hallmark_tuf::verify::{RELEASES_ROLE, TARGETS_ROLE};
 use hallmark_tuf::{KeyType, PrivateKey, builder, inspect};
@@ -13,6 +15,7 @@ use std::io::IsTerminal as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -112,9 +115,11 @@ pub(crate) struct SignerAddArgs {
     pub(crate) name: String,
     /// Repository.
     pub(crate) repo: String,
-    /// The signer's public key file(s) (PEM PUBLIC KEY or CERTIFICATE).
-    #[arg(long = "key", required = true)]
-    pub(crate) keys: Vec<PathBuf>,
+    /// The signer's public key file(s) (PEM PUBLIC KEY or CERTIFICATE), or key references
+    /// (pkcs11:, awskms://, hashivault://, env://, awssm://) whose public key becomes the
+    /// delegation key (ECDSA P-256 only).
+    #[arg(long = "key", required = true, value_name = "FILE|REF")]
+    pub(crate) keys: Vec<String>,
     #[command(flatten)]
     pub(crate) server: TrustServerArgs,
 }
@@ -136,6 +141,10 @@ pub(crate) struct SignerRemoveArgs {
 pub(crate) struct SignArgs {
     /// REPO:TAG to sign (the manifest the registry serves for the tag).
     pub(crate) image: String,
+    /// Sign the signer's delegations with this key reference (pkcs11:, awskms://,
+    /// hashivault://, ...; ECDSA P-256) instead of a trust-directory key.
+    #[arg(long = "key", value_name = "REF")]
+    pub(crate) key: Option<String>,
     #[command(flatten)]
     pub(crate) server: TrustServerArgs,
 }
@@ -159,6 +168,10 @@ pub(crate) struct RevokeArgs {
     /// Do not ask before revoking every signed tag of a repository.
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
+    /// Sign the signer's delegations with this key reference (pkcs11:, awskms://,
+    /// hashivault://, ...; ECDSA P-256) instead of a trust-directory key.
+    #[arg(long = "key", value_name = "REF")]
+    pub(crate) key: Option<String>,
     #[command(flatten)]
     pub(crate) server: TrustServerArgs,
 }
@@ -461,6 +474,15 @@ pub(crate) fn key_load(a: KeyLoadArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Opens a `--key` reference as a delegation signer: the key is reached (PIN, KMS lookup)
+/// and its type checked (ECDSA P-256, as notary verifies `ecdsa` keys) before any trust
+/// data is read or written.
+async fn open_role_signer(reference: &str) -> Result<Arc<dyn RoleSigner>> {
+    let signer = crate::secrets::open_signer(reference).await?;
+    let shown = signer.reference().to_string();
+    Ok(Arc::new(KeyRefSigner::new(signer, shown)?))
+}
+
 /// Downloads and verifies trust data; a draft over it, or a new repository's draft.
 async fn draft_for(repo: &Repository) -> Result<(Draft, bool)> {
     match repo.update(now()).await? {
@@ -472,14 +494,22 @@ async fn draft_for(repo: &Repository) -> Result<(Draft, bool)> {
 pub(crate) async fn signer_add(a: SignerAddArgs) -> Result<ExitCode> {
     repo::signer_role(&a.name)?;
     let mut keys = Vec::new();
-    for p in &a.keys {
-        let text = std::fs::read_to_string(p)
-            .with_context(|| format!("unable to read public key from file {}", p.display()))?;
-        keys.push(
-            repo::parse_public_key(&text).with_context(|| {
+    for k in &a.keys {
+        let r = crate::secrets::key_ref(k)?;
+        if let hallmark_keys::KeyRef::File(p) = &r {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("unable to read public key from file {}", p.display()))?;
+            keys.push(repo::parse_public_key(&text).with_context(|| {
                 format!("could not parse public key from file: {}", p.display())
-            })?,
-        );
+            })?);
+        } else {
+            // The key stays in its token or KMS; its public key is the delegation key.
+            let public = crate::secrets::public_key_of(k).await?;
+            keys.push(hallmark_trust_client::external::delegation_key(
+                &public,
+                &r.to_string(),
+            )?);
+        }
     }
     let (r, gun) = parse_repo(&a.repo)?;
     let repo = open_repository(&a.server, &r, &gun)?;
@@ -556,6 +586,11 @@ pub(crate) async fn sign(ctx: &Context, a: SignArgs) -> Result<ExitCode> {
     if r.digest.is_some() {
         bail!("{}: expected REPO:TAG, found a digest", a.image);
     }
+    // A key reference is opened (PIN, KMS key, type checked) before any trust data is read.
+    let external = match &a.key {
+        Some(k) => Some(open_role_signer(k).await?),
+        None => None,
+    };
     let image = ImageRef::Registry(r.clone());
     let store = ctx.store(&image, false)?;
     let manifest = store
@@ -573,11 +608,20 @@ pub(crate) async fn sign(ctx: &Context, a: SignArgs) -> Result<ExitCode> {
     }
     let repo = open_repository(&a.server, &r, &gun)?;
     let (mut draft, new) = draft_for(&repo).await?;
-    let roles = if new {
-        vec![TARGETS_ROLE.to_string()]
-    } else {
-        draft.signable_roles(&repo.dir, &tag)?
+    let roles = match &external {
+        Some(s) if new => bail!(
+            "{}: the repository has no trust data, so no signer lists key reference {}: add it first with `hallmark trust signer add NAME {} --key REF`",
+            a.image,
+            s.reference(),
+            format_args!("{}/{}", r.registry, r.repository)
+        ),
+        Some(s) => draft.signable_roles_for_key(&s.key().key_id(), s.reference(), &tag)?,
+        None if new => vec![TARGETS_ROLE.to_string()],
+        None => draft.signable_roles(&repo.dir, &tag)?,
     };
+    if let Some(s) = external {
+        draft.add_external_signer(s);
+    }
     println!(
         "Signing and pushing trust data for local image {}, may overwrite remote trust data",
         a.image
@@ -657,6 +701,10 @@ pub(crate) async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
     if r.digest.is_some() {
         bail!("cannot use a digest reference for IMAGE:TAG");
     }
+    let external = match &a.key {
+        Some(k) => Some(open_role_signer(k).await?),
+        None => None,
+    };
     let repo = open_repository(&a.server, &r, &gun)?;
     let data = repo.update(now()).await?.ok_or_else(|| {
         anyhow::anyhow!(
@@ -704,7 +752,11 @@ pub(crate) async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
     };
     let mut draft = Draft::from_trust_data(&gun, &data)?;
     for tag in &tags {
-        for role in draft.signable_roles(&repo.dir, tag)? {
+        let roles = match &external {
+            Some(s) => draft.signable_roles_for_key(&s.key().key_id(), s.reference(), tag)?,
+            None => draft.signable_roles(&repo.dir, tag)?,
+        };
+        for role in roles {
             let listed = draft
                 .role(&role)
                 .and_then(|v| v.get("targets"))
@@ -714,6 +766,9 @@ pub(crate) async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
                 builder::remove_target(draft.role_mut(&role), tag)?;
             }
         }
+    }
+    if let Some(s) = external {
+        draft.add_external_signer(s);
     }
     draft
         .publish(&repo, &EnvPassphrases, now())
