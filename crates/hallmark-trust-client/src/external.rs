@@ -3,11 +3,13 @@
 //!
 //! Notary 0.7.0 verifies an `ecdsa` key's signatures as ECDSA P-256 over SHA-256 of the
 //! canonical `signed` bytes, encoded as raw `r || s` (method `ecdsa`), and lists the key as
-//! keytype `ecdsa` with base64 DER SubjectPublicKeyInfo. hallmark-keys' backends return
-//! cosign's ASN.1 DER signatures; [`KeyRefSigner`] converts them to the fixed form and checks
-//! each one against the listed key before it is used. Other key types are refused: notary
-//! would reject P-384 signatures under an `ecdsa` key, and RSA and Ed25519 keys from these
-//! backends are not supported here.
+//! keytype `ecdsa` with base64 DER SubjectPublicKeyInfo. An RSA key (2048 bits or more) is
+//! keytype `rsa` with the same encoding, and its signatures are RSA PKCS#1 v1.5 with SHA-256,
+//! notary's method `rsapkcs1v15` (what cosign-style backends sign with). hallmark-keys'
+//! backends return cosign's ASN.1 DER ECDSA signatures; [`KeyRefSigner`] converts them to the
+//! fixed form and checks each signature against the listed key before it is used. Other key
+//! types are refused: notary would reject P-384 signatures under an `ecdsa` key, and Ed25519
+//! keys of key references are not supported here.
 
 use crate::error::TrustError;
 use hallmark_core::{KeyAlgorithm, PublicKey};
@@ -24,31 +26,40 @@ pub trait RoleSigner: Send + Sync + std::fmt::Debug {
     fn key(&self) -> &TufKey;
     /// Where the key lives, for messages (redacted: never a PIN or a secret).
     fn reference(&self) -> &str;
-    /// Notary's signature method of [`RoleSigner::sign`]'s output (`ecdsa`).
+    /// Notary's signature method of [`RoleSigner::sign`]'s output (`ecdsa`, `rsapkcs1v15`).
     fn method(&self) -> &'static str;
     /// Signs `message` (the canonical `signed` bytes): for `ecdsa`, raw `r || s` over
-    /// SHA-256 of the message.
+    /// SHA-256 of the message; for `rsapkcs1v15`, the PKCS#1 v1.5 SHA-256 signature.
     fn sign<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a>;
 }
 
 /// The delegation key for a public key from a key reference: an `ecdsa` key for ECDSA
-/// P-256; any other type is refused with an error naming the reference and the type.
+/// P-256, an `rsa` key for RSA; any other type is refused with an error naming the
+/// reference and the type.
 pub fn delegation_key(public: &PublicKey, reference: &str) -> Result<TufKey, TrustError> {
-    match public.algorithm() {
-        KeyAlgorithm::EcdsaP256 => {
-            TufKey::new(KeyType::Ecdsa, public.spki_der().to_vec()).map_err(|e| {
-                TrustError::ExternalKey {
-                    reference: reference.to_string(),
-                    reason: format!("public key: {e}"),
-                }
-            })
+    let key_type = match public.algorithm() {
+        KeyAlgorithm::EcdsaP256 => KeyType::Ecdsa,
+        KeyAlgorithm::Rsa => KeyType::Rsa,
+        other => {
+            return Err(TrustError::ExternalKey {
+                reference: reference.to_string(),
+                reason: format!(
+                    "a {other} key cannot sign Docker Content Trust metadata: expected an ECDSA P-256 or RSA key (notary 0.7.0 verifies ecdsa keys on P-256 only; Ed25519 keys of key references are not supported), found {other}"
+                ),
+            });
         }
-        other => Err(TrustError::ExternalKey {
-            reference: reference.to_string(),
-            reason: format!(
-                "a {other} key cannot sign Docker Content Trust metadata: expected an ECDSA P-256 key (notary 0.7.0 verifies ecdsa keys on P-256 only; RSA and Ed25519 keys of key references are not supported), found {other}"
-            ),
-        }),
+    };
+    TufKey::new(key_type, public.spki_der().to_vec()).map_err(|e| TrustError::ExternalKey {
+        reference: reference.to_string(),
+        reason: format!("public key: {e}"),
+    })
+}
+
+/// Notary's signature method for a delegation key made by [`delegation_key`].
+fn method_of(key: &TufKey) -> &'static str {
+    match key.key_type() {
+        KeyType::Rsa | KeyType::RsaX509 => "rsapkcs1v15",
+        _ => "ecdsa",
     }
 }
 
@@ -120,7 +131,7 @@ pub struct KeyRefSigner<S> {
 
 impl<S: hallmark_keys::Signer + std::fmt::Debug> KeyRefSigner<S> {
     /// Wraps `inner`, opened from `reference` (redacted). Refuses keys notary cannot verify
-    /// (anything but ECDSA P-256), naming the reference and the key type.
+    /// (anything but ECDSA P-256 and RSA), naming the reference and the key type.
     pub fn new(inner: S, reference: impl Into<String>) -> Result<Self, TrustError> {
         let reference = reference.into();
         let key = delegation_key(inner.public_key(), &reference)?;
@@ -142,7 +153,7 @@ impl<S: hallmark_keys::Signer + std::fmt::Debug> RoleSigner for KeyRefSigner<S> 
     }
 
     fn method(&self) -> &'static str {
-        "ecdsa"
+        method_of(&self.key)
     }
 
     fn sign<'a>(&'a self, message: &'a [u8]) -> SignFuture<'a> {
@@ -155,16 +166,21 @@ impl<S: hallmark_keys::Signer + std::fmt::Debug> RoleSigner for KeyRefSigner<S> 
                     reference: self.reference.clone(),
                     source: Box::new(e),
                 })?;
-            let raw = ecdsa_der_to_fixed(&der, 32).ok_or_else(|| TrustError::ExternalKey {
-                reference: self.reference.clone(),
-                reason: format!(
-                    "expected an ASN.1 DER ECDSA P-256 signature from the key backend, found {} bytes that are not one",
-                    der.len()
-                ),
-            })?;
-            // Checked here as the fixed form notary will verify, not only as DER.
+            let method = method_of(&self.key);
+            let raw = if method == "ecdsa" {
+                ecdsa_der_to_fixed(&der, 32).ok_or_else(|| TrustError::ExternalKey {
+                    reference: self.reference.clone(),
+                    reason: format!(
+                        "expected an ASN.1 DER ECDSA P-256 signature from the key backend, found {} bytes that are not one",
+                        der.len()
+                    ),
+                })?
+            } else {
+                der
+            };
+            // Checked here in the form notary will verify.
             self.key
-                .verify(&self.key.key_id(), "ecdsa", message, &raw)
+                .verify(&self.key.key_id(), method, message, &raw)
                 .map_err(|e| TrustError::ExternalKey {
                     reference: self.reference.clone(),
                     reason: format!(
@@ -212,6 +228,28 @@ mod tests {
             .expect("verifies as notary would");
     }
 
+    #[tokio::test]
+    async fn rsa_signer_signs_with_rsapkcs1v15() {
+        let key = SigningKey::generate(KeyAlgorithm::Rsa).expect("RSA key");
+        let signer = KeyRefSigner::new(key, "awskms:///alias/rsa").expect("RSA accepted");
+        assert_eq!(signer.key().key_type(), KeyType::Rsa);
+        assert_eq!(signer.method(), "rsapkcs1v15");
+        let signed = hallmark_tuf::builder::new_targets(1, time::OffsetDateTime::now_utc());
+        let mut pending = Unsigned::new(&signed).expect("canonical");
+        let sig = signer.sign(pending.message()).await.expect("signs");
+        let id = signer.key().key_id();
+        pending
+            .add_external(signer.key(), &id, "rsapkcs1v15", sig)
+            .expect("verifies");
+        let file = pending.finish();
+        let parsed: hallmark_tuf::Signed<hallmark_tuf::Targets> =
+            hallmark_tuf::Signed::parse(&file, "targets/rsa").expect("parses");
+        assert_eq!(parsed.signatures[0].method, "rsapkcs1v15");
+        let keys = std::collections::BTreeMap::from([(id.clone(), signer.key().clone())]);
+        hallmark_tuf::verify_threshold(&parsed, "targets/rsa", &keys, &[id], 1)
+            .expect("verifies as notary would");
+    }
+
     #[test]
     fn other_key_types_are_refused_naming_reference_and_type() {
         for algorithm in [KeyAlgorithm::EcdsaP384, KeyAlgorithm::Ed25519] {
@@ -222,7 +260,7 @@ mod tests {
             assert!(
                 err.contains("awskms:///alias/big")
                     && err.contains(algorithm.name())
-                    && err.contains("expected an ECDSA P-256 key"),
+                    && err.contains("expected an ECDSA P-256 or RSA key"),
                 "{err}"
             );
         }

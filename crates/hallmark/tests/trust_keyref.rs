@@ -108,9 +108,9 @@ fn private_keys(w: &World) -> Vec<String> {
         .collect()
 }
 
-/// Notary's key ID of an `ecdsa` key, computed here from `hallmark key public-key`'s PEM:
-/// SHA-256 of the canonical `{"keytype":"ecdsa","keyval":{"private":null,"public":B64}}`.
-fn notary_key_id(w: &World, env: &Env, reference: &str) -> String {
+/// Notary's key ID of an `ecdsa` or `rsa` key, computed here from `hallmark key public-key`'s
+/// PEM: SHA-256 of the canonical `{"keytype":T,"keyval":{"private":null,"public":B64}}`.
+fn notary_key_id(w: &World, env: &Env, reference: &str, keytype: &str) -> String {
     let mut cmd = w.hm(["key", "public-key", "--key", reference]);
     for (k, v) in env {
         cmd = cmd.env(k, v);
@@ -123,20 +123,42 @@ fn notary_key_id(w: &World, env: &Env, reference: &str) -> String {
         .filter(|l| !l.starts_with("-----"))
         .collect();
     let canonical =
-        format!(r#"{{"keytype":"ecdsa","keyval":{{"private":null,"public":"{b64}"}}}}"#);
+        format!(r#"{{"keytype":"{keytype}","keyval":{{"private":null,"public":"{b64}"}}}}"#);
     crate::util::sha256(canonical.as_bytes())
         .trim_start_matches("sha256:")
         .to_string()
 }
 
+/// The key type and signature method notary lists for a signer key.
+#[derive(Clone, Copy)]
+enum Kind {
+    Ecdsa,
+    Rsa,
+}
+
+impl Kind {
+    fn keytype(self) -> &'static str {
+        match self {
+            Kind::Ecdsa => "ecdsa",
+            Kind::Rsa => "rsa",
+        }
+    }
+    fn method(self) -> &'static str {
+        match self {
+            Kind::Ecdsa => "ecdsa",
+            Kind::Rsa => "rsapkcs1v15",
+        }
+    }
+}
+
 /// `signer add NAME --key ADD_REF`, `sign --key SIGN_REF`, then hallmark and the notary CLI
 /// see the tag signed by that signer's key; `revoke --key SIGN_REF` removes it.
-fn signer_flow(n: &Notary, env: &Env, name: &str, add_ref: &str, sign_ref: &str) {
+fn signer_flow(n: &Notary, env: &Env, name: &str, add_ref: &str, sign_ref: &str, kind: Kind) {
     let w = World::new();
     let img = w.seed(&format!("dct-{name}"), 1).remove(0);
     let (repo, digest) = (img.repo.clone(), img.digest.clone());
     let hex = digest.trim_start_matches("sha256:").to_string();
-    let key_id = notary_key_id(&w, env, add_ref);
+    let key_id = notary_key_id(&w, env, add_ref, kind.keytype());
 
     let out = trust(
         &w,
@@ -158,13 +180,26 @@ fn signer_flow(n: &Notary, env: &Env, name: &str, add_ref: &str, sign_ref: &str)
         "a key file was written for the signer"
     );
 
-    let out = trust(
-        &w,
-        n,
-        env,
-        &["sign", &format!("{repo}:v1"), "--key", sign_ref],
-    );
+    // Signing needs only the referenced key (the server signs the snapshot): it runs from a
+    // second host whose trust directory is empty, and without passphrases.
+    let host = World::new();
+    let mut sign = host.hm([
+        "trust",
+        "sign",
+        &format!("{repo}:v1"),
+        "--key",
+        sign_ref,
+        "--server",
+        &n.url,
+        "--tls-ca",
+        n.ca.to_str().unwrap(),
+    ]);
+    for (k, v) in env {
+        sign = sign.env(k, v);
+    }
+    let out = sign.run();
     out.success();
+    assert!(private_keys(&host).is_empty(), "sign wrote a key file");
     assert!(
         out.stdout
             .contains(&format!("targets/{name}, targets/releases")),
@@ -174,7 +209,6 @@ fn signer_flow(n: &Notary, env: &Env, name: &str, add_ref: &str, sign_ref: &str)
         !out.stdout.contains(softhsm::PIN) && !out.stderr.contains(softhsm::PIN),
         "PIN shown:\n{out}"
     );
-    assert_eq!(private_keys(&w).len(), 2, "sign wrote a key file");
 
     // hallmark: resolve and inspect.
     let out = trust(&w, n, env, &["resolve", &format!("{repo}:v1")]);
@@ -219,7 +253,7 @@ fn signer_flow(n: &Notary, env: &Env, name: &str, add_ref: &str, sign_ref: &str)
     let role: Value = serde_json::from_slice(&std::fs::read(&cached).unwrap()).unwrap();
     assert_eq!(role["signatures"].as_array().unwrap().len(), 1);
     assert_eq!(role["signatures"][0]["keyid"], key_id.as_str());
-    assert_eq!(role["signatures"][0]["method"], "ecdsa");
+    assert_eq!(role["signatures"][0]["method"], kind.method());
 
     // Revoke through the same key: docker's message for the tag afterwards.
     trust(
@@ -251,6 +285,7 @@ fn dct_signer_key_in_softhsm_signs_and_notary_reads_it() {
         "hsm",
         &hsm.uri("signer", false),
         &hsm.uri("signer", true),
+        Kind::Ecdsa,
     );
 }
 
@@ -262,7 +297,30 @@ fn dct_signer_key_in_aws_kms_signs_and_notary_reads_it() {
     let alias = format!("alias/{}", unique("dct-kms").replace('/', "-"));
     moto.create_alias(&alias, &id);
     let reference = format!("awskms:///{alias}");
-    signer_flow(n, &moto.aws_env(), "kms", &reference, &reference);
+    signer_flow(
+        n,
+        &moto.aws_env(),
+        "kms",
+        &reference,
+        &reference,
+        Kind::Ecdsa,
+    );
+}
+
+#[test]
+fn dct_signer_rsa_key_in_aws_kms_signs_with_rsapkcs1v15_and_notary_reads_it() {
+    let Some(n) = notary() else { return };
+    let Some(moto) = moto() else { return };
+    let id = moto.create_kms_key("RSA_2048", "SIGN_VERIFY");
+    let reference = format!("awskms:///{id}");
+    signer_flow(
+        n,
+        &moto.aws_env(),
+        "kmsrsa",
+        &reference,
+        &reference,
+        Kind::Rsa,
+    );
 }
 
 #[test]
@@ -292,7 +350,7 @@ fn dct_p384_keys_are_refused_before_anything_is_uploaded() {
         .failure(&[
             "pkcs11:token=dct384;object=big",
             "ecdsa-p384",
-            "expected an ECDSA P-256 key",
+            "expected an ECDSA P-256 or RSA key",
         ]);
     }
     if let Some(moto) = moto() {
@@ -306,7 +364,11 @@ fn dct_p384_keys_are_refused_before_anything_is_uploaded() {
             &env,
             &["signer", "add", "big", &repo, "--key", &reference],
         )
-        .failure(&[&reference, "ecdsa-p384", "expected an ECDSA P-256 key"]);
+        .failure(&[
+            &reference,
+            "ecdsa-p384",
+            "expected an ECDSA P-256 or RSA key",
+        ]);
         // sign --key with it: refused before the trust data is even read.
         trust(
             &w,
@@ -314,7 +376,11 @@ fn dct_p384_keys_are_refused_before_anything_is_uploaded() {
             &env,
             &["sign", &format!("{repo}:v1"), "--key", &reference],
         )
-        .failure(&[&reference, "ecdsa-p384", "expected an ECDSA P-256 key"]);
+        .failure(&[
+            &reference,
+            "ecdsa-p384",
+            "expected an ECDSA P-256 or RSA key",
+        ]);
     }
     if tried == 0 {
         return;

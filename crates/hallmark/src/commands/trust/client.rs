@@ -117,7 +117,7 @@ pub(crate) struct SignerAddArgs {
     pub(crate) repo: String,
     /// The signer's public key file(s) (PEM PUBLIC KEY or CERTIFICATE), or key references
     /// (pkcs11:, awskms://, hashivault://, env://, awssm://) whose public key becomes the
-    /// delegation key (ECDSA P-256 only).
+    /// delegation key (ECDSA P-256 or RSA).
     #[arg(long = "key", required = true, value_name = "FILE|REF")]
     pub(crate) keys: Vec<String>,
     #[command(flatten)]
@@ -142,7 +142,7 @@ pub(crate) struct SignArgs {
     /// REPO:TAG to sign (the manifest the registry serves for the tag).
     pub(crate) image: String,
     /// Sign the signer's delegations with this key reference (pkcs11:, awskms://,
-    /// hashivault://, ...; ECDSA P-256) instead of a trust-directory key.
+    /// hashivault://, ...; ECDSA P-256 or RSA) instead of a trust-directory key.
     #[arg(long = "key", value_name = "REF")]
     pub(crate) key: Option<String>,
     #[command(flatten)]
@@ -169,7 +169,7 @@ pub(crate) struct RevokeArgs {
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
     /// Sign the signer's delegations with this key reference (pkcs11:, awskms://,
-    /// hashivault://, ...; ECDSA P-256) instead of a trust-directory key.
+    /// hashivault://, ...; ECDSA P-256 or RSA) instead of a trust-directory key.
     #[arg(long = "key", value_name = "REF")]
     pub(crate) key: Option<String>,
     #[command(flatten)]
@@ -475,7 +475,7 @@ pub(crate) fn key_load(a: KeyLoadArgs) -> Result<ExitCode> {
 }
 
 /// Opens a `--key` reference as a delegation signer: the key is reached (PIN, KMS lookup)
-/// and its type checked (ECDSA P-256, as notary verifies `ecdsa` keys) before any trust
+/// and its type checked (ECDSA P-256 or RSA, what notary verifies) before any trust
 /// data is read or written.
 async fn open_role_signer(reference: &str) -> Result<Arc<dyn RoleSigner>> {
     let signer = crate::secrets::open_signer(reference).await?;
