@@ -208,12 +208,18 @@ impl TrustDir {
     }
 
     /// Replaces the cached metadata of a repository with `files` (role -> bytes): written to a
-    /// new directory first, then swapped in.
+    /// new directory first, then swapped in. Nothing is written when the cache holds exactly
+    /// these files already.
     pub fn store_cache(
         &self,
         gun: &str,
         files: &BTreeMap<String, Vec<u8>>,
     ) -> Result<(), TrustError> {
+        // Most updates download what is cached already; rewriting it would cost a synced
+        // write per file for nothing.
+        if self.cached(gun).is_ok_and(|current| current == *files) {
+            return Ok(());
+        }
         let dir = self.metadata_dir(gun);
         let parent = dir
             .parent()

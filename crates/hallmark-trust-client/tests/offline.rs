@@ -234,3 +234,28 @@ fn bearer_challenges_parse_as_docker_sends_them() {
     assert!(parse_bearer_challenge(r#"Basic realm="x""#).is_none());
     assert!(parse_bearer_challenge(r#"Bearer service="x""#).is_none());
 }
+
+#[test]
+fn unchanged_cache_is_not_rewritten() {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let trust = TrustDir::new(dir.path());
+    let gun = "example.com/demo/app";
+    let mut files = BTreeMap::from([
+        ("root".to_string(), b"{\"root\":1}".to_vec()),
+        ("targets/releases".to_string(), b"{\"releases\":1}".to_vec()),
+    ]);
+    trust.store_cache(gun, &files).unwrap();
+    let root = trust.metadata_dir(gun).join("root.json");
+    let inode = std::fs::metadata(&root).unwrap().ino();
+    // The same files: nothing is replaced (a rewrite swaps in new files, new inodes).
+    trust.store_cache(gun, &files).unwrap();
+    assert_eq!(std::fs::metadata(&root).unwrap().ino(), inode);
+    assert_eq!(trust.cached(gun).unwrap(), files);
+    // One role less: the cache is replaced and the role is gone.
+    files.remove("targets/releases");
+    trust.store_cache(gun, &files).unwrap();
+    assert_ne!(std::fs::metadata(&root).unwrap().ino(), inode);
+    assert_eq!(trust.cached(gun).unwrap(), files);
+}

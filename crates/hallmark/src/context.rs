@@ -10,12 +10,15 @@ use std::{
     collections::HashMap,
     io::IsTerminal as _,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 /// Shared per-invocation state.
 pub(crate) struct Context {
-    pub(crate) client: RegistryClient,
+    /// Built on first use: making it reads the system's root certificates, which commands
+    /// that never talk to a registry (`trust resolve`, `trust inspect`, ...) should not pay for.
+    client: OnceLock<RegistryClient>,
+    options: RegistryOptions,
     pub(crate) output: OutputFormat,
     pub(crate) max_workers: usize,
     layouts: Mutex<HashMap<PathBuf, Layout>>,
@@ -39,20 +42,29 @@ impl Context {
                     .with_context(|| format!("reading --registry-cacert {}", ca.display()))?,
             );
         }
-        let client = RegistryClient::new(options)?;
         Ok(Arc::new(Self {
-            client,
+            client: OnceLock::new(),
+            options,
             output: global.output,
             max_workers: global.max_workers.max(1),
             layouts: Mutex::new(HashMap::new()),
         }))
     }
 
+    /// The registry client.
+    pub(crate) fn client(&self) -> Result<&RegistryClient> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let c = RegistryClient::new(self.options.clone())?;
+        Ok(self.client.get_or_init(|| c))
+    }
+
     /// Open the store of an image; one `Layout` per directory, so writes to one layout from
     /// concurrent tasks are serialised.
     pub(crate) fn store(&self, image: &ImageRef, create_layout: bool) -> Result<Store> {
         match image {
-            ImageRef::Registry(_) => Ok(Store::open(image, &self.client, false)?),
+            ImageRef::Registry(_) => Ok(Store::open(image, self.client()?, false)?),
             ImageRef::Layout { path, .. } => {
                 let key = std::path::absolute(path).unwrap_or_else(|_| path.clone());
                 let mut map = self
