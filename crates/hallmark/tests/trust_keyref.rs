@@ -17,10 +17,11 @@ use std::sync::OnceLock;
 const ROOT_PW: &str = "root-pass-keyref";
 const REPO_PW: &str = "repo-pass-keyref";
 
-/// The real notary-server + notary-signer 0.7.0 over TLS, shared by this module's tests.
+/// A trust server over TLS: the real notary-server + notary-signer 0.7.0, or `hallmark trust
+/// serve`; each shared by this module's tests.
 struct Notary {
     _dir: tempfile::TempDir,
-    _server: NotaryServer,
+    _server: Box<dyn std::any::Any + Send + Sync>,
     url: String,
     ca: PathBuf,
 }
@@ -39,7 +40,30 @@ fn notary() -> Option<&'static Notary> {
                 ca: pki.ca_cert.clone(),
                 url: server.url(),
                 _dir: dir,
-                _server: server,
+                _server: Box::new(server),
+            })
+        })
+        .as_ref()
+}
+
+/// `hallmark trust serve` over TLS (SQLite).
+fn hallmark_serve() -> Option<&'static Notary> {
+    static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            // The notary CLI checks what is published.
+            if !notary_available() {
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let pki = Pki::new(&dir.path().join("pki"));
+            let server =
+                crate::trust_serve::TrustServe::start(&dir.path().join("data"), Some(&pki), &[]);
+            Some(Notary {
+                ca: pki.ca_cert.clone(),
+                url: server.url.clone(),
+                _dir: dir,
+                _server: Box::new(server),
             })
         })
         .as_ref()
@@ -321,6 +345,35 @@ fn dct_signer_rsa_key_in_aws_kms_signs_with_rsapkcs1v15_and_notary_reads_it() {
         &reference,
         Kind::Rsa,
     );
+}
+
+#[test]
+fn dct_signer_keys_in_softhsm_and_kms_on_hallmark_trust_serve() {
+    let Some(n) = hallmark_serve() else { return };
+    if softhsm_available() {
+        let hsm = SoftHsm::new("dctserve");
+        hsm.keygen_p256("signer", "01");
+        signer_flow(
+            n,
+            &hsm_env(&hsm),
+            "hsm",
+            &hsm.uri("signer", false),
+            &hsm.uri("signer", true),
+            Kind::Ecdsa,
+        );
+    }
+    if let Some(moto) = moto() {
+        let id = moto.create_kms_key("RSA_2048", "SIGN_VERIFY");
+        let reference = format!("awskms:///{id}");
+        signer_flow(
+            n,
+            &moto.aws_env(),
+            "kmsrsa",
+            &reference,
+            &reference,
+            Kind::Rsa,
+        );
+    }
 }
 
 #[test]
