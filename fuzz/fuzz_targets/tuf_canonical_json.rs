@@ -1,5 +1,6 @@
-//! `hallmark_tuf::canonical` on arbitrary bytes: never panics; canonical bytes re-parse to the
-//! same JSON value, and canonicalising them again is the identity.
+//! `hallmark_tuf::canonical` on arbitrary bytes: never panics; canonical bytes without raw
+//! control characters re-parse to the same JSON value, and canonicalising them again is the
+//! identity.
 #![no_main]
 
 use hallmark_tuf::canonical::{canonicalize, to_canonical};
@@ -13,6 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(canonical) = to_canonical(&value) else {
         return;
     };
+    // Control characters are written raw, as notary's encoder (OLPC canonical JSON) does:
+    // no JSON parser reads those back.
+    if canonical.iter().any(|b| *b < 0x20) {
+        return;
+    }
     let reparsed: Value = serde_json::from_slice(&canonical).expect("canonical JSON parses");
     assert_eq!(reparsed, value, "canonical JSON keeps the value");
     assert_eq!(
