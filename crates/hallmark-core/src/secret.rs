@@ -23,3 +23,17 @@ impl std::fmt::Debug for Passphrase {
         f.write_str("Passphrase(<redacted>)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Passphrase;
+
+    #[test]
+    fn debug_never_shows_the_passphrase() {
+        let p = Passphrase::new(b"pass-7f3e-secret".to_vec());
+        let shown = format!("{p:?} {p:#?}");
+        assert!(!shown.contains("pass-7f3e-secret"), "{shown}");
+        assert!(!shown.contains(&format!("{:?}", p.expose())), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}

@@ -27,6 +27,53 @@ use hallmark_core::{KeyAlgorithm, PublicKey, SigningKey};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
+/// Debug events for every attempt of every AWS call: operation, attempt number, HTTP
+/// status, and the error of a failed attempt (the SDK retries; this shows it doing so).
+/// Never a request or response body, header or credential.
+#[derive(Debug)]
+struct LogAttempts {
+    backend: &'static str,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for LogAttempts {
+    fn name(&self) -> &'static str {
+        "hallmark-log-attempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_kms::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let attempt = cfg
+            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+            .map_or(0, |a| a.attempts());
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or("?", |m| m.name());
+        let status = context.response().map(|r| r.status().as_u16());
+        match context.output_or_error() {
+            Some(Err(e)) => tracing::debug!(
+                backend = self.backend,
+                operation,
+                attempt,
+                status,
+                error = %DisplayErrorContext(e),
+                "AWS request attempt failed"
+            ),
+            _ => tracing::debug!(
+                backend = self.backend,
+                operation,
+                attempt,
+                status,
+                "AWS request"
+            ),
+        }
+        Ok(())
+    }
+}
+
 const KMS: &str = "AWS KMS";
 const SM: &str = "AWS Secrets Manager";
 /// The largest message KMS signs with `MessageType=RAW`.
@@ -94,7 +141,16 @@ async fn kms_client(endpoint: Option<&str>, key_id: &str) -> aws_sdk_kms::Client
             .build(),
         _ => config,
     };
-    aws_sdk_kms::Client::new(&config)
+    tracing::debug!(
+        backend = KMS,
+        region = config.region().map(|r| r.as_ref()),
+        endpoint = endpoint.unwrap_or("(SDK default)"),
+        "AWS KMS client"
+    );
+    let config = aws_sdk_kms::config::Builder::from(&config)
+        .interceptor(LogAttempts { backend: KMS })
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
 }
 
 impl KmsKey {
@@ -180,6 +236,7 @@ impl KmsKey {
             }
         };
         let key_arn = meta.arn().unwrap_or(key_id).to_owned();
+        tracing::debug!(reference, key_arn, key_spec = spec, "AWS KMS key found");
         let got = client
             .get_public_key()
             .key_id(key_id)
@@ -238,6 +295,12 @@ impl KmsKey {
                     .to_vec(),
             )
         };
+        tracing::debug!(
+            reference = self.reference,
+            message_type = kind.as_str(),
+            signing_algorithm = self.algorithm.as_str(),
+            "AWS KMS Sign"
+        );
         let out = self
             .client
             .sign()
@@ -291,6 +354,7 @@ pub(crate) async fn create_kms_key(
             reason: "key generate --kms awskms://: expected alias/NAME to name the new key (KMS assigns key IDs)".to_owned(),
         });
     };
+    tracing::debug!(reference, alias, "AWS KMS CreateKey and CreateAlias");
     let created = client
         .create_key()
         .key_spec(KeySpec::EccNistP256)
@@ -336,6 +400,12 @@ async fn secret_value(
     what: &str,
     reference: &str,
 ) -> Result<Zeroizing<Vec<u8>>, KeysError> {
+    tracing::debug!(
+        reference,
+        what,
+        secret_id = id,
+        "AWS Secrets Manager GetSecretValue"
+    );
     let mut out = client
         .get_secret_value()
         .secret_id(id)
@@ -352,9 +422,21 @@ async fn secret_value(
             )
         })?;
     if let Some(s) = out.secret_string.take() {
+        tracing::debug!(
+            reference,
+            what,
+            form = "SecretString",
+            "secret value received"
+        );
         return Ok(Zeroizing::new(s.into_bytes()));
     }
     if let Some(b) = out.secret_binary.take() {
+        tracing::debug!(
+            reference,
+            what,
+            form = "SecretBinary",
+            "secret value received"
+        );
         return Ok(Zeroizing::new(b.into_inner()));
     }
     Err(fail(
@@ -376,13 +458,32 @@ pub(crate) async fn fetch_secret_key(
 ) -> Result<SigningKey, KeysError> {
     let region = region.or_else(|| arn_region(secret));
     let config = sdk_config(region, None).await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
+    tracing::debug!(
+        backend = SM,
+        region = config.region().map(|r| r.as_ref()),
+        "AWS Secrets Manager client"
+    );
+    let client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&config)
+            .interceptor(LogAttempts { backend: SM })
+            .build(),
+    );
     let pem = secret_value(&client, secret, "key secret", reference).await?;
     let pem = Zeroizing::new(
         String::from_utf8(pem.to_vec())
             .map_err(|_| fail(reference, SM, "the key secret is not UTF-8 PEM text"))?,
     );
     let encrypted = hallmark_core::keyfile::is_encrypted_cosign_key(&pem);
+    tracing::debug!(
+        reference,
+        encrypted,
+        passphrase_from = match (encrypted, passphrase_secret) {
+            (false, _) => "none needed",
+            (true, Some(_)) => "passphrase secret",
+            (true, None) => "passphrase source (environment or prompt)",
+        },
+        "key secret fetched"
+    );
     if encrypted && let Some(name) = passphrase_secret {
         let pass = secret_value(&client, name, "passphrase secret", reference).await?;
         let fixed = |_: &str| Ok(hallmark_core::Passphrase::new(pass.to_vec()));

@@ -7,16 +7,22 @@ use zeroize::Zeroizing;
 /// The PEM text of a file or `env://` reference, in zeroizing memory.
 fn read_text(reference: &KeyRef, what: &'static str) -> Result<Zeroizing<String>, KeysError> {
     match reference {
-        KeyRef::File(path) => std::fs::read_to_string(path)
-            .map(Zeroizing::new)
-            .map_err(|e| KeysError::Io {
-                reference: reference.to_string(),
-                what,
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
+        KeyRef::File(path) => {
+            tracing::debug!(reference = %reference, what, path = %path.display(), "reading key file");
+            std::fs::read_to_string(path)
+                .map(Zeroizing::new)
+                .map_err(|e| KeysError::Io {
+                    reference: reference.to_string(),
+                    what,
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+        }
         KeyRef::Env(var) => match std::env::var(var) {
-            Ok(v) => Ok(Zeroizing::new(v)),
+            Ok(v) => {
+                tracing::debug!(reference = %reference, what, variable = var.as_str(), "key from environment variable");
+                Ok(Zeroizing::new(v))
+            }
             Err(e) => Err(KeysError::InvalidReference {
                 reference: reference.to_string(),
                 reason: format!(
@@ -41,7 +47,9 @@ pub(crate) fn decode_private(
     reference: &str,
     options: &OpenOptions<'_>,
 ) -> Result<SigningKey, KeysError> {
-    let pass = if keyfile::is_encrypted_cosign_key(text) {
+    let encrypted = keyfile::is_encrypted_cosign_key(text);
+    tracing::debug!(reference, encrypted, "decoding private key");
+    let pass = if encrypted {
         Some(
             (options.passphrase)(&format!("private key {reference}")).map_err(|reason| {
                 KeysError::Passphrase {
@@ -76,6 +84,11 @@ pub(crate) fn load_public(
     let is_public = text
         .lines()
         .any(|l| l.trim() == "-----BEGIN PUBLIC KEY-----");
+    tracing::debug!(
+        reference = shown,
+        public_key_pem = is_public,
+        "decoding key"
+    );
     if is_public {
         return PublicKey::from_pem(&text, &shown).map_err(|source| KeysError::Key {
             reference: shown,

@@ -62,6 +62,7 @@ fn context(module: &PathBuf, reference: &str) -> Result<Pkcs11, KeysError> {
     if let Some(ctx) = map.get(module) {
         return Ok(ctx.clone());
     }
+    tracing::debug!(reference, module = %module.display(), "PKCS#11 C_Initialize");
     let ctx = Pkcs11::new(module).map_err(|e| {
         fail(
             reference,
@@ -87,10 +88,12 @@ fn module_of(
     options: &OpenOptions<'_>,
 ) -> Result<PathBuf, KeysError> {
     if let Some(m) = &uri.module_path {
+        tracing::debug!(reference, module = %m.display(), source = "module-path", "PKCS#11 module");
         return Ok(m.clone());
     }
     for var in [MODULE_VAR, "COSIGN_PKCS11_MODULE_PATH"] {
         if let Some(v) = options.var(var) {
+            tracing::debug!(reference, module = v, source = var, "PKCS#11 module");
             return Ok(PathBuf::from(v));
         }
     }
@@ -108,10 +111,14 @@ fn pin_of(
     options: &OpenOptions<'_>,
 ) -> Result<Zeroizing<String>, KeysError> {
     if let Some(p) = &uri.pin {
+        tracing::debug!(reference, source = "pin-value in the URI", "PKCS#11 PIN");
         return Ok(p.clone());
     }
     match options.var(PIN_VAR) {
-        Some(p) => Ok(Zeroizing::new(p)),
+        Some(p) => {
+            tracing::debug!(reference, source = PIN_VAR, "PKCS#11 PIN");
+            Ok(Zeroizing::new(p))
+        }
         None => Err(KeysError::Passphrase {
             reference: reference.to_owned(),
             reason: format!(
@@ -142,6 +149,7 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri, reference: &str) -> Result<Slot, Key
         }
         found.push(format!("{label:?} (serial {serial}, slot {})", slot.id()));
     }
+    tracing::debug!(reference, tokens = ?found, matching = matching.len(), "PKCS#11 tokens");
     match matching.len() {
         1 => Ok(matching[0]),
         0 => Err(fail(
@@ -177,8 +185,15 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri, reference: &str) -> Result<Slot, Key
 fn login(session: &Session, pin: &str, reference: &str) -> Result<(), KeysError> {
     let pin = AuthPin::from(pin.to_owned());
     match session.login(UserType::User, Some(&pin)) {
-        Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
-        Err(e) => Err(fail(reference, describe(&e))),
+        Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+            tracing::debug!(reference, "PKCS#11 C_Login: logged in");
+            Ok(())
+        }
+        Err(e) => {
+            let reason = describe(&e);
+            tracing::debug!(reference, error = %reason, "PKCS#11 C_Login failed");
+            Err(fail(reference, reason))
+        }
     }
 }
 
@@ -203,6 +218,12 @@ fn find_one(
     let objects = session
         .find_objects(&template(uri, class))
         .map_err(|e| fail(reference, format!("finding the {what}: {}", describe(&e))))?;
+    tracing::trace!(
+        reference,
+        what,
+        found = objects.len(),
+        "PKCS#11 C_FindObjects"
+    );
     match objects.len() {
         0 => Ok(None),
         1 => Ok(Some(objects[0])),
@@ -373,6 +394,11 @@ impl TokenKey {
                 )
             })?;
             let (public, curve) = read_public(&session, &uri, &reference)?;
+            tracing::debug!(
+                reference,
+                key_type = public.algorithm().name(),
+                "PKCS#11 private key found"
+            );
             let key = TokenKey {
                 inner: Arc::new(Mutex::new(Inner { session, key })),
                 curve,
@@ -390,6 +416,11 @@ impl TokenKey {
     ) -> Result<Vec<u8>, KeysError> {
         let digest = aws_lc_rs::digest::digest(self.curve.digest(), message);
         let digest = digest.as_ref().to_vec();
+        tracing::debug!(
+            reference = self.reference,
+            digest_bytes = digest.len(),
+            "PKCS#11 C_Sign (CKM_ECDSA)"
+        );
         let inner = self.inner.clone();
         let reference = self.reference.clone();
         let raw = blocking(&self.reference, move || {
@@ -509,6 +540,7 @@ pub(crate) async fn generate(
             Attribute::Label(label.as_bytes().to_vec()),
             Attribute::Id(id),
         ];
+        tracing::debug!(reference, label, "PKCS#11 C_GenerateKeyPair (CKM_EC_KEY_PAIR_GEN, P-256)");
         session
             .generate_key_pair(&Mechanism::EccKeyPairGen, &public_template, &private_template)
             .map_err(|e| fail(&reference, format!("generating the key pair: {}", describe(&e))))?;

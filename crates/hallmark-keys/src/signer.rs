@@ -106,6 +106,14 @@ pub struct KeySigner {
 
 impl KeySigner {
     pub(crate) fn new(reference: &KeyRef, public: PublicKey, backend: Backend) -> Self {
+        tracing::debug!(
+            reference = %reference,
+            backend = reference.scheme(),
+            key_type = public.algorithm().name(),
+            fingerprint = %public.fingerprint(),
+            in_memory = matches!(backend, Backend::Local(_)),
+            "signing key opened"
+        );
         Self {
             reference: reference.to_string(),
             scheme: reference.scheme(),
@@ -157,6 +165,12 @@ impl Signer for KeySigner {
     #[allow(clippy::manual_async_fn)]
     fn sign(&self, message: &[u8]) -> impl Future<Output = Result<Vec<u8>, KeysError>> + Send {
         async move {
+            tracing::trace!(
+                reference = self.reference,
+                backend = self.scheme,
+                message_bytes = message.len(),
+                "signing"
+            );
             match &self.backend {
                 Backend::Local(key) => key.sign(message).map_err(|source| KeysError::Key {
                     reference: self.reference.clone(),
@@ -196,6 +210,7 @@ impl KeyRef {
     /// Open the key for signing. Local keys are read (and decrypted) now; remote keys are
     /// looked up and their public key fetched, so a missing key fails before any signing.
     pub async fn open(&self, options: &OpenOptions<'_>) -> Result<KeySigner, KeysError> {
+        tracing::debug!(reference = %self, backend = self.scheme(), "opening signing key");
         match self {
             Self::File(_) | Self::Env(_) => {
                 let key = crate::file::load_private(self, options)?;
@@ -253,6 +268,7 @@ impl KeyRef {
     /// (a private key file is opened); remote keys are asked for theirs (no PIN or passphrase
     /// needed where the backend allows).
     pub async fn public_key(&self, options: &OpenOptions<'_>) -> Result<PublicKey, KeysError> {
+        tracing::debug!(reference = %self, backend = self.scheme(), "reading public key");
         match self {
             Self::File(_) | Self::Env(_) => crate::file::load_public(self, options),
             #[cfg(feature = "pkcs11")]
@@ -281,6 +297,7 @@ impl KeyRef {
         allow(unused_variables)
     )]
     pub async fn generate(&self, options: &OpenOptions<'_>) -> Result<PublicKey, KeysError> {
+        tracing::debug!(reference = %self, backend = self.scheme(), "creating key in backend");
         match self {
             #[cfg(feature = "pkcs11")]
             Self::Pkcs11(uri) => crate::pkcs11::generate(uri, &self.to_string(), options).await,

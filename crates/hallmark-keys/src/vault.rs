@@ -94,10 +94,18 @@ async fn call(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        let mut token =
+            reqwest::header::HeaderValue::from_str(conn.token.as_str()).map_err(|_| {
+                fail(
+                    reference,
+                    "VAULT_TOKEN holds characters not allowed in a header",
+                )
+            })?;
+        token.set_sensitive(true);
         let mut req = conn
             .client
             .request(method.clone(), &url)
-            .header("X-Vault-Token", conn.token.as_str());
+            .header("X-Vault-Token", token);
         if let Some(ns) = &conn.namespace {
             req = req.header("X-Vault-Namespace", ns);
         }
@@ -111,6 +119,14 @@ async fn call(
                     format!("{method} {url}: {what} (gave up after {attempt} attempts)"),
                 ))
             } else {
+                tracing::debug!(
+                    reference,
+                    %method,
+                    %url,
+                    attempt,
+                    error = %what,
+                    "Vault transit request failed; retrying"
+                );
                 Ok(what)
             }
         };
@@ -120,6 +136,14 @@ async fn call(
             }
             Ok(resp) => {
                 let status = resp.status();
+                tracing::debug!(
+                    reference,
+                    %method,
+                    %url,
+                    status = status.as_u16(),
+                    attempt,
+                    "Vault transit request"
+                );
                 // Read at most MAX_RESPONSE bytes of the answer.
                 let mut resp = resp;
                 let mut bytes = Vec::new();
@@ -212,6 +236,7 @@ impl TransitKey {
             .get("latest_version")
             .and_then(Value::as_u64)
             .ok_or_else(|| fail(reference, "the key has no latest_version"))?;
+        tracing::debug!(reference, key_type = kind, version, mount = %conn.mount, "Vault transit key found");
         let pem = data
             .get("keys")
             .and_then(|k| k.get(version.to_string()))

@@ -127,3 +127,22 @@ async fn generate_refuses_files() {
         .expect_err("files are not generated here");
     assert!(matches!(e, KeysError::Unsupported { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn key_signer_debug_shows_no_key_material() {
+    use base64::Engine as _;
+    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256).expect("generate");
+    let der = key.to_pkcs8_der();
+    let pem = key.to_pkcs8_pem();
+    let signer = hallmark_keys::KeySigner::from_signing_key(key, "memory");
+    let shown = format!("{signer:?} {signer:#?}");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    for needle in [
+        base64::engine::general_purpose::STANDARD.encode(&der[..]),
+        format!("{:?}", &der[der.len() - 16..]),
+        body,
+    ] {
+        assert!(!shown.contains(&needle), "{shown}");
+    }
+    assert!(shown.contains("memory"), "{shown}");
+}

@@ -202,6 +202,25 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+impl Secret {
+    /// What kind of credential this is, for debug events.
+    fn kind(&self) -> &'static str {
+        match self {
+            Secret::Basic { .. } => "username and password",
+            Secret::IdentityToken(_) => "identity token",
+        }
+    }
+}
+
+impl Challenge {
+    fn scheme(&self) -> &'static str {
+        match self {
+            Challenge::Bearer { .. } => "Bearer",
+            Challenge::Basic => "Basic",
+        }
+    }
+}
+
 fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -836,6 +855,11 @@ impl RegistryRepo {
                 return Ok(resp);
             }
             if negotiated {
+                tracing::debug!(
+                    registry = %self.registry,
+                    credentials = self.describe_credentials(),
+                    "registry refused the credentials (401 after authorising)"
+                );
                 return Err(OciError::Auth {
                     registry: self.registry.to_string(),
                     reason: format!(
@@ -856,6 +880,11 @@ impl RegistryRepo {
                 ),
             })?;
             drop(resp);
+            tracing::debug!(
+                registry = %self.registry,
+                challenge = challenge.scheme(),
+                "registry answered 401; authorising"
+            );
             write_lock(&inner.challenges).insert(self.registry.clone(), challenge.clone());
             auth = self
                 .negotiate(key, &challenge, req.push, auth.as_ref())
@@ -905,6 +934,14 @@ impl RegistryRepo {
             return Ok(Some(current));
         }
         let secret = self.credentials().await?;
+        tracing::debug!(
+            registry = %self.registry,
+            scheme = challenge.scheme(),
+            credentials = self.describe_credentials(),
+            secret = secret.as_ref().map_or("none", Secret::kind),
+            push,
+            "negotiating registry authorisation"
+        );
         let (header, expires) = match challenge {
             Challenge::Basic => match &secret {
                 Some(Secret::Basic { username, password }) => {
@@ -1019,6 +1056,12 @@ impl RegistryRepo {
             None => Req::new(Method::GET, &token_url).accept("application/json"),
         };
         let resp = self.send_with_retries(&req, basic.as_ref()).await?;
+        tracing::debug!(
+            realm = strip_query(&token_url),
+            scope,
+            status = resp.status().as_u16(),
+            "registry token endpoint"
+        );
         match resp.status() {
             StatusCode::OK => {}
             s @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
@@ -1092,6 +1135,7 @@ impl RegistryRepo {
         }
         let server = docker_config_key(&self.registry);
         let registry = self.registry.to_string();
+        let shown_path = path.display().to_string();
         let found = tokio::task::spawn_blocking(move || {
             read_docker_credentials(&path, explicit, &server, &registry)
         })
@@ -1100,6 +1144,12 @@ impl RegistryRepo {
             registry: self.registry.to_string(),
             reason: format!("reading docker credentials failed: {e}"),
         })??;
+        tracing::debug!(
+            registry = %self.registry,
+            config = shown_path,
+            found = found.as_ref().map_or("nothing", Secret::kind),
+            "registry credentials from docker config"
+        );
         resolved.insert(self.registry.clone(), found.clone());
         Ok(found)
     }
@@ -1131,6 +1181,14 @@ impl RegistryRepo {
             match builder.send().await {
                 Ok(resp) => {
                     let status = resp.status();
+                    tracing::debug!(
+                        method = req.method_name,
+                        url = strip_query(req.url),
+                        status = status.as_u16(),
+                        attempt = retries + 1,
+                        auth = auth_scheme(auth),
+                        "registry request"
+                    );
                     if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
                         return Ok(resp);
                     }
@@ -1144,13 +1202,30 @@ impl RegistryRepo {
                     }
                     let delay =
                         retry_after(resp.headers()).unwrap_or_else(|| self.backoff(retries));
+                    tracing::debug!(
+                        method = req.method_name,
+                        url = strip_query(req.url),
+                        status = status.as_u16(),
+                        attempt = retries + 1,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "registry request: retrying"
+                    );
                     drop(resp);
                     tokio::time::sleep(delay).await;
                 }
                 Err(e) => {
+                    let e = e.without_url_query();
                     let transient = e.is_connect() || (e.is_request() && !e.is_timeout());
+                    tracing::debug!(
+                        method = req.method_name,
+                        url = strip_query(req.url),
+                        attempt = retries + 1,
+                        transient,
+                        error = %e,
+                        "registry request failed"
+                    );
                     if !transient || retries >= inner.max_retries {
-                        return Err(self.unreachable(e.without_url_query()));
+                        return Err(self.unreachable(e));
                     }
                     tokio::time::sleep(self.backoff(retries)).await;
                 }
@@ -1212,6 +1287,21 @@ async fn status_error(
 
 fn strip_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
+}
+
+/// The scheme of an `Authorization` value (`Bearer`, `Basic`), never its credentials.
+fn auth_scheme(auth: Option<&HeaderValue>) -> &'static str {
+    match auth.map(|v| {
+        v.as_bytes()
+            .split(|b| *b == b' ')
+            .next()
+            .unwrap_or_default()
+    }) {
+        None => "anonymous",
+        Some(b"Bearer") => "Bearer",
+        Some(b"Basic") => "Basic",
+        Some(_) => "other",
+    }
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -1451,6 +1541,34 @@ fn read_docker_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_and_auth_scheme_never_show_credentials() {
+        let given = Credentials::Basic {
+            username: "ci-bot".into(),
+            password: "registry-pw-5c1d".into(),
+        };
+        let basic = Secret::Basic {
+            username: "ci-bot".into(),
+            password: "registry-pw-5c1d".into(),
+        };
+        let token = Secret::IdentityToken("refresh-tok-88ab".into());
+        let shown = format!("{given:?} {given:#?} {basic:?} {token:?}");
+        assert!(shown.contains("ci-bot"), "{shown}");
+        for secret in ["registry-pw-5c1d", "refresh-tok-88ab"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let header = basic_header("ci-bot", "registry-pw-5c1d");
+        assert!(!format!("{header:?}").contains("Y2ktYm90"), "{header:?}");
+        assert_eq!(auth_scheme(Some(&header)), "Basic");
+        let bearer = HeaderValue::from_static("Bearer abc.def");
+        assert_eq!(auth_scheme(Some(&bearer)), "Bearer");
+        assert_eq!(auth_scheme(None), "anonymous");
+        assert_eq!(
+            auth_scheme(Some(&HeaderValue::from_static("Negotiate zzz"))),
+            "other"
+        );
+    }
 
     #[test]
     fn parses_bearer_challenge() {

@@ -253,6 +253,15 @@ pub async fn sign<S: Signer>(
         .clone()
         .unwrap_or_else(|| default_identity(image));
     let public = key.public_key().clone();
+    tracing::debug!(
+        image = %image,
+        digest = %top.digest,
+        manifests = digests.len(),
+        identity,
+        key = %public.fingerprint(),
+        tlog = options.tlog.is_some(),
+        "signing image"
+    );
     let mut pending = Vec::with_capacity(digests.len());
     for digest in digests {
         let body = payload::build(&identity, &digest, &options.annotations);
@@ -269,6 +278,7 @@ pub async fn sign<S: Signer>(
     if let Some(client) = &options.tlog {
         for (digest, layer, signature, entry) in &mut pending {
             if !options.always_log && already_signed(store, digest, layer, &public).await? {
+                tracing::debug!(digest = %digest, "already signed and logged by this key; not logged again");
                 continue;
             }
             let logged = log_signature(client, &layer.blob, signature, &public).await?;
@@ -292,6 +302,13 @@ pub async fn sign<S: Signer>(
             false,
         )
         .await?;
+        tracing::debug!(
+            image = %image,
+            digest = %digest,
+            added,
+            logged = tlog_entry.is_some(),
+            "signature written"
+        );
         out.push(SignedManifest {
             tag: Attachment::Signature.tag(&digest),
             digest,
@@ -430,14 +447,33 @@ pub async fn verify_image(
     let m = resolve(store, image).await?;
     let name = image.to_string();
     let mut candidates = attachment_candidates(store, &m.digest, Attachment::Signature).await?;
+    tracing::debug!(
+        image = name,
+        digest = %m.digest,
+        candidates = candidates.len(),
+        "verifying .sig signatures"
+    );
     let first = verify::verify_signatures(&name, &m.digest, &candidates, policy);
     let signatures = match first {
         Ok(s) => s,
-        Err(_) => {
+        Err(e) => {
+            tracing::debug!(image = name, reason = %e, "no valid .sig signature; reading bundle referrers");
             candidates.extend(bundle_candidates(store, &m.digest).await?);
-            verify::verify_signatures(&name, &m.digest, &candidates, policy)?
+            verify::verify_signatures(&name, &m.digest, &candidates, policy).inspect_err(|e| {
+                tracing::debug!(image = name, candidates = candidates.len(), reason = %e, "verification failed");
+            })?
         }
     };
+    for s in &signatures {
+        tracing::debug!(
+            image = name,
+            digest = %m.digest,
+            source = s.source,
+            format = s.format,
+            key = s.key_fingerprint,
+            "signature verified"
+        );
+    }
     Ok(ImageVerification {
         reference: name,
         digest: m.digest,
@@ -614,8 +650,20 @@ pub async fn verify_attestations(
             }),
         };
         match r {
-            Ok(v) => ok.push(v),
-            Err(e) => rejections.push((c.source.to_string(), e)),
+            Ok(v) => {
+                tracing::debug!(
+                    image = name,
+                    source = %c.source,
+                    predicate_type = v.predicate_type,
+                    key = v.key_fingerprint,
+                    "attestation verified"
+                );
+                ok.push(v)
+            }
+            Err(e) => {
+                tracing::debug!(image = name, source = %c.source, reason = %e, "attestation rejected");
+                rejections.push((c.source.to_string(), e))
+            }
         }
     }
     if candidates.is_empty() {
@@ -847,6 +895,7 @@ pub async fn copy(
     dst_tag: Option<&str>,
 ) -> Result<CopyReport, SigstoreError> {
     let top = resolve(src, image).await?;
+    tracing::debug!(image = %image, digest = %top.digest, to = %dst.location(), "copying image");
     let mut report = CopyReport {
         digest: top.digest.to_string(),
         ..CopyReport::default()

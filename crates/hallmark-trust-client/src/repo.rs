@@ -189,6 +189,7 @@ impl Repository {
                 self.dir.metadata_dir(&self.gun).display()
             )));
         }
+        tracing::debug!(gun = self.gun, root_trust = ?self.root_trust, cached_root = trusted.is_some(), "trust data update: fetching roles");
         let Some(timestamp) = self.remote.get_role(&self.gun, "timestamp").await? else {
             return Ok(None);
         };
@@ -301,6 +302,7 @@ impl Repository {
         )
         .map_err(verify_err(&self.gun))?;
         check_root_certificates(&verified.root, &self.gun, now).map_err(verify_err(&self.gun))?;
+        tracing::debug!(gun = self.gun, root_rotations = chain.len(), delegations_verified = verified.delegations.len(), delegations_fetched = delegations.len(), "trust data verified");
         let mut out = BTreeMap::new();
         out.insert("root".to_string(), verified.root_bytes.clone());
         out.insert("timestamp".to_string(), timestamp);

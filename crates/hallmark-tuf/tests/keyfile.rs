@@ -186,3 +186,24 @@ fn reads_a_key_encrypted_by_openssl_in_notarys_scheme() {
         KeyFileError::WrongPassphrase
     );
 }
+
+#[test]
+fn private_key_debug_shows_no_secret_bytes() {
+    use base64::Engine as _;
+    for key_type in [KeyType::Ecdsa, KeyType::Ed25519] {
+        let key = PrivateKey::generate(key_type).unwrap();
+        let secret = key.secret_bytes();
+        let shown = format!("{key:?} {key:#?}");
+        assert!(shown.contains(&key.key_id()), "{shown}");
+        let tail = &secret[secret.len() - 16..];
+        for needle in [
+            hex::encode(secret),
+            hex::encode(tail),
+            base64::engine::general_purpose::STANDARD.encode(secret),
+            format!("{secret:?}"),
+            format!("{tail:?}"),
+        ] {
+            assert!(!shown.contains(&needle), "{key_type:?}: {shown}");
+        }
+    }
+}

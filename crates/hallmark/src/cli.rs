@@ -15,8 +15,12 @@ pub(crate) struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args, Clone)]
+#[derive(Args, Clone)]
 pub(crate) struct GlobalArgs {
+    /// Debug logging to standard error: -v for hallmark's debug events, -vv for its trace
+    /// events (RUST_LOG directives add to this). Secrets are never logged.
+    #[arg(long, short = 'v', global = true, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
     /// Output format.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub(crate) output: OutputFormat,
@@ -40,6 +44,24 @@ pub(crate) struct GlobalArgs {
     /// How many images to work on at once.
     #[arg(long, global = true, default_value_t = 64)]
     pub(crate) max_workers: usize,
+}
+
+/// Written by hand so the registry password never shows.
+impl std::fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalArgs")
+            .field("verbose", &self.verbose)
+            .field("output", &self.output)
+            .field("allow_http_registry", &self.allow_http_registry)
+            .field("registry_username", &self.registry_username)
+            .field(
+                "registry_password",
+                &self.registry_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("registry_cacert", &self.registry_cacert)
+            .field("max_workers", &self.max_workers)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -472,4 +494,31 @@ pub(crate) struct LogServeArgs {
 pub(crate) enum LogKeyTypeArg {
     EcdsaP256,
     Ed25519,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser as _;
+
+    #[test]
+    fn debug_of_the_arguments_never_shows_the_registry_password() {
+        let cli = Cli::try_parse_from([
+            "hallmark",
+            "-vv",
+            "--registry-username",
+            "ci-bot",
+            "--registry-password",
+            "registry-pw-5c1d",
+            "verify",
+            "--key",
+            "k.pub",
+            "oci:x",
+        ])
+        .expect("parse");
+        assert_eq!(cli.global.verbose, 2);
+        let shown = format!("{:?} {:#?}", cli.global, cli.global);
+        assert!(shown.contains("ci-bot"), "{shown}");
+        assert!(!shown.contains("registry-pw-5c1d"), "{shown}");
+    }
 }

@@ -42,6 +42,12 @@ impl Context {
                     .with_context(|| format!("reading --registry-cacert {}", ca.display()))?,
             );
         }
+        tracing::debug!(
+            credentials = ?options.credentials,
+            password_given = global.registry_password.is_some(),
+            http = ?options.http,
+            "registry client"
+        );
         Ok(Arc::new(Self {
             client: OnceLock::new(),
             options,

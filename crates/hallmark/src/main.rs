@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod context;
+mod logging;
 mod output;
 mod secrets;
 
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    logging::init(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -14,14 +14,25 @@ pub(crate) const PASSPHRASE_VARS: [&str; 2] = ["HALLMARK_PASSWORD", "COSIGN_PASS
 pub(crate) fn passphrase(purpose: &str, confirm: bool) -> Result<Passphrase> {
     for var in PASSPHRASE_VARS {
         if let Some(v) = std::env::var_os(var) {
+            tracing::debug!(
+                purpose,
+                source = var,
+                "passphrase from environment variable"
+            );
             return Ok(Passphrase::new(v.into_vec()));
         }
     }
     if std::env::var_os("CI").is_some() || !std::io::stdin().is_terminal() {
+        tracing::debug!(
+            purpose,
+            ci = std::env::var_os("CI").is_some(),
+            "no passphrase: not in the environment, and no prompt"
+        );
         bail!(
             "a passphrase is needed for {purpose}: expected HALLMARK_PASSWORD or COSIGN_PASSWORD in the environment (an empty value is a valid passphrase); found neither, and no terminal to prompt on"
         );
     }
+    tracing::debug!(purpose, confirm, "passphrase from terminal prompt");
     let first = Zeroizing::new(
         rpassword::prompt_password(format!("Enter passphrase for {purpose}: "))
             .context("reading passphrase")?,

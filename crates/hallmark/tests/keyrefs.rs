@@ -892,6 +892,54 @@ fn vault_fixture_sign_then_verify_with_the_transit_public_key() {
 
 // ---- release pipelines and hygiene ----------------------------------------------------------
 
+/// One run of the hygiene tests: the command, whether it must succeed (else exit 1), and the
+/// debug lines its output must hold (so the test fails if logging silently stops).
+struct LoggedRun {
+    what: &'static str,
+    h: crate::util::Hallmark,
+    ok: bool,
+    expect: Vec<String>,
+}
+
+/// Run every `LoggedRun`; return each one's stdout + stderr after checking exit code and lines.
+fn run_logged(runs: Vec<LoggedRun>) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for run in runs {
+        let out = run.h.run();
+        if run.ok {
+            out.success();
+        } else {
+            assert_eq!(out.code, Some(1), "{}: {out}", run.what);
+        }
+        let text = format!("{}\n{}", out.stdout, out.stderr);
+        for line in &run.expect {
+            assert!(
+                text.contains(line.as_str()),
+                "{}: expected the debug output to contain {line:?}, found:\n{out}",
+                run.what
+            );
+        }
+        outputs.push(text);
+    }
+    outputs
+}
+
+/// No run's output holds any of `secrets`.
+fn assert_no_secret(outputs: &[String], secrets: &[String]) {
+    for (i, text) in outputs.iter().enumerate() {
+        for s in secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "run {i} printed a secret ({s:?}):\n{text}"
+            );
+        }
+    }
+}
+
+fn lines(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
 #[test]
 fn no_secret_reaches_the_output_even_with_trace_logging() {
     if !softhsm_available() {
@@ -929,10 +977,14 @@ fn no_secret_reaches_the_output_even_with_trace_logging() {
             .map(str::to_owned)
             .collect()
     };
+    let vault_token = "hvs.hygiene-token-a9e3";
+    let wrong_token = "hvs.wrong-token-71b2";
     let mut secrets = vec![
         pass.to_owned(),
         softhsm::PIN.to_owned(),
         "4242-wrong-pin".to_owned(),
+        vault_token.to_owned(),
+        wrong_token.to_owned(),
     ];
     secrets.extend(body_lines(&encrypted_pem));
     secrets.extend(body_lines(&plain));
@@ -942,6 +994,8 @@ fn no_secret_reaches_the_output_even_with_trace_logging() {
             hsm.module().display()
         )
     };
+    // Everything at trace level, hallmark's crates and every dependency (HTTP, TLS, the AWS
+    // SDK, cryptoki), plus -vv.
     let trace = |h: crate::util::Hallmark| {
         h.env("RUST_LOG", "trace")
             .env("HALLMARK_TLOG_TRACE", "1")
@@ -949,100 +1003,406 @@ fn no_secret_reaches_the_output_even_with_trace_logging() {
             .env("SOFTHSM2_CONF", hsm.conf().to_str().unwrap())
             .env("HM_PLAIN_KEY", &plain)
     };
-    let mut outputs = Vec::new();
-    for (args, pw, ok) in [
+    let hm = |args: &[&str]| trace(w.hm(args).args(["-vv"]));
+    let by_tag = image.by_tag();
+    let (good_uri, bad_uri) = (pin_uri(softhsm::PIN), pin_uri("4242-wrong-pin"));
+    let mut runs = vec![
+        LoggedRun {
+            what: "file key",
+            h: hm(&["sign", "--key", "k.key", &by_tag]).pw(pass),
+            ok: true,
+            expect: lines(&[
+                "opening signing key",
+                "reference=k.key",
+                "passphrase from environment variable",
+                "HALLMARK_PASSWORD",
+                "signing key opened",
+                "registry request",
+                "signature written",
+            ]),
+        },
+        LoggedRun {
+            what: "file key, wrong passphrase",
+            h: hm(&["sign", "--key", "k.key", &by_tag]).pw("not-it"),
+            ok: false,
+            expect: lines(&[
+                "opening signing key",
+                "decoding private key",
+                "encrypted=true",
+            ]),
+        },
+        LoggedRun {
+            what: "PKCS#11",
+            h: hm(&["sign", "-o", "json", "--key", &good_uri, &by_tag]),
+            ok: true,
+            expect: lines(&[
+                "pin-value=<redacted>",
+                "PKCS#11 PIN",
+                "PKCS#11 C_Login: logged in",
+                "PKCS#11 private key found",
+                "PKCS#11 C_Sign",
+            ]),
+        },
+        LoggedRun {
+            what: "PKCS#11, wrong PIN",
+            h: hm(&["sign", "--key", &bad_uri, &by_tag]),
+            ok: false,
+            expect: lines(&["PKCS#11 C_Login failed", "CKR_PIN_INCORRECT"]),
+        },
+        LoggedRun {
+            what: "env:// key",
+            h: hm(&["sign", "-o", "json", "--key", "env://HM_PLAIN_KEY", &by_tag]),
+            ok: true,
+            expect: lines(&[
+                "key from environment variable",
+                "HM_PLAIN_KEY",
+                "encrypted=false",
+            ]),
+        },
+        LoggedRun {
+            what: "env:// public key",
+            h: hm(&["key", "public-key", "--key", "env://HM_PLAIN_KEY"]),
+            ok: true,
+            expect: lines(&["reading public key", "key from environment variable"]),
+        },
+        LoggedRun {
+            what: "sign-blob of a missing file",
+            h: hm(&["sign-blob", "--key", "k.key", "missing-file.txt"]).pw(pass),
+            ok: false,
+            expect: lines(&["hallmark debug logging on"]),
+        },
+    ];
+    // Vault transit (FIXTURE): the right token, then a wrong one (403 permission denied).
+    let vault = VaultFixture::start(vault_token);
+    vault.add_p256_key("hygiene");
+    for (token, ok, expect) in [
         (
-            vec!["sign", "--key", "k.key", &image.by_tag()],
-            Some(pass),
+            vault_token,
             true,
+            lines(&[
+                "Vault transit request",
+                "status=200",
+                "Vault transit key found",
+                "reference=hashivault://hygiene",
+            ]),
         ),
         (
-            vec!["sign", "--key", "k.key", &image.by_tag()],
-            Some("not-it"),
+            wrong_token,
             false,
-        ),
-        (
-            vec![
-                "sign",
-                "-o",
-                "json",
-                "--key",
-                &pin_uri(softhsm::PIN),
-                &image.by_tag(),
-            ],
-            None,
-            true,
-        ),
-        (
-            vec!["sign", "--key", &pin_uri("4242-wrong-pin"), &image.by_tag()],
-            None,
-            false,
-        ),
-        (
-            vec![
-                "sign",
-                "-o",
-                "json",
-                "--key",
-                "env://HM_PLAIN_KEY",
-                &image.by_tag(),
-            ],
-            None,
-            true,
-        ),
-        (
-            vec!["key", "public-key", "--key", "env://HM_PLAIN_KEY"],
-            None,
-            true,
-        ),
-        (
-            vec!["sign-blob", "--key", "k.key", "missing-file.txt"],
-            Some(pass),
-            false,
+            lines(&["Vault transit request", "status=403"]),
         ),
     ] {
-        let mut h = trace(w.hm(&args));
-        if let Some(p) = pw {
-            h = h.pw(p);
-        }
-        let out = h.run();
-        if ok {
-            out.success();
-        } else {
-            assert_eq!(out.code, Some(1), "{out}");
-        }
-        outputs.push(format!("{}\n{}", out.stdout, out.stderr));
+        runs.push(LoggedRun {
+            what: "Vault transit",
+            h: hm(&["sign", "--key", "hashivault://hygiene", &by_tag])
+                .env("VAULT_ADDR", &vault.url())
+                .env("VAULT_TOKEN", token),
+            ok,
+            expect,
+        });
     }
-    // The same key and passphrase held in Secrets Manager (moto), right and wrong passphrase.
+    // The same key and passphrase held in Secrets Manager (moto): right and wrong passphrase
+    // secret, and a passphrase secret that does not exist.
     if let Some(moto) = moto() {
         let name = crate::util::unique("hygiene").replace('/', "-");
         moto.create_secret(&name, &encrypted_pem);
         moto.create_secret(&format!("{name}-pass"), pass);
         moto.create_secret(&format!("{name}-bad"), "hygiene-wrong-4e2a");
         secrets.push("hygiene-wrong-4e2a".to_owned());
-        for (suffix, ok) in [("pass", true), ("bad", false)] {
+        for (suffix, ok, expect) in [
+            (
+                "pass",
+                true,
+                lines(&[
+                    "AWS Secrets Manager GetSecretValue",
+                    "AWS request",
+                    "key secret fetched",
+                    "passphrase secret",
+                    "signing key opened",
+                ]),
+            ),
+            (
+                "bad",
+                false,
+                lines(&["AWS Secrets Manager GetSecretValue", "decoding private key"]),
+            ),
+            (
+                "missing",
+                false,
+                lines(&["AWS request attempt failed", "ResourceNotFoundException"]),
+            ),
+        ] {
             let reference = format!("awssm://{name}?passphrase-secret={name}-{suffix}");
-            let out = trace(w.hm_aws(
-                moto,
-                None,
-                &["sign", "-o", "json", "--key", &reference, &image.by_tag()],
-            ))
-            .run();
-            if ok {
-                out.success();
-            } else {
-                assert_eq!(out.code, Some(1), "{out}");
+            let mut h = w.hm(["-vv", "sign", "-o", "json", "--key", &reference, &by_tag]);
+            for (k, v) in moto.aws_env() {
+                h = h.env(k, &v);
             }
-            outputs.push(format!("{}\n{}", out.stdout, out.stderr));
+            runs.push(LoggedRun {
+                what: "awssm://",
+                h: trace(h),
+                ok,
+                expect,
+            });
         }
     }
-    for (i, text) in outputs.iter().enumerate() {
-        for s in &secrets {
+    let outputs = run_logged(runs);
+    assert_no_secret(&outputs, &secrets);
+}
+
+/// How [`RefusingRegistry`] asks for credentials.
+#[derive(Clone, Copy, PartialEq)]
+enum AuthMode {
+    /// Every request: 401 with `WWW-Authenticate: Basic`.
+    Basic,
+    /// Registry requests: 401 with a Bearer challenge naming `/token`; `/token` (GET or POST)
+    /// hands out [`REFUSED_TOKEN`], which the registry then refuses too.
+    Bearer,
+}
+
+const REFUSED_TOKEN: &str = "bearer-token-hygiene-6d0c";
+
+/// A registry that lets nobody in (401 to everything), recording what it was sent: request
+/// line, `Authorization` header, and any body (an identity-token refresh).
+struct RefusingRegistry {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl RefusingRegistry {
+    fn start(mode: AuthMode) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        listener.set_nonblocking(true).unwrap();
+        let (stop2, seen2, addr2) = (stop.clone(), seen.clone(), addr.clone());
+        thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (seen, addr) = (seen2.clone(), addr2.clone());
+                        thread::spawn(move || refuse(stream, &addr, mode, &seen));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self { addr, stop, seen }
+    }
+
+    fn seen(&self) -> String {
+        self.seen.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for RefusingRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn refuse(mut client: TcpStream, addr: &str, mode: AuthMode, seen: &Mutex<Vec<String>>) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = client.set_nonblocking(false);
+    while let Some((head, body)) = read_message(&mut client) {
+        let request_line = head.lines().next().unwrap_or_default().to_owned();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let auth = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("authorization")
+                    .then(|| v.trim().to_owned())
+            })
+            .unwrap_or_default();
+        seen.lock().unwrap().push(format!(
+            "{request_line} | {auth} | {}",
+            String::from_utf8_lossy(&body)
+        ));
+        let unauthorized =
+            br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+        let (status, challenge, body): (&str, String, Vec<u8>) = match mode {
+            AuthMode::Bearer if path.starts_with("/token") => (
+                "200 OK",
+                String::new(),
+                format!(r#"{{"token":"{REFUSED_TOKEN}","expires_in":300}}"#).into_bytes(),
+            ),
+            AuthMode::Bearer => (
+                "401 Unauthorized",
+                format!(
+                    "WWW-Authenticate: Bearer realm=\"http://{addr}/token\",service=\"hygiene\"\r\n"
+                ),
+                unauthorized.to_vec(),
+            ),
+            AuthMode::Basic => (
+                "401 Unauthorized",
+                "WWW-Authenticate: Basic realm=\"hygiene\"\r\n".to_owned(),
+                unauthorized.to_vec(),
+            ),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\n{challenge}Docker-Distribution-API-Version: registry/2.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        if client.write_all(head.as_bytes()).is_err() || client.write_all(&body).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn registry_credentials_never_reach_the_output_even_with_trace_logging() {
+    use base64::Engine as _;
+    let w = World::new();
+    let k = w.key("k", "unused-here");
+    let user = "hygiene-bot";
+    let password = "registry-password-hygiene-93be";
+    let config_password = "config-password-hygiene-27aa";
+    let identity_token = "identity-token-hygiene-f401";
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let secrets = vec![
+        password.to_owned(),
+        config_password.to_owned(),
+        identity_token.to_owned(),
+        REFUSED_TOKEN.to_owned(),
+        b64(&format!("{user}:{password}")),
+        b64(&format!("{user}:{config_password}")),
+    ];
+    let mut outputs = Vec::new();
+    // (challenge, where the credentials come from, what the registry must have been sent)
+    for (mode, source) in [
+        (AuthMode::Basic, "env"),
+        (AuthMode::Basic, "config auth"),
+        (AuthMode::Bearer, "env"),
+        (AuthMode::Bearer, "config identitytoken"),
+    ] {
+        let registry = RefusingRegistry::start(mode);
+        let image = format!("{}/hygiene/app:v1", registry.addr);
+        let pub_key = k.public.to_str().unwrap();
+        let mut h = w
+            .hm(["-vv", "verify", "--key", pub_key, &image])
+            .env("RUST_LOG", "trace")
+            .env("RUST_BACKTRACE", "1");
+        let config_dir = w.path(&format!(
+            "docker-config-{}",
+            crate::util::unique("c").replace('/', "-")
+        ));
+        let expected_sent = match source {
+            "env" => {
+                h = h
+                    .env("HALLMARK_REGISTRY_USERNAME", user)
+                    .env("HALLMARK_REGISTRY_PASSWORD", password);
+                format!("Basic {}", b64(&format!("{user}:{password}")))
+            }
+            "config auth" => {
+                std::fs::create_dir_all(&config_dir).unwrap();
+                let auth = b64(&format!("{user}:{config_password}"));
+                std::fs::write(
+                    config_dir.join("config.json"),
+                    format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.addr),
+                )
+                .unwrap();
+                h = h.env("DOCKER_CONFIG", config_dir.to_str().unwrap());
+                format!("Basic {auth}")
+            }
+            _ => {
+                std::fs::create_dir_all(&config_dir).unwrap();
+                std::fs::write(
+                    config_dir.join("config.json"),
+                    format!(
+                        r#"{{"auths":{{"{}":{{"auth":"{}","identitytoken":"{identity_token}"}}}}}}"#,
+                        registry.addr,
+                        b64("<token>:")
+                    ),
+                )
+                .unwrap();
+                h = h.env("DOCKER_CONFIG", config_dir.to_str().unwrap());
+                format!("refresh_token={identity_token}")
+            }
+        };
+        let out = h.run();
+        assert_eq!(out.code, Some(1), "{out}");
+        let seen = registry.seen();
+        // The secret was really in play: the registry (or its token endpoint) received it.
+        assert!(
+            seen.contains(&expected_sent),
+            "{source}: expected the registry to receive {expected_sent:?}, it saw:\n{seen}"
+        );
+        if mode == AuthMode::Bearer {
             assert!(
-                !text.contains(s.as_str()),
-                "run {i} printed a secret ({s:?}):\n{text}"
+                seen.contains(&format!("Bearer {REFUSED_TOKEN}")),
+                "expected the token to be tried, the registry saw:\n{seen}"
             );
         }
+        let text = format!("{}\n{}", out.stdout, out.stderr);
+        for line in [
+            "registry request",
+            "status=401",
+            "registry answered 401; authorising",
+            "negotiating registry authorisation",
+            "registry refused the credentials",
+        ] {
+            assert!(
+                text.contains(line),
+                "{source}: expected the debug output to contain {line:?}, found:\n{out}"
+            );
+        }
+        if mode == AuthMode::Bearer {
+            assert!(text.contains("registry token endpoint"), "{out}");
+            assert!(text.contains("auth=\"Bearer\""), "{out}");
+        } else {
+            assert!(text.contains("auth=\"Basic\""), "{out}");
+        }
+        outputs.push(text);
+    }
+    assert_no_secret(&outputs, &secrets);
+}
+
+#[test]
+fn debug_logging_is_off_by_default_and_levelled_by_v() {
+    let w = World::new();
+    let image = &w.seed("verbosity", 1)[0];
+    let pass = "verbosity-pass";
+    w.key("k", pass);
+    let sign = |extra: &[&str]| {
+        let by_tag = image.by_tag();
+        let mut args = extra.to_vec();
+        args.extend(["sign", "--key", "k.key", &by_tag]);
+        let out = w.hm(&args).pw(pass).run();
+        out.success();
+        out.stderr.clone()
+    };
+    let quiet = sign(&[]);
+    assert!(
+        !quiet.contains("hallmark_keys") && !quiet.contains("DEBUG"),
+        "no -v, no RUST_LOG: expected no log lines, found:\n{quiet}"
+    );
+    let debug = sign(&["-v"]);
+    assert!(debug.contains("DEBUG hallmark_keys"), "-v:\n{debug}");
+    assert!(debug.contains("signing key opened"), "-v:\n{debug}");
+    assert!(
+        !debug.contains("TRACE"),
+        "-v must not show trace events:\n{debug}"
+    );
+    let trace = sign(&["-vv"]);
+    assert!(
+        trace.contains("TRACE hallmark_keys") && trace.contains("signing"),
+        "-vv:\n{trace}"
+    );
+    // -vv is hallmark's crates only: no dependency (reqwest, hyper, rustls) events.
+    for line in trace
+        .lines()
+        .filter(|l| l.contains("TRACE") || l.contains("DEBUG"))
+    {
+        assert!(
+            line.contains(" hallmark"),
+            "-vv: a line of another crate:\n{line}"
+        );
     }
 }
 
