@@ -7,7 +7,7 @@ use crate::error::TrustError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hallmark_tuf::{KeyType, TufKey};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -92,6 +92,130 @@ pub fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
     })
 }
 
+/// The rustls configuration for a server trusted through an extra CA: what reqwest builds
+/// (aws-lc-rs, TLS 1.3 and 1.2, ALPN h2 and http/1.1, the platform verifier over the system
+/// roots plus the extra CA), except that the server is first verified against the extra CA
+/// alone and the system roots are read only when that fails. Reading them (every file under
+/// `/etc/ssl/certs` on Debian) costs more than the rest of a command against a local server.
+fn extra_ca_tls(pem: &[u8]) -> Result<rustls::ClientConfig, TrustError> {
+    use rustls_pki_types::pem::PemObject as _;
+    let invalid = |e: &dyn std::fmt::Display| {
+        TrustError::Invalid(format!("--tls-ca: expected PEM certificates: {e}"))
+    };
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(&e))?;
+    if certs.is_empty() {
+        return Err(TrustError::Invalid(
+            "--tls-ca: expected at least one PEM CERTIFICATE block, found none".into(),
+        ));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for c in &certs {
+        roots.add(c.clone()).map_err(|e| invalid(&e))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let extra =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .map_err(|e| invalid(&e))?;
+    let verifier = ExtraCaFirst {
+        extra,
+        extra_certs: certs,
+        provider: provider.clone(),
+        all: OnceLock::new(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Server certificate verification against an extra CA first, then (lazily built, once) the
+/// platform verifier over the system roots and the extra CA, as reqwest would use.
+#[derive(Debug)]
+struct ExtraCaFirst {
+    extra: Arc<rustls::client::WebPkiServerVerifier>,
+    extra_certs: Vec<rustls_pki_types::CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    all: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+}
+
+impl ExtraCaFirst {
+    fn all(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.all
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new_with_extra_roots(
+                    self.extra_certs.clone(),
+                    self.provider.clone(),
+                )
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for ExtraCaFirst {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.extra
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .or_else(|_| {
+                self.all()?.verify_server_cert(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    ocsp_response,
+                    now,
+                )
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
 impl Remote {
     /// A client of the server at `url` (`https://host[:port]`; `http://` only for loopback
     /// hosts), trusting the extra CA certificates in `extra_ca_pem` besides the system roots.
@@ -115,15 +239,7 @@ impl Remote {
             // Small request/response round trips: without it Nagle + delayed ACKs add ~40 ms.
             .tcp_nodelay(true);
         if let Some(pem) = extra_ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                TrustError::Invalid(format!("--tls-ca: expected PEM certificates: {e}"))
-            })?;
-            if certs.is_empty() {
-                return Err(TrustError::Invalid(
-                    "--tls-ca: expected at least one PEM CERTIFICATE block, found none".into(),
-                ));
-            }
-            builder = builder.tls_certs_merge(certs);
+            builder = builder.tls_backend_preconfigured(extra_ca_tls(pem)?);
         }
         let http = builder.build().map_err(|e| TrustError::Http {
             url: url.to_string(),
@@ -345,7 +461,12 @@ impl Remote {
         if !resp.status().is_success() {
             return Err(Self::error(resp, url).await);
         }
-        Self::body(resp, url, limit).await.map(Some)
+        let body = Self::body(resp, url, limit).await;
+        // The connection goes back to the pool in a task of its own once the body is read;
+        // let it run, or the next request (sent right away) races it with a new connection
+        // and a second TLS handshake.
+        tokio::task::yield_now().await;
+        body.map(Some)
     }
 
     /// `GET /v2/<gun>/_trust/tuf/<role>.json`; `None` on 404.
