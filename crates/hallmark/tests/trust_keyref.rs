@@ -9,6 +9,7 @@ use hallmark_testutil::{
     moto::{self, MotoServer},
     notary::{NotaryCli, NotaryServer, Pki, notary_available},
     softhsm::{self, SoftHsm},
+    vault::VaultFixture,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -345,6 +346,28 @@ fn dct_signer_rsa_key_in_aws_kms_signs_with_rsapkcs1v15_and_notary_reads_it() {
         &reference,
         Kind::Rsa,
     );
+}
+
+/// Vault transit through a FIXTURE server (no real Vault can run here) that answers Vault's
+/// documented transit API and really signs; notary-server and the notary CLI are real.
+#[test]
+fn dct_signer_key_in_vault_transit_fixture_signs_and_notary_reads_it() {
+    let Some(n) = notary() else { return };
+    let vault = VaultFixture::start("hvs.dct-fixture-token");
+    vault.add_p256_key("dct");
+    let env: Env = vec![
+        ("VAULT_ADDR", vault.url()),
+        ("VAULT_TOKEN", vault.token().to_string()),
+    ];
+    signer_flow(
+        n,
+        &env,
+        "vault",
+        "hashivault://dct",
+        "hashivault://dct",
+        Kind::Ecdsa,
+    );
+    assert!(vault.sign_requests() >= 2, "the fixture signed nothing");
 }
 
 #[test]
