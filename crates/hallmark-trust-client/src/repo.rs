@@ -302,7 +302,13 @@ impl Repository {
         )
         .map_err(verify_err(&self.gun))?;
         check_root_certificates(&verified.root, &self.gun, now).map_err(verify_err(&self.gun))?;
-        tracing::debug!(gun = self.gun, root_rotations = chain.len(), delegations_verified = verified.delegations.len(), delegations_fetched = delegations.len(), "trust data verified");
+        tracing::debug!(
+            gun = self.gun,
+            root_rotations = chain.len(),
+            delegations_verified = verified.delegations.len(),
+            delegations_fetched = delegations.len(),
+            "trust data verified"
+        );
         let mut out = BTreeMap::new();
         out.insert("root".to_string(), verified.root_bytes.clone());
         out.insert("timestamp".to_string(), timestamp);
