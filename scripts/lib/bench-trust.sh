@@ -218,3 +218,6 @@ jq -n --argjson rounds "$ROUNDS" --argjson n "$N_TARGETS" --argjson m "$N_ADD_P"
     notary_server: {publish_ms: $np, list_ms: $nl, add_p_ms: $na, timestamp_rps: $nr},
     read_ratio: (if $nr > 0 then $hr / $nr else null end)}' >"$HALLMARK_ROOT/target/bench/trust.json"
 log "results: target/bench/trust.json; total $(total_elapsed)"
+
+# Client latency (notary CLI vs hallmark trust resolve/inspect): a separate section.
+source "$HALLMARK_ROOT/scripts/lib/bench-trust-client.sh"
