@@ -940,6 +940,9 @@ fn lines(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+const AWS_SECRET: &str = "aws-secret-access-key-hygiene-0b7e";
+const AWS_SESSION: &str = "aws-session-token-hygiene-55c1";
+
 #[test]
 fn no_secret_reaches_the_output_even_with_trace_logging() {
     if !softhsm_available() {
@@ -1109,6 +1112,7 @@ fn no_secret_reaches_the_output_even_with_trace_logging() {
         moto.create_secret(&format!("{name}-pass"), pass);
         moto.create_secret(&format!("{name}-bad"), "hygiene-wrong-4e2a");
         secrets.push("hygiene-wrong-4e2a".to_owned());
+        secrets.extend([AWS_SECRET.to_owned(), AWS_SESSION.to_owned()]);
         for (suffix, ok, expect) in [
             (
                 "pass",
@@ -1137,6 +1141,11 @@ fn no_secret_reaches_the_output_even_with_trace_logging() {
             for (k, v) in moto.aws_env() {
                 h = h.env(k, &v);
             }
+            // Distinctive AWS credentials (moto does not check signatures): they must not
+            // show either, though the SDK signs every request with them.
+            h = h
+                .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+                .env("AWS_SESSION_TOKEN", AWS_SESSION);
             runs.push(LoggedRun {
                 what: "awssm://",
                 h: trace(h),
