@@ -8,8 +8,10 @@
 //! notary's method `rsapkcs1v15` (what cosign-style backends sign with). hallmark-keys'
 //! backends return cosign's ASN.1 DER ECDSA signatures; [`KeyRefSigner`] converts them to the
 //! fixed form and checks each signature against the listed key before it is used. Other key
-//! types are refused: notary would reject P-384 signatures under an `ecdsa` key, and Ed25519
-//! keys of key references are not supported here.
+//! types are refused: notary's `ecdsa` method is ECDSA over SHA-256 whatever the curve, while
+//! KMS and hallmark-keys sign P-384 over SHA-384, and `hallmark-tuf` (like the keys docker and
+//! notary make) takes `ecdsa` keys on P-256 only; Ed25519 keys of key references are not
+//! supported here.
 
 use crate::error::TrustError;
 use hallmark_core::{KeyAlgorithm, PublicKey};
@@ -44,7 +46,7 @@ pub fn delegation_key(public: &PublicKey, reference: &str) -> Result<TufKey, Tru
             return Err(TrustError::ExternalKey {
                 reference: reference.to_string(),
                 reason: format!(
-                    "a {other} key cannot sign Docker Content Trust metadata: expected an ECDSA P-256 or RSA key (notary 0.7.0 verifies ecdsa keys on P-256 only; Ed25519 keys of key references are not supported), found {other}"
+                    "a {other} key cannot sign Docker Content Trust metadata: expected an ECDSA P-256 or RSA key, found {other} (notary's ecdsa signatures are over SHA-256, which the key backends do not make with P-384 keys, and DCT ecdsa keys are P-256; Ed25519 key references are not supported)"
                 ),
             });
         }
