@@ -931,3 +931,47 @@ fn sign_initialises_a_new_repository_into_targets() {
     let v2: Value = serde_json::from_str(&trust(&w, n, &["inspect", &repo]).stdout).unwrap();
     assert_eq!(v, v2);
 }
+
+/// `--tls-ca` is tried first and the system roots only when it does not verify the server
+/// (they are read lazily; `SSL_CERT_FILE` / `SSL_CERT_DIR` name them here): a server under the
+/// system roots is trusted next to an unrelated `--tls-ca`, under neither it is refused.
+#[test]
+fn tls_ca_then_system_roots() {
+    let Some(n) = notary() else { return };
+    let w = World::new();
+    let gun = format!("{}/{}/tls", registry(), unique("tls-roots"));
+    let cli = NotaryCli::new(&w.path("notary-trust"), &n.url, &n.ca);
+    std::fs::write(w.path("a.txt"), "a\n").unwrap();
+    cli.run(["init", "-p", &gun]).assert_success();
+    cli.run(["add", "-p", &gun, "a", w.path("a.txt").to_str().unwrap()])
+        .assert_success();
+    let other = Pki::new(&w.path("other-pki"));
+    std::fs::create_dir_all(w.path("no-certs")).unwrap();
+    let resolve = |system_roots: &Path| {
+        w.hm([
+            "trust",
+            "resolve",
+            &format!("{gun}:a"),
+            "--server",
+            &n.url,
+            "--tls-ca",
+            other.ca_cert.to_str().unwrap(),
+        ])
+        .env("SSL_CERT_FILE", system_roots.to_str().unwrap())
+        .env("SSL_CERT_DIR", w.path("no-certs").to_str().unwrap())
+        .run()
+    };
+    // (The other CA has the same name as the server's: the signature check refuses it.)
+    resolve(&other.ca_cert).failure(&["invalid peer certificate"]);
+    assert!(
+        !trust_dir(&w).join("tuf").join(&gun).exists(),
+        "nothing cached from the refused server"
+    );
+    let out = resolve(&n.ca);
+    out.success();
+    assert_eq!(
+        out.stdout.trim(),
+        crate::util::sha256(b"a\n"),
+        "resolved through the system roots"
+    );
+}
