@@ -27,9 +27,18 @@ fuzz_target!(|data: &[u8]| {
         ops += 1;
         let flags = c.byte();
         let role = usize::from(flags % 3);
-        // Canonical JSON writes control characters raw (as notary's encoder does), which no
-        // JSON parser reads back; docker's tag grammar has none.
-        let name: String = c.string(40).chars().filter(|ch| !ch.is_control()).collect();
+        let name = c.string(40);
+        if flags & 0x80 == 0 && (name.is_empty() || name.chars().any(char::is_control)) {
+            // Canonical JSON writes control characters raw (as notary's encoder does), which no
+            // JSON parser reads back: the builder refuses such names and writes nothing.
+            let sha = c.bytes(32);
+            let before = values[role].clone();
+            let err = builder::set_target(&mut values[role], &name, builder::target_value(&sha, 1))
+                .expect_err("control characters or an empty name are refused");
+            assert!(matches!(err, hallmark_tuf::TufError::InvalidName { .. }), "{err}");
+            assert_eq!(values[role], before);
+            continue;
+        }
         if flags & 0x80 != 0 {
             let was = builder::remove_target(&mut values[role], &name).expect("remove");
             assert_eq!(was, expected[role].remove(&name).is_some());

@@ -368,10 +368,11 @@ impl Remote {
                 url: realm,
                 status,
                 code: String::new(),
-                message: if self.credentials.is_some() {
-                    "the token server refused the registry credentials".to_string()
-                } else {
-                    "the token server refused an anonymous token request; expected registry credentials (docker login, or HALLMARK_REGISTRY_USERNAME/HALLMARK_REGISTRY_PASSWORD)".to_string()
+                message: match &self.credentials {
+                    Some((user, _)) => format!(
+                        "the token server refused the registry credentials of user {user:?}; expected a valid login (--registry-username/--registry-password, or docker login)"
+                    ),
+                    None => "the token server refused an anonymous token request; expected registry credentials (--registry-username/--registry-password, HALLMARK_REGISTRY_USERNAME/HALLMARK_REGISTRY_PASSWORD, or docker login)".to_string(),
                 },
             });
         }

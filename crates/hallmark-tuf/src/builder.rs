@@ -179,8 +179,28 @@ fn object_at<'a>(signed: &'a mut Value, key: &str) -> Result<&'a mut Map<String,
         .ok_or_else(|| malformed("metadata", &format!("expected an object {key}")))
 }
 
-/// Adds or replaces a target in a targets role's `signed` value.
+/// Refuses a name canonical JSON cannot carry: it writes strings raw apart from `"` and `\`
+/// (as notary's encoder does), so control characters would make metadata no JSON parser reads
+/// back. `allow_empty` is for delegation paths, where `""` means every target.
+fn check_name(what: &str, name: &str, allow_empty: bool) -> Result<(), TufError> {
+    if (name.is_empty() && !allow_empty) || name.chars().any(char::is_control) {
+        return Err(TufError::InvalidName {
+            what: what.to_string(),
+            expected: if allow_empty {
+                "no control characters".to_string()
+            } else {
+                "a non-empty name without control characters".to_string()
+            },
+            found: format!("\"{}\"", name.escape_debug()),
+        });
+    }
+    Ok(())
+}
+
+/// Adds or replaces a target in a targets role's `signed` value. The name must be non-empty
+/// and free of control characters ([`TufError::InvalidName`]).
 pub fn set_target(signed: &mut Value, name: &str, target: Value) -> Result<(), TufError> {
+    check_name("target name", name, false)?;
     object_at(signed, "targets")?.insert(name.to_string(), target);
     Ok(())
 }
@@ -199,13 +219,19 @@ fn delegations(signed: &mut Value) -> Result<&mut Map<String, Value>, TufError> 
 
 /// Adds `keys` to the delegated role `role` of a targets role's `signed` value, creating the
 /// role with `paths` and threshold 1 if it does not exist (notary's
-/// `AddDelegationRoleAndKeys` + `AddDelegationPaths`). Existing key IDs are kept once.
+/// `AddDelegationRoleAndKeys` + `AddDelegationPaths`). Existing key IDs are kept once. The
+/// role name must be non-empty and, like the paths, free of control characters
+/// ([`TufError::InvalidName`]).
 pub fn add_delegation(
     signed: &mut Value,
     role: &str,
     keys: &[&TufKey],
     paths: &[&str],
 ) -> Result<(), TufError> {
+    check_name("delegated role name", role, false)?;
+    for path in paths {
+        check_name("delegation path", path, true)?;
+    }
     let d = delegations(signed)?;
     if let Some(map) = d.get_mut("keys").and_then(Value::as_object_mut) {
         for k in keys {

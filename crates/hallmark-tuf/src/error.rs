@@ -20,6 +20,17 @@ pub enum TufError {
         /// The number as written.
         found: String,
     },
+    /// A target or delegated role name the builder refuses: empty, or with control characters,
+    /// which canonical JSON (as notary's encoder) writes raw and no JSON parser reads back.
+    #[error("{what}: expected {expected}, found {found}")]
+    InvalidName {
+        /// What was named (`target name`, `delegated role name`, `delegation path`).
+        what: String,
+        /// What a valid name is.
+        expected: String,
+        /// The name given, escaped and quoted.
+        found: String,
+    },
     /// The `_type` of `signed` is not the role being verified.
     #[error("{what}: expected _type {expected:?}, found {found:?}")]
     WrongType {

@@ -792,3 +792,53 @@ fn sign_metadata_round_trip() {
     }
     assert!(PrivateKey::generate(KeyType::Rsa).is_err());
 }
+
+#[test]
+fn builder_refuses_names_canonical_json_cannot_carry() {
+    use hallmark_tuf::builder;
+    let mut targets = builder::new_targets(1, now() + builder::TARGETS_EXPIRY);
+    let before = targets.clone();
+    for (name, found) in [
+        ("v1\n", r#""v1\n""#),
+        ("a\u{1}b", r#""a\u{1}b""#),
+        ("", r#""""#),
+    ] {
+        let err = builder::set_target(&mut targets, name, builder::target_value(&[7; 32], 42))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TufError::InvalidName {
+                what: "target name".into(),
+                expected: "a non-empty name without control characters".into(),
+                found: found.into(),
+            }
+        );
+        assert!(err.to_string().contains(found), "{err}");
+    }
+    let (_, key, _) = new_key();
+    let key = TufKey::new(
+        KeyType::Ecdsa,
+        STANDARD
+            .decode(key["keyval"]["public"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let err = builder::add_delegation(&mut targets, "targets/al\tice", &[&key], &[""]).unwrap_err();
+    assert!(
+        matches!(&err, TufError::InvalidName { what, found, .. }
+            if what == "delegated role name" && found == r#""targets/al\tice""#),
+        "{err}"
+    );
+    let err =
+        builder::add_delegation(&mut targets, "targets/alice", &[&key], &["a\u{7}"]).unwrap_err();
+    assert!(
+        matches!(&err, TufError::InvalidName { what, .. } if what == "delegation path"),
+        "{err}"
+    );
+    assert_eq!(targets, before, "nothing is written on refusal");
+    // What the builder accepts parses back after canonical encoding.
+    builder::set_target(&mut targets, "v1.0-ü", builder::target_value(&[7; 32], 42)).unwrap();
+    builder::add_delegation(&mut targets, "targets/alice", &[&key], &[""]).unwrap();
+    let parsed: Value = serde_json::from_slice(&to_canonical(&targets).unwrap()).unwrap();
+    assert_eq!(parsed, targets);
+}

@@ -31,6 +31,10 @@ impl Context {
             options.http = HttpPolicy::AllowInsecureHttp;
         }
         if let Some(username) = &global.registry_username {
+            crate::commands::trust::client::set_registry_login(
+                username,
+                global.registry_password.as_deref(),
+            );
             options.credentials = Credentials::Basic {
                 username: username.clone(),
                 password: global.registry_password.clone().unwrap_or_default(),

@@ -852,7 +852,11 @@ fn token_auth_challenge_with_registry_credentials() {
         &n,
         &["signer", "add", "alice", &repo, "--key", "alice.pub"],
     )
-    .failure(&["anonymous token request", "HALLMARK_REGISTRY_USERNAME"]);
+    .failure(&[
+        "anonymous token request",
+        "--registry-username",
+        "HALLMARK_REGISTRY_USERNAME",
+    ]);
     trust(&w, &n, &["inspect", &repo]).failure(&["no signatures or cannot access"]);
     // Wrong password: refused.
     let mut env = pw.to_vec();
@@ -866,7 +870,43 @@ fn token_auth_challenge_with_registry_credentials() {
         &["signer", "add", "alice", &repo, "--key", "alice.pub"],
         &env,
     )
-    .failure(&["refused the registry credentials"]);
+    .failure(&["refused the registry credentials of user \"tester\""]);
+    // The global --registry-username/--registry-password flags reach the token realm: wrong
+    // ones are refused and nothing is written, right ones publish.
+    let signer_add = |password: &str| {
+        trust(
+            &w,
+            &n,
+            &[
+                "signer",
+                "add",
+                "alice",
+                &repo,
+                "--key",
+                "alice.pub",
+                "--registry-username",
+                "tester",
+                "--registry-password",
+                password,
+            ],
+        )
+    };
+    signer_add("nope").failure(&[
+        "refused the registry credentials of user \"tester\"",
+        "--registry-username",
+    ]);
+    let inspect = [
+        "inspect",
+        &repo,
+        "--registry-username",
+        "tester",
+        "--registry-password",
+        "secret",
+    ];
+    trust(&w, &n, &inspect).failure(&["no signatures or cannot access"]);
+    signer_add("secret").success();
+    let v: Value = serde_json::from_str(&trust(&w, &n, &inspect).stdout).unwrap();
+    assert_eq!(v[0]["Signers"][0]["Name"], "alice", "{v}");
     // docker's config.json credentials (as `docker login` writes them) work.
     use base64::Engine as _;
     let host = repo.split('/').next().unwrap();
@@ -876,12 +916,6 @@ fn token_auth_challenge_with_registry_credentials() {
         serde_json::json!({"auths": {host: {"auth": base64::engine::general_purpose::STANDARD.encode("tester:secret")}}}).to_string(),
     )
     .unwrap();
-    trust(
-        &w,
-        &n,
-        &["signer", "add", "alice", &repo, "--key", "alice.pub"],
-    )
-    .success();
     trust(&w, &n, &["sign", &format!("{repo}:v1")]).success();
     let out = trust(&w, &n, &["resolve", &format!("{repo}:v1")]);
     out.success();

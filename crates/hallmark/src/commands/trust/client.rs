@@ -304,15 +304,32 @@ pub(crate) fn open_repository(
     })
 }
 
+/// The global `--registry-username`/`--registry-password` (clap also reads them from
+/// `HALLMARK_REGISTRY_USERNAME`/`HALLMARK_REGISTRY_PASSWORD`), recorded once per process by
+/// [`set_registry_login`] when the command's [`Context`] is made: the trust commands reach the
+/// server through helpers (`resolve_digest`, `content_trust_image`) that have no context.
+static REGISTRY_LOGIN: std::sync::OnceLock<(String, Zeroizing<String>)> =
+    std::sync::OnceLock::new();
+
+/// Records the global registry login for the trust server's token realm (first call wins; an
+/// empty user name is no login).
+pub(crate) fn set_registry_login(username: &str, password: Option<&str>) {
+    if !username.is_empty() {
+        let _ = REGISTRY_LOGIN.set((
+            username.to_string(),
+            Zeroizing::new(password.unwrap_or_default().to_string()),
+        ));
+    }
+}
+
 /// The registry's credentials, which docker also presents to the trust server's token realm:
-/// `HALLMARK_REGISTRY_USERNAME`/`HALLMARK_REGISTRY_PASSWORD`, else docker's `config.json`
-/// `auths` entry for the registry (`https://index.docker.io/v1/` for Docker Hub).
+/// the global `--registry-username`/`--registry-password` (or their env vars), else docker's
+/// `config.json` `auths` entry for the registry (`https://index.docker.io/v1/` for Docker Hub).
+/// docker's credential helpers (`credsStore`, `credHelpers`) are not consulted here: the
+/// registry client's lookup of them is private to hallmark-oci.
 fn registry_credentials(r: &RegistryRef) -> Option<(String, Zeroizing<String>)> {
-    if let Ok(user) = std::env::var("HALLMARK_REGISTRY_USERNAME")
-        && !user.is_empty()
-    {
-        let pass = std::env::var("HALLMARK_REGISTRY_PASSWORD").unwrap_or_default();
-        return Some((user, Zeroizing::new(pass)));
+    if let Some((user, pass)) = REGISTRY_LOGIN.get() {
+        return Some((user.clone(), pass.clone()));
     }
     let base = std::env::var_os("DOCKER_CONFIG")
         .filter(|d| !d.is_empty())
