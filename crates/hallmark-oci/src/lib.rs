@@ -16,5 +16,8 @@ pub mod store;
 
 pub use error::OciError;
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, media_types};
-pub use registry::{Credentials, HttpPolicy, Limits, RegistryClient, RegistryOptions};
+pub use registry::{
+    Credentials, DockerCredential, HttpPolicy, Limits, RegistryClient, RegistryOptions,
+    docker_credentials,
+};
 pub use store::{FetchedManifest, Store};

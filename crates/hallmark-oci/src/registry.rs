@@ -1485,6 +1485,58 @@ fn docker_config_key(registry: &str) -> String {
     }
 }
 
+/// A credential docker's `config.json` holds for a registry. `Debug` never shows the secret;
+/// the secret is zeroized on drop.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum DockerCredential {
+    /// A user name and password (or token as password).
+    UsernamePassword {
+        /// User name.
+        username: String,
+        /// Password; never logged.
+        password: zeroize::Zeroizing<String>,
+    },
+    /// An identity (OAuth refresh) token, as `docker login` stores for some registries.
+    IdentityToken(zeroize::Zeroizing<String>),
+}
+
+impl std::fmt::Debug for DockerCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DockerCredential::UsernamePassword { username, .. } => f
+                .debug_struct("UsernamePassword")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+            DockerCredential::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+        }
+    }
+}
+
+/// The credential for `registry` (a host with optional port, `docker.io` for Docker Hub) from
+/// docker's `config.json` in `$DOCKER_CONFIG` or `~/.docker`, looked up exactly as the registry
+/// client does with [`Credentials::DockerConfig`]: `credHelpers` for the registry, else
+/// `credsStore`, else the `auths` entry. A missing config file is `Ok(None)`. Blocking: it may
+/// run a `docker-credential-<name>` helper found on `PATH`.
+pub fn docker_credentials(registry: &str) -> Result<Option<DockerCredential>, OciError> {
+    let Some(path) = docker_config_path() else {
+        return Ok(None);
+    };
+    let server = docker_config_key(registry);
+    Ok(
+        read_docker_credentials(&path, false, &server, registry)?.map(|secret| match secret {
+            Secret::Basic { username, password } => DockerCredential::UsernamePassword {
+                username,
+                password: zeroize::Zeroizing::new(password),
+            },
+            Secret::IdentityToken(token) => {
+                DockerCredential::IdentityToken(zeroize::Zeroizing::new(token))
+            }
+        }),
+    )
+}
+
 /// Read credentials for `server` from a docker config (blocking: may run a helper).
 fn read_docker_credentials(
     path: &std::path::Path,

@@ -920,6 +920,71 @@ fn token_auth_challenge_with_registry_credentials() {
     let out = trust(&w, &n, &["resolve", &format!("{repo}:v1")]);
     out.success();
     assert_eq!(out.stdout, format!("{digest}\n"));
+    // docker's credential helpers (`credHelpers`, as for registry pulls): a
+    // `docker-credential-hmtoken` on PATH answers `get` for the registry host, and signer add
+    // publishes with its credentials (config.json has no `auths` entry any more).
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = w.dir().join("helper-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let asked = w.dir().join("helper-asked");
+    let helper = bin.join("docker-credential-hmtoken");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\nprintf '%s' \"$server\" > '{}'\n\
+             [ -n \"$HM_HELPER_FAIL\" ] && {{ echo 'credentials not found in native keychain'; exit 1; }}\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"tester\",\"Secret\":\"secret\"}}' \"$server\"\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        w.dir().join(".no-docker-config/config.json"),
+        serde_json::json!({"credHelpers": {host: "hmtoken"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    trust(
+        &w,
+        &n,
+        &["key", "generate", "bob", "--dir", w.dir().to_str().unwrap()],
+    )
+    .success();
+    let mut env = pw.to_vec();
+    env.extend([("PATH", path.as_str()), ("HM_HELPER_FAIL", "1")]);
+    // A failing helper is an error naming it, as for pulls; nothing is published.
+    trust_env(
+        &w,
+        &n,
+        &["signer", "add", "bob", &repo, "--key", "bob.pub"],
+        &env,
+    )
+    .failure(&["credential helper", "hmtoken"]);
+    let v: Value = serde_json::from_str(&trust(&w, &n, &inspect).stdout).unwrap();
+    assert_eq!(v[0]["Signers"].as_array().unwrap().len(), 1, "{v}");
+    env.pop();
+    trust_env(
+        &w,
+        &n,
+        &["signer", "add", "bob", &repo, "--key", "bob.pub"],
+        &env,
+    )
+    .success();
+    assert_eq!(std::fs::read_to_string(&asked).unwrap(), host);
+    let v: Value = serde_json::from_str(&trust(&w, &n, &inspect).stdout).unwrap();
+    let mut names: Vec<&str> = v[0]["Signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["alice", "bob"], "{v}");
     drop(server);
 }
 

@@ -286,7 +286,7 @@ pub(crate) fn open_repository(
         None => docker_tls_ca(&server),
     };
     let mut remote = Remote::new(&server, ca.as_deref())?;
-    if let Some((user, pass)) = registry_credentials(r) {
+    if let Some((user, pass)) = registry_credentials(r)? {
         remote = remote.with_credentials(user, pass);
     }
     let root_trust = if args.disable_tofu {
@@ -324,39 +324,36 @@ pub(crate) fn set_registry_login(username: &str, password: Option<&str>) {
 
 /// The registry's credentials, which docker also presents to the trust server's token realm:
 /// the global `--registry-username`/`--registry-password` (or their env vars), else docker's
-/// `config.json` `auths` entry for the registry (`https://index.docker.io/v1/` for Docker Hub).
-/// docker's credential helpers (`credsStore`, `credHelpers`) are not consulted here: the
-/// registry client's lookup of them is private to hallmark-oci.
-fn registry_credentials(r: &RegistryRef) -> Option<(String, Zeroizing<String>)> {
+/// `config.json` for the registry looked up as for registry pulls (`credHelpers`, `credsStore`,
+/// then `auths`; `https://index.docker.io/v1/` for Docker Hub). A failing credential helper is
+/// an error, as it is for pulls. An identity token (OAuth refresh token) is not usable with
+/// the basic-auth token request, so the request is then anonymous.
+fn registry_credentials(r: &RegistryRef) -> Result<Option<(String, Zeroizing<String>)>> {
     if let Some((user, pass)) = REGISTRY_LOGIN.get() {
-        return Some((user.clone(), pass.clone()));
+        return Ok(Some((user.clone(), pass.clone())));
     }
-    let base = std::env::var_os("DOCKER_CONFIG")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
-    let text = Zeroizing::new(std::fs::read_to_string(base.join("config.json")).ok()?);
-    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let keys: Vec<String> = if r.is_docker_hub() {
-        vec!["https://index.docker.io/v1/".to_string()]
+    let registry = if r.is_docker_hub() {
+        "docker.io"
     } else {
-        vec![r.registry.clone(), format!("https://{}", r.registry)]
+        r.registry.as_str()
     };
-    let entry = keys.iter().find_map(|k| config.get("auths")?.get(k))?;
-    if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
-        use base64::Engine as _;
-        let decoded = Zeroizing::new(
-            base64::engine::general_purpose::STANDARD
-                .decode(auth)
-                .ok()?,
-        );
-        let text = std::str::from_utf8(&decoded).ok()?;
-        let (user, pass) = text.split_once(':')?;
-        return Some((user.to_string(), Zeroizing::new(pass.to_string())));
-    }
-    let user = entry.get("username")?.as_str()?.to_string();
-    let pass = entry.get("password")?.as_str()?.to_string();
-    Some((user, Zeroizing::new(pass)))
+    let found = hallmark_oci::docker_credentials(registry)
+        .with_context(|| format!("registry credentials for {registry} from docker's config"))?;
+    Ok(match found {
+        Some(hallmark_oci::DockerCredential::UsernamePassword { username, password }) => {
+            Some((username, password))
+        }
+        Some(other) => {
+            tracing::warn!(
+                registry,
+                credential = ?other,
+                "docker's config holds an identity token for the registry; the trust server's \
+                 token request is anonymous (pass --registry-username/--registry-password)"
+            );
+            None
+        }
+        None => None,
+    })
 }
 
 /// docker's per-host CA: `$DOCKER_CONFIG/tls/<host[:port]>/ca.crt` (else under ~/.docker).
