@@ -131,6 +131,9 @@ pub struct SignedManifest {
     pub digest: Digest,
     /// The attachment tag written.
     pub tag: String,
+    /// The digest of the attachment manifest at `tag` after this call: the one written, or the
+    /// one already there when `added` is false.
+    pub manifest_digest: Digest,
     /// False when an identical signature by the same key was already there.
     pub added: bool,
     /// The signed payload.
@@ -293,7 +296,7 @@ pub async fn sign<S: Signer>(
     let logged = options.tlog.is_some();
     let mut out = Vec::with_capacity(pending.len());
     for (digest, layer, signature, tlog_entry) in pending {
-        let added = append_layer(
+        let (added, manifest_digest) = append_layer(
             store,
             &digest,
             Attachment::Signature,
@@ -312,6 +315,7 @@ pub async fn sign<S: Signer>(
         out.push(SignedManifest {
             tag: Attachment::Signature.tag(&digest),
             digest,
+            manifest_digest,
             added,
             payload: layer.blob,
             signature,
@@ -323,6 +327,7 @@ pub async fn sign<S: Signer>(
 
 /// Append a layer to the attachment manifest of `digest`, unless `is_duplicate` says an
 /// existing layer is the same. `needs_blob` fetches existing blobs for the duplicate check.
+/// Returns whether the layer was added and the digest of the attachment manifest now tagged.
 async fn append_layer(
     store: &Store,
     digest: &Digest,
@@ -330,7 +335,7 @@ async fn append_layer(
     layer: &NewLayer,
     is_duplicate: impl Fn(&Descriptor, Option<&[u8]>) -> bool,
     needs_blob: bool,
-) -> Result<bool, SigstoreError> {
+) -> Result<(bool, Digest), SigstoreError> {
     let tag = kind.tag(digest);
     let location = format!("{}:{tag}", store.location());
     let existing = get_optional_manifest(store, &tag).await?;
@@ -344,7 +349,7 @@ async fn append_layer(
                     None
                 };
                 if is_duplicate(d, blob.as_deref()) {
-                    return Ok(false);
+                    return Ok((false, m.digest.clone()));
                 }
             }
             let config = store
@@ -356,10 +361,10 @@ async fn append_layer(
     };
     store.put_blob(&layer.blob).await?;
     store.put_blob(&appended.config).await?;
-    store
+    let written = store
         .put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag))
         .await?;
-    Ok(true)
+    Ok((true, written))
 }
 
 /// Fetch every layer of the attachment manifest at `kind`'s tag as candidates.
@@ -526,17 +531,19 @@ pub async fn attest<S: Signer>(
     let public = key.public_key().clone();
     let tag = Attachment::Attestation.tag(&m.digest);
     if options.replace {
-        replace_attestations(store, &m.digest, &options.predicate_type, &layer).await?;
+        let manifest_digest =
+            replace_attestations(store, &m.digest, &options.predicate_type, &layer).await?;
         return Ok(SignedManifest {
             digest: m.digest,
             tag,
+            manifest_digest,
             added: true,
             payload: statement,
             signature: Vec::new(),
             tlog_entry: None,
         });
     }
-    let added = append_layer(
+    let (added, manifest_digest) = append_layer(
         store,
         &m.digest,
         Attachment::Attestation,
@@ -558,6 +565,7 @@ pub async fn attest<S: Signer>(
     Ok(SignedManifest {
         digest: m.digest,
         tag,
+        manifest_digest,
         added,
         payload: statement,
         signature: Vec::new(),
@@ -570,7 +578,7 @@ async fn replace_attestations(
     digest: &Digest,
     predicate_type: &str,
     layer: &NewLayer,
-) -> Result<(), SigstoreError> {
+) -> Result<Digest, SigstoreError> {
     let tag = Attachment::Attestation.tag(digest);
     let location = format!("{}:{tag}", store.location());
     let appended = match get_optional_manifest(store, &tag).await? {
@@ -599,10 +607,9 @@ async fn replace_attestations(
     };
     store.put_blob(&layer.blob).await?;
     store.put_blob(&appended.config).await?;
-    store
+    Ok(store
         .put_manifest(&appended.manifest, media_types::OCI_MANIFEST, Some(&tag))
-        .await?;
-    Ok(())
+        .await?)
 }
 
 /// Verify an image's attestations (`.att` layers and in-toto bundle referrers), optionally of

@@ -1,6 +1,6 @@
 //! `hallmark sign` / `verify` against the shared registry.
 
-use crate::util::{World, sig_tag, signature_layers, tags};
+use crate::util::{World, get_manifest, sha256, sig_tag, signature_layers, tags};
 
 #[test]
 fn sign_and_verify_by_tag_and_by_digest() {
@@ -71,7 +71,27 @@ fn many_images_in_one_call_and_the_json_shape() {
         assert_eq!(entry["signed"][0]["digest"], image.digest.as_str());
         assert_eq!(entry["signed"][0]["tag"], sig_tag(&image.digest).as_str());
         assert_eq!(entry["signed"][0]["added"], true);
+        // The digest of the `.sig` manifest written is the one the registry now serves there.
+        let (_, sig_manifest) = get_manifest(&image.path, &sig_tag(&image.digest));
+        assert_eq!(
+            entry["signed"][0]["signature_manifest_digest"],
+            sha256(&sig_manifest).as_str(),
+            "sign -o json: expected the digest of the .sig manifest, found:\n{out}"
+        );
     }
+    // Signing again adds nothing and reports the `.sig` manifest already there.
+    let again = w
+        .hm(["sign", "-o", "json", "--key", "k.key", refs[0]])
+        .pw("pw")
+        .run();
+    again.success();
+    let again = again.json();
+    assert_eq!(again[0]["signed"][0]["added"], false, "{again}");
+    assert_eq!(
+        again[0]["signed"][0]["signature_manifest_digest"],
+        signed[0]["signed"][0]["signature_manifest_digest"],
+        "{again}"
+    );
 
     let mut args = vec!["verify", "-o", "json", "--key", "k.pub"];
     args.extend(&refs);

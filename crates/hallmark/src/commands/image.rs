@@ -146,6 +146,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
             json!({"reference": image.to_string(), "key": key.reference(), "signed": signed.iter().map(|s| json!({
                 "digest": s.digest.to_string(),
                 "tag": s.tag,
+                "signature_manifest_digest": s.manifest_digest.to_string(),
                 "added": s.added,
                 "tlog": s.tlog_entry.as_ref().map(|e| json!({"log_index": e.log_index, "uuid": e.leaf_uuid(), "integrated_time": e.integrated_time, "log_id": e.log_id})),
             })).collect::<Vec<_>>()})
