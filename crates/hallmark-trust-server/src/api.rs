@@ -83,6 +83,7 @@ pub struct State {
     auth: Auth,
     gun_prefixes: Vec<String>,
     refresh: time::Duration,
+    lifetimes: validation::Lifetimes,
     cache_ttl: Option<Duration>,
     cache: RwLock<HashMap<String, Arc<RepoCache>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -106,6 +107,7 @@ impl State {
             auth: config.auth.clone(),
             gun_prefixes: config.gun_prefixes.clone(),
             refresh: config.timestamp_refresh,
+            lifetimes: config.lifetimes,
             cache_ttl,
             cache: RwLock::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
@@ -679,6 +681,7 @@ async fn refresh_timestamp(state: &State, gun: &str) -> Result<(), NotaryError> 
         &keys,
         now,
         state.refresh,
+        state.lifetimes.timestamp,
     ) {
         match state
             .storage
@@ -702,6 +705,101 @@ async fn refresh_timestamp(state: &State, gun: &str) -> Result<(), NotaryError> 
     }
     state.invalidate(gun);
     Ok(())
+}
+
+/// Starts the background re-signing: every `interval` (first tick after one interval), the
+/// next `batch` GUNs in name order (wrapping around) are looked at with [`resign_gun`]. Stops
+/// when `stop` turns true (checked between GUNs, so a re-signing is never cut short).
+pub fn spawn_resigner(
+    state: Arc<State>,
+    interval: Duration,
+    batch: usize,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut cursor = String::new();
+        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.changed() => return,
+            }
+            let guns = match state.storage.guns_after(&cursor, limit).await {
+                Ok(g) => g,
+                Err(_) => continue,
+            };
+            match guns.last() {
+                Some(last) if guns.len() >= batch => cursor = last.clone(),
+                _ => cursor.clear(),
+            }
+            for gun in guns {
+                if *stop.borrow() {
+                    return;
+                }
+                // A failure (database, unsealing) is retried on the next round.
+                let _ = resign_gun(&state, &gun).await;
+            }
+        }
+    })
+}
+
+/// Re-signs `gun`'s timestamp, and its snapshot when the server holds the snapshot key, if
+/// either is within its re-signing threshold of expiry ([`validation::resign`]): one
+/// transaction under the GUN's update lock, with a changefeed record for the timestamp, then
+/// the cached files are dropped. A racing update (another process on the same PostgreSQL
+/// database) wins: the re-signing then fails on the version check and is skipped. Returns
+/// whether anything was stored.
+pub async fn resign_gun(state: &State, gun: &str) -> Result<bool, NotaryError> {
+    let lock = state.gun_lock(gun);
+    let _guard = lock.lock().await;
+    let current = state.storage.current(gun).await.map_err(storage_error)?;
+    let (Some(root), Some(ts), Some(snapshot)) = (
+        current.get("root"),
+        current.get("timestamp"),
+        current.get("snapshot"),
+    ) else {
+        return Ok(false);
+    };
+    let now = OffsetDateTime::now_utc();
+    if !validation::resign_due(&snapshot.data, &ts.data, now, &state.lifetimes) {
+        return Ok(false);
+    }
+    let keys = state.server_keys(gun).await?;
+    let files = validation::resign(
+        &root.data,
+        &snapshot.data,
+        &ts.data,
+        &keys,
+        now,
+        &state.lifetimes,
+    )
+    .map_err(|e| e.to_notary())?;
+    if files.is_empty() {
+        return Ok(false);
+    }
+    let new: Vec<NewFile<'_>> = files
+        .iter()
+        .map(|u| NewFile {
+            role: &u.role,
+            version: u.version,
+            data: &u.data,
+        })
+        .collect();
+    let result = state.storage.apply(gun, &new).await;
+    state.invalidate(gun);
+    match result {
+        Ok(_) => {
+            state
+                .metrics
+                .timestamps_signed
+                .fetch_add(1, Ordering::Relaxed);
+            Ok(true)
+        }
+        Err(StorageError::OldVersion { .. }) => Ok(false),
+        Err(e) => Err(storage_error(e)),
+    }
 }
 
 /// Parses the uploaded parts into updates (Notary's handler order of errors).
@@ -772,9 +870,15 @@ async fn update(
         .map(|(r, f)| (r, f.data))
         .collect();
     let keys = state.server_keys(gun).await?;
-    let apply =
-        validation::validate_update(gun, &current, updates, &keys, OffsetDateTime::now_utc())
-            .map_err(|e: ValidationError| e.to_notary())?;
+    let apply = validation::validate_update_with(
+        gun,
+        &current,
+        updates,
+        &keys,
+        OffsetDateTime::now_utc(),
+        &state.lifetimes,
+    )
+    .map_err(|e: ValidationError| e.to_notary())?;
     let files: Vec<NewFile<'_>> = apply
         .iter()
         .map(|u| NewFile {

@@ -10,6 +10,16 @@
 //! - [`api`]: the HTTP routes (axum 0.8), caching of current metadata per GUN.
 //! - [`auth`], [`tls`]: who may write; TLS listener.
 //!
+//! Server-signed metadata is kept fresh by a background task: every
+//! `resign_interval` it looks at the next `resign_batch` GUNs (round robin) and, for each
+//! whose timestamp is in the last quarter of its 14-day lifetime, or whose server-held
+//! snapshot is in the last quarter of its 3-year lifetime, stores a re-signed snapshot and/or
+//! timestamp (version + 1) in one transaction with a changefeed record, as an update does.
+//! notary-server itself re-signs only when an expired timestamp or snapshot is read; hallmark
+//! keeps that on-read path (within `timestamp_refresh` of expiry) as a fallback. A snapshot
+//! signed by the client cannot be re-signed: once it expires the server keeps serving it and
+//! clients refuse it as expired.
+//!
 //! The TUF model, canonical JSON and signatures are `hallmark-tuf`'s.
 
 pub mod api;
@@ -63,6 +73,17 @@ pub struct Config {
     pub current_max_age: u32,
     /// `max-age` of consistent (hash- or version-addressed) metadata (Notary: 30 days).
     pub consistent_max_age: u32,
+    /// Internal (tests only; no command-line flag): lifetimes of server-signed metadata and
+    /// the background re-signing thresholds. Defaults: Notary's 14 days / 3 years, re-signed in
+    /// the last quarter of each.
+    #[doc(hidden)]
+    pub lifetimes: validation::Lifetimes,
+    /// Internal (tests only): how often the background task looks for metadata to re-sign.
+    #[doc(hidden)]
+    pub resign_interval: Duration,
+    /// Internal (tests only): at most this many GUNs are looked at per background tick.
+    #[doc(hidden)]
+    pub resign_batch: usize,
 }
 
 impl Config {
@@ -80,6 +101,9 @@ impl Config {
             key_passphrase: None,
             current_max_age: 300,
             consistent_max_age: 2_592_000,
+            lifetimes: validation::Lifetimes::default(),
+            resign_interval: Duration::from_secs(60),
+            resign_batch: 100,
         }
     }
 }
@@ -175,6 +199,13 @@ impl Server {
             .local_addr()
             .map_err(io("the listener's address"))?;
         check_auth(&addr, &config)?;
+        config.lifetimes.check().map_err(ServerError::Config)?;
+        if config.resign_interval.is_zero() || config.resign_batch == 0 {
+            return Err(ServerError::Config(format!(
+                "re-signing: expected a positive interval and batch, found {:?} and {}",
+                config.resign_interval, config.resign_batch
+            )));
+        }
         let lock = lock_data_dir(&config)?;
         let storage = match &config.database {
             None => Storage::open_sqlite(&config.data_dir).await?,
@@ -206,6 +237,13 @@ impl Server {
             None => None,
         };
         let state = Arc::new(api::State::new(storage.clone(), sealer, &config));
+        let (resign_stop, resign_stopped) = tokio::sync::watch::channel(false);
+        let resigner = api::spawn_resigner(
+            state.clone(),
+            config.resign_interval,
+            config.resign_batch,
+            resign_stopped,
+        );
         let app = api::router(state);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -233,6 +271,9 @@ impl Server {
                     .await
                 }
             };
+            // The re-signing task stops between GUNs (one re-signing is one transaction).
+            let _ = resign_stop.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(30), resigner).await;
             let _ = tokio::time::timeout(Duration::from_secs(10), storage.close()).await;
             served.map_err(io("serving HTTP"))
         });

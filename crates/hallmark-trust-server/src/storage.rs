@@ -284,6 +284,17 @@ impl Storage {
         })
     }
 
+    /// Up to `limit` GUNs that have a timestamp, in name order, after `after` (for the
+    /// background re-signing's round robin).
+    pub async fn guns_after(&self, after: &str, limit: i64) -> Result<Vec<String>> {
+        let sql = "SELECT DISTINCT gun FROM tuf_files WHERE role = 'timestamp' AND gun > $1 \
+                   ORDER BY gun LIMIT $2";
+        with_pool!(self, pool => {
+            let rows = sqlx::query_scalar(sql).bind(after).bind(limit).fetch_all(pool).await?;
+            Ok(rows)
+        })
+    }
+
     /// The file of `role` at `version`.
     pub async fn by_version(
         &self,

@@ -35,6 +35,51 @@ pub const TIMESTAMP_LIFETIME: Duration = Duration::days(14);
 /// How long a server-generated snapshot is valid (Notary's default: 3 years of Go's `Year`).
 pub const SNAPSHOT_LIFETIME: Duration = Duration::days(3 * 365);
 
+/// Lifetimes of server-signed metadata and how close to expiry the server's background task
+/// re-signs it. Internal: the defaults are Notary's lifetimes (timestamp 14 days, snapshot 3
+/// years) and re-signing in the last quarter of each; only tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Lifetime of a server-signed timestamp.
+    pub timestamp: Duration,
+    /// Re-sign the timestamp when it expires within this (must be below `timestamp`).
+    pub timestamp_resign_within: Duration,
+    /// Lifetime of a server-generated snapshot.
+    pub snapshot: Duration,
+    /// Re-sign a server-held snapshot when it expires within this (must be below `snapshot`).
+    pub snapshot_resign_within: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            timestamp: TIMESTAMP_LIFETIME,
+            timestamp_resign_within: TIMESTAMP_LIFETIME / 4,
+            snapshot: SNAPSHOT_LIFETIME,
+            snapshot_resign_within: SNAPSHOT_LIFETIME / 4,
+        }
+    }
+}
+
+impl Lifetimes {
+    /// Checks that each threshold is positive and below its lifetime (else every re-signed
+    /// file would be due again at once).
+    pub fn check(&self) -> Result<(), String> {
+        for (name, lifetime, within) in [
+            ("timestamp", self.timestamp, self.timestamp_resign_within),
+            ("snapshot", self.snapshot, self.snapshot_resign_within),
+        ] {
+            if !(within.is_positive() && within < lifetime) {
+                return Err(format!(
+                    "{name} re-signing threshold: expected more than 0 and less than the \
+                     lifetime {lifetime}, found {within}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One file of an update (uploaded or generated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Update {
@@ -240,6 +285,25 @@ pub fn validate_update(
     updates: Vec<Update>,
     server_keys: &[ServerKey],
     now: OffsetDateTime,
+) -> Result<Vec<Update>, ValidationError> {
+    validate_update_with(
+        gun,
+        current,
+        updates,
+        server_keys,
+        now,
+        &Lifetimes::default(),
+    )
+}
+
+/// [`validate_update`] with the lifetimes of the generated snapshot and timestamp.
+pub fn validate_update_with(
+    gun: &str,
+    current: &BTreeMap<String, Vec<u8>>,
+    updates: Vec<Update>,
+    server_keys: &[ServerKey],
+    now: OffsetDateTime,
+    lifetimes: &Lifetimes,
 ) -> Result<Vec<Update>, ValidationError> {
     let mut roles: BTreeMap<String, Update> = BTreeMap::new();
     for u in updates {
@@ -472,7 +536,7 @@ pub fn validate_update(
         })?;
         let signed = json!({
             "_type": "Snapshot",
-            "expires": go_rfc3339_nano(now + SNAPSHOT_LIFETIME),
+            "expires": go_rfc3339_nano(now + lifetimes.snapshot),
             "meta": meta,
             "version": version,
         });
@@ -510,6 +574,7 @@ pub fn validate_update(
         &snapshot_bytes,
         server_keys,
         now,
+        lifetimes.timestamp,
     )?);
     Ok(apply)
 }
@@ -531,21 +596,23 @@ fn signing_keys<'a>(
     (!keys.is_empty() && keys.len() as u64 >= r.threshold).then_some(keys)
 }
 
-/// A new timestamp over `snapshot`: version = previous + 1, expiring [`TIMESTAMP_LIFETIME`]
-/// after `now`, signed with the server's timestamp key(s) that `root` lists.
+/// A new timestamp over `snapshot`: version = previous + 1, expiring `lifetime` (Notary:
+/// [`TIMESTAMP_LIFETIME`]) after `now`, signed with the server's timestamp key(s) that `root`
+/// lists.
 pub fn generate_timestamp(
     root: &Root,
     previous: Option<&[u8]>,
     snapshot: &[u8],
     server_keys: &[ServerKey],
     now: OffsetDateTime,
+    lifetime: Duration,
 ) -> Result<Update, ValidationError> {
     let keys = signing_keys(root, "timestamp", server_keys)
         .ok_or_else(|| ValidationError::BadRoot("no timestamp keys exist on the server".into()))?;
     let version = previous.map_or(0, version_of) + 1;
     let signed = json!({
         "_type": "Timestamp",
-        "expires": go_rfc3339_nano(now + TIMESTAMP_LIFETIME),
+        "expires": go_rfc3339_nano(now + lifetime),
         "meta": {"snapshot": file_meta(snapshot)},
         "version": version,
     });
@@ -567,13 +634,108 @@ pub fn refresh_timestamp(
     server_keys: &[ServerKey],
     now: OffsetDateTime,
     margin: Duration,
+    lifetime: Duration,
 ) -> Option<Update> {
     let ts: Signed<Timestamp> = Signed::parse(timestamp, "timestamp").ok()?;
     if ts.signed.expires.at - now > margin {
         return None;
     }
     let root: Signed<Root> = Signed::parse(root_bytes, "root").ok()?;
-    generate_timestamp(&root.signed, Some(timestamp), snapshot, server_keys, now).ok()
+    generate_timestamp(
+        &root.signed,
+        Some(timestamp),
+        snapshot,
+        server_keys,
+        now,
+        lifetime,
+    )
+    .ok()
+}
+
+/// When a stored snapshot or timestamp (`role`) expires (`None` if it does not parse).
+pub fn expiry_of(bytes: &[u8], role: &str) -> Option<OffsetDateTime> {
+    match role {
+        "timestamp" => Signed::<Timestamp>::parse(bytes, role)
+            .ok()
+            .map(|t| t.signed.expires.at),
+        "snapshot" => Signed::<Snapshot>::parse(bytes, role)
+            .ok()
+            .map(|t| t.signed.expires.at),
+        _ => None,
+    }
+}
+
+/// Whether the background re-signing has anything to do for these current files: the
+/// timestamp expires within its threshold, or the snapshot within its own (whether the server
+/// holds the snapshot key is decided by [`resign`]).
+pub fn resign_due(
+    snapshot: &[u8],
+    timestamp: &[u8],
+    now: OffsetDateTime,
+    lifetimes: &Lifetimes,
+) -> bool {
+    let due = |bytes: &[u8], role: &str, within: Duration| {
+        expiry_of(bytes, role).is_none_or(|at| at - now <= within)
+    };
+    due(timestamp, "timestamp", lifetimes.timestamp_resign_within)
+        || due(snapshot, "snapshot", lifetimes.snapshot_resign_within)
+}
+
+/// The files the background re-signing stores for a GUN whose current files are `root`,
+/// `snapshot` and `timestamp`: a new snapshot (same `meta`, version + 1, expiring
+/// `lifetimes.snapshot` after `now`) when the snapshot expires within its threshold and
+/// `root` lists server-held snapshot keys meeting its threshold, then a new timestamp (over
+/// the new or the current snapshot) when a snapshot was re-signed or the timestamp expires
+/// within its threshold. Empty when nothing is due or the server cannot sign: a client-held
+/// snapshot is never re-signed, so after it expires the server keeps serving it (with fresh
+/// timestamps) and clients refuse it as expired, which is how they detect a freeze.
+pub fn resign(
+    root: &[u8],
+    snapshot: &[u8],
+    timestamp: &[u8],
+    server_keys: &[ServerKey],
+    now: OffsetDateTime,
+    lifetimes: &Lifetimes,
+) -> Result<Vec<Update>, ValidationError> {
+    let root: Signed<Root> = parse(root, "root").map_err(ValidationError::Validation)?;
+    let mut out = Vec::new();
+    let snapshot_due = expiry_of(snapshot, "snapshot")
+        .is_none_or(|at| at - now <= lifetimes.snapshot_resign_within);
+    let mut snapshot_bytes = snapshot.to_vec();
+    if snapshot_due && let Some(keys) = signing_keys(&root.signed, "snapshot", server_keys) {
+        let meta = serde_json::from_slice::<Value>(snapshot)
+            .ok()
+            .and_then(|v| v.get("signed")?.get("meta").cloned())
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        let version = version_of(snapshot) + 1;
+        let signed = json!({
+            "_type": "Snapshot",
+            "expires": go_rfc3339_nano(now + lifetimes.snapshot),
+            "meta": meta,
+            "version": version,
+        });
+        let data = sign_metadata(&signed, &keys)
+            .map_err(|e| ValidationError::Validation(e.to_string()))?;
+        snapshot_bytes = data.clone();
+        out.push(Update {
+            role: "snapshot".into(),
+            version,
+            data,
+        });
+    }
+    let timestamp_due = expiry_of(timestamp, "timestamp")
+        .is_none_or(|at| at - now <= lifetimes.timestamp_resign_within);
+    if !out.is_empty() || timestamp_due {
+        out.push(generate_timestamp(
+            &root.signed,
+            Some(timestamp),
+            &snapshot_bytes,
+            server_keys,
+            now,
+            lifetimes.timestamp,
+        )?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

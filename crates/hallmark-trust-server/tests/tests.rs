@@ -3,5 +3,6 @@
 mod api;
 mod auth;
 mod postgres;
+mod resign;
 mod util;
 mod vectors;
