@@ -37,3 +37,30 @@ pub fn process_alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// The shell loop behind [`watchdog`]: `$1` is the test process, `$2` the server to stop.
+const WATCHDOG: &str = r#"while kill -0 "$1" 2>/dev/null; do sleep 0.5; done
+kill -TERM "$2" 2>/dev/null
+i=0
+while kill -0 "$2" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+kill -KILL "$2" 2>/dev/null
+exit 0"#;
+
+/// Starts a `sh` watchdog that stops `child_pid` (TERM, then KILL after 2 s) once the current
+/// process is gone. A server kept in a `static` is never dropped when a test process exits (one
+/// process per test under nextest), and a leaked server would also keep the test runner's output
+/// pipe open; the watchdog ends both. Kill the returned child when the server is stopped
+/// normally.
+pub fn watchdog(child_pid: u32) -> std::process::Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg("sh")
+        .arg(std::process::id().to_string())
+        .arg(child_pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the watchdog shell for pid {child_pid}: {e}"))
+}

@@ -13,9 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A `hallmark trust serve` child process (killed by PID on drop).
+/// A `hallmark trust serve` child process (killed by PID on drop, or by a watchdog when the
+/// test process ends without dropping it, as a server kept in a `static` does).
 pub struct TrustServe {
     child: Child,
+    watchdog: Child,
     /// `https://127.0.0.1:PORT` (or `http://` without TLS).
     pub url: String,
     log: PathBuf,
@@ -47,6 +49,7 @@ impl TrustServe {
                 .arg(&pki.server_key);
         }
         let mut child = cmd.spawn().unwrap();
+        let watchdog = hallmark_testutil::process::watchdog(child.id());
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
@@ -64,6 +67,7 @@ impl TrustServe {
         let scheme = if pki.is_some() { "https" } else { "http" };
         Self {
             child,
+            watchdog,
             url: format!("{scheme}://127.0.0.1:{port}"),
             log,
         }
@@ -84,6 +88,8 @@ impl Drop for TrustServe {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
     }
 }
 
