@@ -11,16 +11,17 @@ use std::sync::OnceLock;
 const ROOT_PW: &str = "root-pass-1";
 const REPO_PW: &str = "repo-pass-1";
 
-/// A trust server over TLS: the real notary-server, or `hallmark trust serve`.
-struct Notary {
+/// A trust server over TLS: the real notary-server, or `hallmark trust serve` (also used by
+/// the `trust_keyref` tests).
+pub(crate) struct Notary {
     _dir: tempfile::TempDir,
     _server: Box<dyn std::any::Any + Send + Sync>,
-    url: String,
-    ca: PathBuf,
+    pub(crate) url: String,
+    pub(crate) ca: PathBuf,
 }
 
 /// The real notary-server + notary-signer 0.7.0, shared by this test binary.
-fn notary() -> Option<&'static Notary> {
+pub(crate) fn notary() -> Option<&'static Notary> {
     static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
     SHARED
         .get_or_init(|| {
@@ -41,7 +42,7 @@ fn notary() -> Option<&'static Notary> {
 }
 
 /// `hallmark trust serve` over TLS (SQLite), shared by this test binary.
-fn hallmark_serve() -> Option<&'static Notary> {
+pub(crate) fn hallmark_serve() -> Option<&'static Notary> {
     static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
     SHARED
         .get_or_init(|| {

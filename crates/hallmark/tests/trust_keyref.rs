@@ -7,68 +7,16 @@
 use crate::util::{World, unique};
 use hallmark_testutil::{
     moto::{self, MotoServer},
-    notary::{NotaryCli, NotaryServer, Pki, notary_available},
+    notary::NotaryCli,
     softhsm::{self, SoftHsm},
     vault::VaultFixture,
 };
 use serde_json::Value;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 
 const ROOT_PW: &str = "root-pass-keyref";
 const REPO_PW: &str = "repo-pass-keyref";
 
-/// A trust server over TLS: the real notary-server + notary-signer 0.7.0, or `hallmark trust
-/// serve`; each shared by this module's tests.
-struct Notary {
-    _dir: tempfile::TempDir,
-    _server: Box<dyn std::any::Any + Send + Sync>,
-    url: String,
-    ca: PathBuf,
-}
-
-fn notary() -> Option<&'static Notary> {
-    static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
-    SHARED
-        .get_or_init(|| {
-            if !notary_available() {
-                return None;
-            }
-            let dir = tempfile::tempdir().unwrap();
-            let pki = Pki::new(&dir.path().join("pki"));
-            let server = NotaryServer::start(&pki);
-            Some(Notary {
-                ca: pki.ca_cert.clone(),
-                url: server.url(),
-                _dir: dir,
-                _server: Box::new(server),
-            })
-        })
-        .as_ref()
-}
-
-/// `hallmark trust serve` over TLS (SQLite).
-fn hallmark_serve() -> Option<&'static Notary> {
-    static SHARED: OnceLock<Option<Notary>> = OnceLock::new();
-    SHARED
-        .get_or_init(|| {
-            // The notary CLI checks what is published.
-            if !notary_available() {
-                return None;
-            }
-            let dir = tempfile::tempdir().unwrap();
-            let pki = Pki::new(&dir.path().join("pki"));
-            let server =
-                crate::trust_serve::TrustServe::start(&dir.path().join("data"), Some(&pki), &[]);
-            Some(Notary {
-                ca: pki.ca_cert.clone(),
-                url: server.url.clone(),
-                _dir: dir,
-                _server: Box::new(server),
-            })
-        })
-        .as_ref()
-}
+use crate::trust_client::{Notary, hallmark_serve, notary};
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
