@@ -25,14 +25,13 @@
 //! cli.run(["init", "-p", "example.com/app"]).assert_success();
 //! ```
 
-use crate::process::{free_port, process_alive, signal};
+use crate::process::{drain, free_port, process_alive, signal, wait_bounded};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
-use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -449,36 +448,6 @@ fn run_bounded(mut cmd: Command, timeout: Duration, input: Option<&str>) -> Nota
         success: !timed_out && status.is_some_and(|s| s.success()),
         stdout,
         stderr,
-    }
-}
-
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut pipe) = pipe {
-            // A read error only truncates the captured output.
-            let _ = pipe.read_to_end(&mut buf);
-        }
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-fn wait_bounded(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, bool) {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(2);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return (Some(status), false),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                return (child.wait().ok(), true);
-            }
-            Ok(None) => {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(e) => panic!("waiting for child process: {e}"),
-        }
     }
 }
 

@@ -2,8 +2,11 @@
 
 use std::{
     fs,
+    io::Read,
     net::TcpListener,
-    process::{Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
+    thread,
+    time::{Duration, Instant},
 };
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -63,4 +66,36 @@ pub fn watchdog(child_pid: u32) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start the watchdog shell for pid {child_pid}: {e}"))
+}
+
+/// Reads a child's pipe to the end on a thread (so a chatty child cannot block).
+pub(crate) fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            // A read error only truncates the captured output.
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Polls `try_wait` until the child exits or `timeout` passes (then kills and reaps it).
+pub(crate) fn wait_bounded(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, bool) {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return (Some(status), false),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                return (child.wait().ok(), true);
+            }
+            Ok(None) => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => panic!("waiting for child process: {e}"),
+        }
+    }
 }

@@ -18,14 +18,13 @@
 //! assert!(verdict.success, "{verdict}");
 //! ```
 
+use crate::process::{drain, wait_bounded};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::json;
 use tempfile::TempDir;
@@ -351,37 +350,6 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration) -> SkopeoResult {
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut pipe) = pipe {
-            // A read error only truncates the captured output.
-            let _ = pipe.read_to_end(&mut buf);
-        }
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-/// Polls `try_wait` until the child exits or `timeout` passes (then kills and reaps it).
-fn wait_bounded(child: &mut Child, timeout: Duration) -> (Option<std::process::ExitStatus>, bool) {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(2);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return (Some(status), false),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                return (child.wait().ok(), true);
-            }
-            Ok(None) => {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(e) => panic!("waiting for child process: {e}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,7 +415,7 @@ mod tests {
     fn timeout_kills_the_child() {
         let mut cmd = Command::new("sleep");
         cmd.arg("30");
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let r = run_with_timeout(cmd, Duration::from_millis(200));
         assert!(!r.success);
         assert!(r.stderr.contains("killed after"), "{r}");
