@@ -8,12 +8,14 @@
 //! `hallmark-tuf`'s pure functions; this crate does the I/O around them and writes the cache
 //! only after verification.
 
+pub mod config;
 pub mod error;
 pub mod external;
 pub mod remote;
 pub mod repo;
 pub mod trustdir;
 
+pub use config::{ClientConfig, Login, LoginSource};
 pub use error::TrustError;
 pub use external::{KeyRefSigner, RoleSigner};
 pub use remote::Remote;

@@ -6,12 +6,14 @@ use hallmark_core::ImageRef;
 use hallmark_oci::{
     Credentials, HttpPolicy, RegistryClient, RegistryOptions, Store, layout::Layout,
 };
+use hallmark_trust_client::{Login, LoginSource};
 use std::{
     collections::HashMap,
     io::IsTerminal as _,
     path::PathBuf,
     sync::{Arc, Mutex, OnceLock},
 };
+use zeroize::Zeroizing;
 
 /// Shared per-invocation state.
 pub(crate) struct Context {
@@ -22,19 +24,24 @@ pub(crate) struct Context {
     pub(crate) output: OutputFormat,
     pub(crate) max_workers: usize,
     layouts: Mutex<HashMap<PathBuf, Layout>>,
+    /// The registry login presented to trust servers' token realms.
+    trust_login: LoginSource,
 }
 
 impl Context {
     pub(crate) fn new(global: &GlobalArgs) -> Result<Arc<Self>> {
         let mut options = RegistryOptions::default();
+        let mut trust_login = LoginSource::DockerConfig;
         if global.allow_http_registry {
             options.http = HttpPolicy::AllowInsecureHttp;
         }
         if let Some(username) = &global.registry_username {
-            crate::commands::trust::client::set_registry_login(
-                username,
-                global.registry_password.as_deref(),
-            );
+            if !username.is_empty() {
+                trust_login = LoginSource::Given(Login {
+                    username: username.clone(),
+                    password: Zeroizing::new(global.registry_password.clone().unwrap_or_default()),
+                });
+            }
             options.credentials = Credentials::Basic {
                 username: username.clone(),
                 password: global.registry_password.clone().unwrap_or_default(),
@@ -58,7 +65,14 @@ impl Context {
             output: global.output,
             max_workers: global.max_workers.max(1),
             layouts: Mutex::new(HashMap::new()),
+            trust_login,
         }))
+    }
+
+    /// The registry login trust servers see: `--registry-username`/`--registry-password`,
+    /// else docker's config for the image's registry.
+    pub(crate) fn trust_login(&self) -> LoginSource {
+        self.trust_login.clone()
     }
 
     /// The registry client.

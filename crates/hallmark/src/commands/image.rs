@@ -317,7 +317,7 @@ fn signer_text(signatures: &[VerifiedSignature]) -> String {
 pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
     let images = parse_all(&a.images)?;
     // DOCKER_CONTENT_TRUST: tags resolve through signed trust data, not the registry's tag.
-    let images = crate::commands::trust::client::content_trust_images(images).await?;
+    let images = crate::commands::trust::client::content_trust_images(ctx, images).await?;
     let certificates = certificate_policy(&a)?;
     if a.require_tlog
         && a.key.is_empty()
@@ -558,7 +558,7 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
 pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
     let src = parse_image(&a.src)?;
     // DOCKER_CONTENT_TRUST: the source tag resolves through signed trust data.
-    let src = crate::commands::trust::client::content_trust_image(src).await?;
+    let src = crate::commands::trust::client::content_trust_image(ctx, src).await?;
     let dst = parse_image(&a.dst)?;
     if dst.digest().is_some() {
         anyhow::bail!(

@@ -6,7 +6,8 @@ use clap::{Args, Subcommand};
 use hallmark_core::{Digest, ImageRef, RegistryRef};
 use hallmark_trust_client::repo::{self, Draft};
 use hallmark_trust_client::{
-    KeyRefSigner, Passphrases, Remote, Repository, RoleSigner, RootTrust, TrustDir, TrustError,
+    ClientConfig, KeyRefSigner, Passphrases, Repository, RoleSigner, RootTrust, TrustDir,
+    TrustError,
 };
 use hallmark_tuf::keyfile::{self, KeyFileError};
 use hallmark_tuf::verify::{RELEASES_ROLE, TARGETS_ROLE};
@@ -264,31 +265,15 @@ pub(crate) fn parse_repo(s: &str) -> Result<(RegistryRef, String)> {
     Ok((r, gun))
 }
 
-fn default_server(r: &RegistryRef) -> String {
-    if r.is_docker_hub() {
-        "https://notary.docker.io".to_string()
-    } else {
-        format!("https://{}", r.registry)
-    }
-}
-
-/// The repository handle for `r` with the server, CA and root trust of `args`.
-pub(crate) fn open_repository(
-    args: &TrustServerArgs,
-    r: &RegistryRef,
-    gun: &str,
-) -> Result<Repository> {
-    let server = args.server.clone().unwrap_or_else(|| default_server(r));
-    let ca = match &args.tls_ca {
+/// The trust client settings of `args`, with the registry login of the command line (else
+/// docker's config).
+pub(crate) fn client_config(ctx: &Context, args: &TrustServerArgs) -> Result<ClientConfig> {
+    let tls_ca = match &args.tls_ca {
         Some(p) => {
             Some(std::fs::read(p).with_context(|| format!("reading --tls-ca {}", p.display()))?)
         }
-        None => docker_tls_ca(&server),
+        None => None,
     };
-    let mut remote = Remote::new(&server, ca.as_deref())?;
-    if let Some((user, pass)) = registry_credentials(r)? {
-        remote = remote.with_credentials(user, pass);
-    }
     let root_trust = if args.disable_tofu {
         RootTrust::CachedOnly
     } else if !args.root_key_ids.is_empty() {
@@ -296,78 +281,22 @@ pub(crate) fn open_repository(
     } else {
         RootTrust::TrustOnFirstUse
     };
-    Ok(Repository {
-        gun: gun.to_string(),
-        remote,
-        dir: trust_dir(args.trust_dir.as_ref())?,
+    Ok(ClientConfig {
+        server: args.server.clone(),
+        tls_ca,
+        trust_dir: trust_dir(args.trust_dir.as_ref())?,
         root_trust,
+        login: ctx.trust_login(),
     })
 }
 
-/// The global `--registry-username`/`--registry-password` (clap also reads them from
-/// `HALLMARK_REGISTRY_USERNAME`/`HALLMARK_REGISTRY_PASSWORD`), recorded once per process by
-/// [`set_registry_login`] when the command's [`Context`] is made: the trust commands reach the
-/// server through helpers (`resolve_digest`, `content_trust_image`) that have no context.
-static REGISTRY_LOGIN: std::sync::OnceLock<(String, Zeroizing<String>)> =
-    std::sync::OnceLock::new();
-
-/// Records the global registry login for the trust server's token realm (first call wins; an
-/// empty user name is no login).
-pub(crate) fn set_registry_login(username: &str, password: Option<&str>) {
-    if !username.is_empty() {
-        let _ = REGISTRY_LOGIN.set((
-            username.to_string(),
-            Zeroizing::new(password.unwrap_or_default().to_string()),
-        ));
-    }
-}
-
-/// The registry's credentials, which docker also presents to the trust server's token realm:
-/// the global `--registry-username`/`--registry-password` (or their env vars), else docker's
-/// `config.json` for the registry looked up as for registry pulls (`credHelpers`, `credsStore`,
-/// then `auths`; `https://index.docker.io/v1/` for Docker Hub). A failing credential helper is
-/// an error, as it is for pulls. An identity token (OAuth refresh token) is not usable with
-/// the basic-auth token request, so the request is then anonymous.
-fn registry_credentials(r: &RegistryRef) -> Result<Option<(String, Zeroizing<String>)>> {
-    if let Some((user, pass)) = REGISTRY_LOGIN.get() {
-        return Ok(Some((user.clone(), pass.clone())));
-    }
-    let registry = if r.is_docker_hub() {
-        "docker.io"
-    } else {
-        r.registry.as_str()
-    };
-    let found = hallmark_oci::docker_credentials(registry)
-        .with_context(|| format!("registry credentials for {registry} from docker's config"))?;
-    Ok(match found {
-        Some(hallmark_oci::DockerCredential::UsernamePassword { username, password }) => {
-            Some((username, password))
-        }
-        Some(other) => {
-            tracing::warn!(
-                registry,
-                credential = ?other,
-                "docker's config holds an identity token for the registry; the trust server's \
-                 token request is anonymous (pass --registry-username/--registry-password)"
-            );
-            None
-        }
-        None => None,
-    })
-}
-
-/// docker's per-host CA: `$DOCKER_CONFIG/tls/<host[:port]>/ca.crt` (else under ~/.docker).
-fn docker_tls_ca(server: &str) -> Option<Vec<u8>> {
-    let url = url::Url::parse(server).ok()?;
-    let host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str()?),
-        None => url.host_str()?.to_string(),
-    };
-    let base = std::env::var_os("DOCKER_CONFIG")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))?;
-    std::fs::read(base.join("tls").join(host).join("ca.crt")).ok()
+/// The repository handle for `r` with the server, CA and root trust of `args`.
+pub(crate) fn open_repository(
+    ctx: &Context,
+    args: &TrustServerArgs,
+    r: &RegistryRef,
+) -> Result<Repository> {
+    Ok(client_config(ctx, args)?.open(r)?)
 }
 
 /// docker's `prompt.Confirm`: `y`/`yes` on a terminal; without one (or with `CI` set) an
@@ -505,7 +434,7 @@ async fn draft_for(repo: &Repository) -> Result<(Draft, bool)> {
     }
 }
 
-pub(crate) async fn signer_add(a: SignerAddArgs) -> Result<ExitCode> {
+pub(crate) async fn signer_add(ctx: &Context, a: SignerAddArgs) -> Result<ExitCode> {
     repo::signer_role(&a.name)?;
     let mut keys = Vec::new();
     for k in &a.keys {
@@ -525,8 +454,8 @@ pub(crate) async fn signer_add(a: SignerAddArgs) -> Result<ExitCode> {
             )?);
         }
     }
-    let (r, gun) = parse_repo(&a.repo)?;
-    let repo = open_repository(&a.server, &r, &gun)?;
+    let (r, _) = parse_repo(&a.repo)?;
+    let repo = open_repository(ctx, &a.server, &r)?;
     println!("Adding signer \"{}\" to {}...", a.name, a.repo);
     let (mut draft, new) = draft_for(&repo).await?;
     if new {
@@ -545,9 +474,9 @@ pub(crate) async fn signer_add(a: SignerAddArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn signer_remove(a: SignerRemoveArgs) -> Result<ExitCode> {
+pub(crate) async fn signer_remove(ctx: &Context, a: SignerRemoveArgs) -> Result<ExitCode> {
     let (r, gun) = parse_repo(&a.repo)?;
-    let repo = open_repository(&a.server, &r, &gun)?;
+    let repo = open_repository(ctx, &a.server, &r)?;
     println!("Removing signer \"{}\" from {}...", a.name, a.repo);
     let data = repo.update(now()).await?.ok_or_else(|| {
         anyhow::anyhow!(
@@ -593,7 +522,7 @@ pub(crate) async fn signer_remove(a: SignerRemoveArgs) -> Result<ExitCode> {
 }
 
 pub(crate) async fn sign(ctx: &Context, a: SignArgs) -> Result<ExitCode> {
-    let (r, gun) = parse_repo(&a.image)?;
+    let (r, _) = parse_repo(&a.image)?;
     let Some(tag) = r.tag.clone() else {
         bail!("{}: expected REPO:TAG, found no tag", a.image);
     };
@@ -620,7 +549,7 @@ pub(crate) async fn sign(ctx: &Context, a: SignArgs) -> Result<ExitCode> {
             manifest.digest
         );
     }
-    let repo = open_repository(&a.server, &r, &gun)?;
+    let repo = open_repository(ctx, &a.server, &r)?;
     let (mut draft, new) = draft_for(&repo).await?;
     let roles = match &external {
         Some(s) if new => bail!(
@@ -658,9 +587,13 @@ pub(crate) async fn sign(ctx: &Context, a: SignArgs) -> Result<ExitCode> {
 }
 
 /// The inspect model of one `REPO[:TAG]`.
-async fn trust_info(args: &TrustServerArgs, name: &str) -> Result<inspect::TrustInfo> {
-    let (r, gun) = parse_repo(name)?;
-    let repo = open_repository(args, &r, &gun)?;
+async fn trust_info(
+    ctx: &Context,
+    args: &TrustServerArgs,
+    name: &str,
+) -> Result<inspect::TrustInfo> {
+    let (r, _) = parse_repo(name)?;
+    let repo = open_repository(ctx, args, &r)?;
     let data = match repo.update(now()).await {
         Ok(Some(d)) => d,
         Ok(None) => bail!("no signatures or cannot access {name}"),
@@ -673,11 +606,11 @@ async fn trust_info(args: &TrustServerArgs, name: &str) -> Result<inspect::Trust
     Ok(inspect::trust_info(&data.verified, name, r.tag.as_deref()))
 }
 
-pub(crate) async fn inspect_cmd(a: InspectArgs) -> Result<ExitCode> {
+pub(crate) async fn inspect_cmd(ctx: &Context, a: InspectArgs) -> Result<ExitCode> {
     let mut failed = false;
     if a.pretty {
         for (i, name) in a.images.iter().enumerate() {
-            match trust_info(&a.server, name).await {
+            match trust_info(ctx, &a.server, name).await {
                 Ok(info) => print!("{}", inspect::render_pretty(&info)),
                 Err(e) => {
                     eprintln!("{e:#}");
@@ -692,7 +625,7 @@ pub(crate) async fn inspect_cmd(a: InspectArgs) -> Result<ExitCode> {
         let mut infos = Vec::new();
         let mut errors = Vec::new();
         for name in &a.images {
-            match trust_info(&a.server, name).await {
+            match trust_info(ctx, &a.server, name).await {
                 Ok(info) => infos.push(info),
                 Err(e) => errors.push(format!("{e:#}")),
             }
@@ -710,7 +643,7 @@ pub(crate) async fn inspect_cmd(a: InspectArgs) -> Result<ExitCode> {
     })
 }
 
-pub(crate) async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
+pub(crate) async fn revoke(ctx: &Context, a: RevokeArgs) -> Result<ExitCode> {
     let (r, gun) = parse_repo(&a.image)?;
     if r.digest.is_some() {
         bail!("cannot use a digest reference for IMAGE:TAG");
@@ -719,7 +652,7 @@ pub(crate) async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
         Some(k) => Some(open_role_signer(k).await?),
         None => None,
     };
-    let repo = open_repository(&a.server, &r, &gun)?;
+    let repo = open_repository(ctx, &a.server, &r)?;
     let data = repo.update(now()).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "could not remove signature for {}: the repository has no trust data",
@@ -795,12 +728,12 @@ pub(crate) async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
 /// Resolves `REPO:TAG` through trust data to its signed digest (`targets/releases`, then
 /// `targets`, as docker pulls).
 pub(crate) async fn resolve_digest(
+    ctx: &Context,
     args: &TrustServerArgs,
     r: &RegistryRef,
-    gun: &str,
     tag: &str,
 ) -> Result<Digest> {
-    let repo = open_repository(args, r, gun)?;
+    let repo = open_repository(ctx, args, r)?;
     let no_data = || TrustError::NoTrustData {
         tag: tag.to_string(),
     };
@@ -812,12 +745,12 @@ pub(crate) async fn resolve_digest(
     ))?)
 }
 
-pub(crate) async fn resolve(a: ResolveArgs) -> Result<ExitCode> {
-    let (r, gun) = parse_repo(&a.image)?;
+pub(crate) async fn resolve(ctx: &Context, a: ResolveArgs) -> Result<ExitCode> {
+    let (r, _) = parse_repo(&a.image)?;
     let Some(tag) = r.tag.clone() else {
         bail!("{}: expected REPO:TAG, found no tag", a.image);
     };
-    match resolve_digest(&a.server, &r, &gun, &tag).await {
+    match resolve_digest(ctx, &a.server, &r, &tag).await {
         Ok(digest) => {
             println!("{digest}");
             Ok(ExitCode::SUCCESS)
@@ -833,9 +766,9 @@ pub(crate) async fn resolve(a: ResolveArgs) -> Result<ExitCode> {
     }
 }
 
-pub(crate) async fn key_rotate(a: KeyRotateArgs) -> Result<ExitCode> {
+pub(crate) async fn key_rotate(ctx: &Context, a: KeyRotateArgs) -> Result<ExitCode> {
     let (r, gun) = parse_repo(&a.repo)?;
-    let repo = open_repository(&a.server, &r, &gun)?;
+    let repo = open_repository(ctx, &a.server, &r)?;
     let data = repo.update(now()).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "{}: the repository has no trust data to rotate keys of",
@@ -881,7 +814,7 @@ pub(crate) async fn key_rotate(a: KeyRotateArgs) -> Result<ExitCode> {
 /// defaults to `latest`), never through the registry's tag. The trust server comes from
 /// `DOCKER_CONTENT_TRUST_SERVER` (else docker's default), its CA from docker's
 /// `$DOCKER_CONFIG/tls/<host:port>/ca.crt`. Other references are returned unchanged.
-pub(crate) async fn content_trust_image(image: ImageRef) -> Result<ImageRef> {
+pub(crate) async fn content_trust_image(ctx: &Context, image: ImageRef) -> Result<ImageRef> {
     if !content_trust_enabled() {
         return Ok(image);
     }
@@ -892,7 +825,6 @@ pub(crate) async fn content_trust_image(image: ImageRef) -> Result<ImageRef> {
         return Ok(image);
     }
     let tag = r.tag.clone().unwrap_or_else(|| "latest".to_string());
-    let gun = format!("{}/{}", r.registry, r.repository);
     let args = TrustServerArgs {
         server: std::env::var(SERVER_ENV).ok().filter(|s| !s.is_empty()),
         tls_ca: None,
@@ -900,11 +832,9 @@ pub(crate) async fn content_trust_image(image: ImageRef) -> Result<ImageRef> {
         root_key_ids: Vec::new(),
         disable_tofu: false,
     };
-    let digest = resolve_digest(&args, r, &gun, &tag)
-        .await
-        .with_context(|| {
-            format!("DOCKER_CONTENT_TRUST is enabled: resolving {image} through trust data")
-        })?;
+    let digest = resolve_digest(ctx, &args, r, &tag).await.with_context(|| {
+        format!("DOCKER_CONTENT_TRUST is enabled: resolving {image} through trust data")
+    })?;
     Ok(ImageRef::Registry(RegistryRef {
         tag: Some(tag),
         digest: Some(digest),
@@ -913,13 +843,16 @@ pub(crate) async fn content_trust_image(image: ImageRef) -> Result<ImageRef> {
 }
 
 /// [`content_trust_image`] for each image, in order.
-pub(crate) async fn content_trust_images(images: Vec<ImageRef>) -> Result<Vec<ImageRef>> {
+pub(crate) async fn content_trust_images(
+    ctx: &Context,
+    images: Vec<ImageRef>,
+) -> Result<Vec<ImageRef>> {
     if !content_trust_enabled() {
         return Ok(images);
     }
     let mut out = Vec::with_capacity(images.len());
     for image in images {
-        out.push(content_trust_image(image).await?);
+        out.push(content_trust_image(ctx, image).await?);
     }
     Ok(out)
 }

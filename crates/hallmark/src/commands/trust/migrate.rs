@@ -33,13 +33,13 @@ pub(crate) struct MigrateArgs {
 }
 
 pub(crate) async fn run(ctx: &Context, a: MigrateArgs) -> Result<ExitCode> {
-    let (r, gun) = parse_repo(&a.repo)?;
+    let (r, _) = parse_repo(&a.repo)?;
     if r.tag.is_some() || r.digest.is_some() {
         bail!("{}: expected a repository without tag or digest", a.repo);
     }
     // Everything that can fail before a registry write: the key, the verified trust data.
     let key = load_signing_key(&a.key)?;
-    let repo = open_repository(&a.server, &r, &gun)?;
+    let repo = open_repository(ctx, &a.server, &r)?;
     let data = repo
         .update(time::OffsetDateTime::now_utc())
         .await?

@@ -38,18 +38,18 @@ pub(crate) async fn run(ctx: &Context, cmd: TrustCommand) -> Result<ExitCode> {
         TrustCommand::Key(client::KeyCommand::Generate(a)) => client::key_generate(a),
         TrustCommand::Key(client::KeyCommand::Load(a)) => client::key_load(a),
         TrustCommand::Key(client::KeyCommand::Rotate(a)) => {
-            client::with_hint(client::key_rotate(a).await)
+            client::with_hint(client::key_rotate(ctx, a).await)
         }
         TrustCommand::Signer(client::SignerCommand::Add(a)) => {
-            client::with_hint(client::signer_add(a).await)
+            client::with_hint(client::signer_add(ctx, a).await)
         }
         TrustCommand::Signer(client::SignerCommand::Remove(a)) => {
-            client::with_hint(client::signer_remove(a).await)
+            client::with_hint(client::signer_remove(ctx, a).await)
         }
         TrustCommand::Sign(a) => client::with_hint(client::sign(ctx, a).await),
-        TrustCommand::Inspect(a) => client::inspect_cmd(a).await,
-        TrustCommand::Revoke(a) => client::with_hint(client::revoke(a).await),
-        TrustCommand::Resolve(a) => client::resolve(a).await,
+        TrustCommand::Inspect(a) => client::inspect_cmd(ctx, a).await,
+        TrustCommand::Revoke(a) => client::with_hint(client::revoke(ctx, a).await),
+        TrustCommand::Resolve(a) => client::resolve(ctx, a).await,
         TrustCommand::Migrate(a) => migrate::run(ctx, a).await,
     }
 }
