@@ -77,8 +77,15 @@ pub(crate) enum Command {
     Key(KeyCommand),
     /// Sign images (cosign `.sig` format, readable by cosign, skopeo and podman).
     Sign(SignArgs),
-    /// Verify image signatures; exits 0 only if every image has a valid signature.
+    /// Verify image signatures (or decide each image under --policy); exits 0 only if every
+    /// image is verified (allowed).
     Verify(VerifyArgs),
+    /// Decide each image under a policy and copy only allowed ones, by the digest verified,
+    /// with their signatures, to an OCI layout, a registry or a docker-archive file.
+    Pull(PullArgs),
+    /// Check, print the schema of, or convert trust policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Attach a signed in-toto attestation to an image (cosign `.att` format).
     Attest(AttestArgs),
     /// Verify an image's attestations and print the verified statements.
@@ -227,6 +234,14 @@ pub(crate) struct TlogUploadArgs {
         .args(["key", "ca_roots", "trusted_root"])
 ))]
 pub(crate) struct VerifyArgs {
+    /// Decide each image under this policy (hallmark/v1 YAML or JSON, or a
+    /// containers-policy.json) instead of the key and certificate flags.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["key", "ca_roots", "ca_intermediates", "trusted_root", "rekor_key", "require_tlog", "certificate_identity", "certificate_oidc_issuer", "annotations", "identity"]
+    )]
+    pub(crate) policy: Option<PathBuf>,
     /// Public key(s): a PEM file, or a key reference (env://, pkcs11:, awskms://,
     /// hashivault://, ...) whose public key is fetched; a signature by any of them is accepted.
     #[arg(long, value_name = "FILE")]
@@ -365,6 +380,37 @@ pub(crate) struct CopyArgs {
     pub(crate) src: String,
     /// Destination (registry/repo[:tag] or oci:DIR[:tag]).
     pub(crate) dst: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// The policy every image must satisfy (hallmark/v1 YAML or JSON, or a
+    /// containers-policy.json).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: PathBuf,
+    /// Destination: oci:DIR, a registry repository (registry/repo, each image keeps its tag),
+    /// or docker-archive:FILE (one image; `docker load -i FILE` reads it).
+    #[arg(long, value_name = "DEST")]
+    pub(crate) to: String,
+    /// Images to pull: registry/repo:tag or registry/repo@sha256:...
+    #[arg(required = true, value_name = "IMAGE")]
+    pub(crate) images: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Load a policy and report every error with its line and column (exit 2 on errors).
+    Check(PolicyFileArgs),
+    /// Print the JSON Schema of the hallmark/v1 policy format.
+    Schema,
+    /// Print the hallmark/v1 policy equivalent to a containers-policy.json.
+    Convert(PolicyFileArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyFileArgs {
+    /// The policy file.
+    pub(crate) file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,8 @@ mod copy_tree;
 mod interop_skopeo;
 mod keyrefs;
 mod keys;
+mod policy;
+mod policy_skopeo;
 mod quickstart;
 mod sign_verify;
 mod tlog_images;

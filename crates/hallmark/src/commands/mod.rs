@@ -5,6 +5,8 @@ mod debug;
 mod image;
 mod key;
 pub(crate) mod log;
+mod policy;
+mod pull;
 mod quickstart;
 pub(crate) mod tlog_client;
 pub(crate) mod trust;
@@ -24,7 +26,10 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Key(k) => key::run(&ctx, k),
         Command::Sign(a) => image::sign(&ctx, a).await,
+        Command::Verify(a) if a.policy.is_some() => policy::verify(&ctx, a).await,
         Command::Verify(a) => image::verify(&ctx, a).await,
+        Command::Pull(a) => policy::pull(&ctx, a).await,
+        Command::Policy(p) => policy::run(p),
         Command::Attest(a) => image::attest(&ctx, a).await,
         Command::VerifyAttestation(a) => image::verify_attestation(&ctx, a).await,
         Command::SignBlob(a) => blob::sign(&ctx, a).await,

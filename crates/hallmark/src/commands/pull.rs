@@ -1,0 +1,88 @@
+//! Where `hallmark pull` writes an allowed image, and the copy itself: by the digest that was
+//! verified, with its signatures, attestations and referrers.
+
+use crate::context::{Context, parse_image};
+use anyhow::{Result, bail};
+use hallmark_core::{ImageRef, RegistryRef};
+use hallmark_verify::Verified;
+use std::path::PathBuf;
+
+/// A pull destination.
+#[derive(Debug, Clone)]
+pub(crate) enum Destination {
+    /// `oci:DIR`: an OCI image layout (created if missing); each image keeps its tag.
+    Layout(PathBuf),
+    /// `registry/repo`: each image keeps its tag in this repository.
+    Registry(RegistryRef),
+    /// `docker-archive:FILE`.
+    DockerArchive(PathBuf),
+}
+
+impl Destination {
+    pub(crate) fn parse(s: &str, images: usize) -> Result<Self> {
+        if let Some(file) = s.strip_prefix("docker-archive:") {
+            if file.is_empty() {
+                bail!("--to {s}: expected docker-archive:FILE, found no file name");
+            }
+            if images != 1 {
+                bail!("--to {s}: a docker archive holds one image here, found {images} images");
+            }
+            return Ok(Destination::DockerArchive(PathBuf::from(file)));
+        }
+        match parse_image(s)? {
+            ImageRef::Layout { path, tag: None } => Ok(Destination::Layout(path)),
+            ImageRef::Layout { tag: Some(_), .. } => {
+                bail!("--to {s}: expected oci:DIR, found a tag (each image keeps its own tag)")
+            }
+            ImageRef::Registry(r) if r.tag.is_none() && r.digest.is_none() => {
+                Ok(Destination::Registry(r))
+            }
+            ImageRef::Registry(_) => bail!(
+                "--to {s}: expected a repository (registry/repo), found a tag or digest (each image keeps its own tag)"
+            ),
+        }
+    }
+}
+
+/// Copy the verified image to `dest`; returns where it was written.
+pub(crate) async fn copy_verified(
+    ctx: &Context,
+    image: &ImageRef,
+    verified: &Verified,
+    dest: &Destination,
+) -> Result<String> {
+    let digest = &verified.manifest.digest;
+    // The source pinned to the digest that was decided on: no second read of the tag.
+    let pinned = match image {
+        ImageRef::Registry(r) => ImageRef::Registry(r.with_digest(digest.clone())),
+        ImageRef::Layout { path, .. } => {
+            bail!(
+                "{}: expected a registry image to pull, found an OCI layout (use hallmark copy)",
+                path.display()
+            )
+        }
+    };
+    let tag = image.tag().unwrap_or("latest").to_owned();
+    let (dst, written) = match dest {
+        Destination::Layout(dir) => (
+            ImageRef::Layout {
+                path: dir.clone(),
+                tag: Some(tag.clone()),
+            },
+            format!("oci:{}:{tag}", dir.display()),
+        ),
+        Destination::Registry(r) => {
+            let t = r.with_tag(&tag);
+            let w = t.to_string();
+            (ImageRef::Registry(t), w)
+        }
+        Destination::DockerArchive(file) => bail!(
+            "docker-archive:{}: writing docker archives is not available yet; pull to oci:DIR and load that instead",
+            file.display()
+        ),
+    };
+    let src_store = ctx.store(&pinned, false)?;
+    let dst_store = ctx.store(&dst, true)?;
+    hallmark_sigstore::flow::copy(&src_store, &pinned, &dst_store, Some(&tag)).await?;
+    Ok(written)
+}
