@@ -1,8 +1,8 @@
-//! `hallmark_oci::Manifest::parse` on arbitrary bytes, with and without a media type: never
+//! `hallmark_oci_spec::Manifest::parse` on arbitrary bytes, with and without a media type: never
 //! panics, and what parses round-trips through serialization.
 #![no_main]
 
-use hallmark_oci::{Manifest, manifest::to_json_bytes, media_types};
+use hallmark_oci_spec::{Manifest, media_types, to_json_bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

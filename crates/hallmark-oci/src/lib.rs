@@ -9,10 +9,12 @@
 
 pub mod error;
 pub mod layout;
-pub mod manifest;
 pub mod registry;
 pub mod sample;
 pub mod store;
+
+/// The OCI wire types ([`hallmark_oci_spec::manifest`]), under their old path.
+pub use hallmark_oci_spec::manifest;
 
 pub use error::OciError;
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, media_types};

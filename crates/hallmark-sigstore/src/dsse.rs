@@ -57,32 +57,20 @@ impl Envelope {
         body: &[u8],
     ) -> Result<Self, hallmark_core::KeyError> {
         let sig = key.sign(&pae(payload_type, body))?;
-        Ok(Envelope {
-            payload_type: payload_type.to_owned(),
-            payload: STANDARD.encode(body),
-            signatures: vec![EnvelopeSignature {
-                keyid: String::new(),
-                sig: STANDARD.encode(sig),
-            }],
-        })
+        Ok(Self::from_signature(payload_type, body, &sig))
     }
 
-    /// Sign `body` as `payload_type` with any [`Signer`](hallmark_keys::Signer) (a key file,
-    /// token, KMS or Vault key).
-    pub async fn sign_with<S: hallmark_keys::Signer>(
-        signer: &S,
-        payload_type: &str,
-        body: &[u8],
-    ) -> Result<Self, hallmark_keys::KeysError> {
-        let sig = signer.sign(&pae(payload_type, body)).await?;
-        Ok(Envelope {
+    /// An envelope over `body` as `payload_type` carrying `signature`, made by a signer over
+    /// [`pae`]`(payload_type, body)` (a key file, token, KMS or Vault key).
+    pub fn from_signature(payload_type: &str, body: &[u8], signature: &[u8]) -> Self {
+        Envelope {
             payload_type: payload_type.to_owned(),
             payload: STANDARD.encode(body),
             signatures: vec![EnvelopeSignature {
                 keyid: String::new(),
-                sig: STANDARD.encode(sig),
+                sig: STANDARD.encode(signature),
             }],
-        })
+        }
     }
 
     /// Parse envelope JSON.

@@ -1,8 +1,7 @@
 //! Errors of signing and verification.
 
 use crate::{certificate::CertificateError, rekor_set::RekorSetError, tlog::TlogError};
-use hallmark_core::{DigestError, KeyError};
-use hallmark_oci::OciError;
+use hallmark_core::DigestError;
 use thiserror::Error;
 
 /// A simple-signing payload is malformed.
@@ -236,23 +235,11 @@ fn rejections_text(r: &[(String, Rejection)]) -> String {
         .join("; ")
 }
 
-/// An operation failed.
-#[derive(Debug, Error)]
+/// An attachment manifest (`sha256-<hex>.sig` / `.att`) or its config is not usable.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SigstoreError {
-    /// Registry or layout access.
-    #[error(transparent)]
-    Oci(#[from] OciError),
-    /// A key operation.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// A signer (key file, token, KMS, Vault) failed to sign.
-    #[error(transparent)]
-    Signer(#[from] hallmark_keys::KeysError),
-    /// Verification failed.
-    #[error(transparent)]
-    Verify(#[from] VerifyError),
-    /// An existing signature manifest is malformed.
+pub enum SigManifestError {
+    /// A manifest or config is malformed.
     #[error("malformed {what} at {location}: {reason}")]
     Malformed {
         /// What.
@@ -272,10 +259,4 @@ pub enum SigstoreError {
         /// The limit.
         limit: usize,
     },
-    /// Invalid input from the user.
-    #[error("{0}")]
-    Invalid(String),
-    /// The transparency log refused or failed an upload (nothing was written to the store).
-    #[error("transparency log upload failed, nothing was written: {0}")]
-    Tlog(#[from] hallmark_tlog_client::ClientError),
 }

@@ -16,11 +16,12 @@
 //!   SET's integrated time or the caller's "now", with an expected SAN and OIDC issuer.
 //! - Transparency-log entries ([`tlog`]): the SET and, for bundles, the inclusion proof and
 //!   signed checkpoint, verified offline against a `trusted_root.json`'s logs; a typed
-//!   [`TlogPolicy`] decides whether an entry is required. Signing uploads `hashedrekord`
-//!   entries to a Rekor v1-compatible log ([`flow::sign`] with a log client) and writes
-//!   key-signed Sigstore bundles ([`bundle::build_message_signature_bundle`]).
+//!   [`TlogPolicy`] decides whether an entry is required. Key-signed Sigstore bundles are
+//!   written by [`bundle::build_message_signature_bundle`].
 //!
-//! [`verify`] is pure and synchronous; [`flow`] does the registry / layout I/O around it.
+//! Everything here is pure and synchronous: no I/O, no async, no clock (times are passed in).
+//! The registry / layout I/O around it (resolve, sign with log upload, verify, attest, tree,
+//! copy) is in `hallmark-flows`.
 
 pub mod attestation;
 pub mod bundle;
@@ -28,7 +29,6 @@ pub mod candidate;
 pub mod certificate;
 pub mod dsse;
 pub mod error;
-pub mod flow;
 pub mod gojson;
 pub mod payload;
 pub mod rekor_set;
@@ -41,7 +41,7 @@ pub use certificate::{
     CertificateIdentity, CertificatePolicy, OidcIssuer, SubjectName, TransparencyLog,
     TrustedCertificates,
 };
-pub use error::{Rejection, SigstoreError, VerifyError};
+pub use error::{Rejection, SigManifestError, VerifyError};
 pub use tlog::{TlogPolicy, TrustedLogs, VerifiedTlogEntry};
 pub use verify::{IdentityCheck, VerificationPolicy, VerifiedSignature};
 

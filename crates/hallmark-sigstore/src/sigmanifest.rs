@@ -2,14 +2,59 @@
 //! config is an OCI image config listing each layer's digest in `rootfs.diff_ids`, one layer
 //! per signature. New signatures are appended, as cosign and containers/image do.
 
-use crate::error::SigstoreError;
+use crate::error::SigManifestError;
 use hallmark_core::Digest;
-use hallmark_oci::{Descriptor, ImageManifest, manifest::to_json_bytes, media_types};
+use hallmark_oci_spec::{Descriptor, ImageManifest, Manifest, media_types, to_json_bytes};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// cosign's limit on layers in one attachment manifest.
 pub const MAX_LAYERS: usize = 1000;
+
+/// Which attachment tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attachment {
+    /// `.sig`
+    Signature,
+    /// `.att`
+    Attestation,
+}
+
+impl Attachment {
+    /// The tag suffix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Attachment::Signature => "sig",
+            Attachment::Attestation => "att",
+        }
+    }
+    /// The attachment tag for `digest`.
+    pub fn tag(self, digest: &Digest) -> String {
+        format!("{}.{}", digest.tag_form(), self.suffix())
+    }
+}
+
+/// Parse the manifest found at an attachment tag or referrer (`media_type` as the store
+/// reported it): it must be an image manifest.
+pub fn parse_manifest(
+    bytes: &[u8],
+    media_type: &str,
+    location: &str,
+) -> Result<ImageManifest, SigManifestError> {
+    match Manifest::parse(bytes, Some(media_type)) {
+        Ok(Manifest::Image(im)) => Ok(im),
+        Ok(Manifest::Index(_)) => Err(SigManifestError::Malformed {
+            what: "signature manifest".into(),
+            location: location.to_owned(),
+            reason: "expected an image manifest, found an index".into(),
+        }),
+        Err(e) => Err(SigManifestError::Malformed {
+            what: "signature manifest".into(),
+            location: location.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
+}
 
 /// A layer to attach.
 #[derive(Debug, Clone)]
@@ -61,7 +106,7 @@ pub fn append(
     existing: Option<(&ImageManifest, &[u8])>,
     layer: &NewLayer,
     location: &str,
-) -> Result<Appended, SigstoreError> {
+) -> Result<Appended, SigManifestError> {
     let (mut layers, config) = match existing {
         Some((m, config_bytes)) => (m.layers.clone(), parse_config(config_bytes, location)?),
         None => (Vec::new(), empty_config()),
@@ -71,8 +116,8 @@ pub fn append(
 }
 
 /// Parse an attachment config (a JSON object).
-pub fn parse_config(config_bytes: &[u8], location: &str) -> Result<Value, SigstoreError> {
-    let malformed = |reason: String| SigstoreError::Malformed {
+pub fn parse_config(config_bytes: &[u8], location: &str) -> Result<Value, SigManifestError> {
+    let malformed = |reason: String| SigManifestError::Malformed {
         what: "attachment config".into(),
         location: location.to_owned(),
         reason,
@@ -91,9 +136,9 @@ pub fn build(
     layers: Vec<Descriptor>,
     mut config: Value,
     location: &str,
-) -> Result<Appended, SigstoreError> {
+) -> Result<Appended, SigManifestError> {
     if layers.len() > MAX_LAYERS {
-        return Err(SigstoreError::TooManyLayers {
+        return Err(SigManifestError::TooManyLayers {
             location: location.to_owned(),
             count: layers.len() - 1,
             limit: MAX_LAYERS,

@@ -26,8 +26,7 @@ use crate::{
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hallmark_core::{KeyAlgorithm, PublicKey};
-use hallmark_tlog::{Hash, leaf_hash, rekor::SetPayload, verify_inclusion};
-use hallmark_tlog_client::{InclusionProof, LogKey};
+use hallmark_tlog::{Hash, InclusionProof, LogKey, leaf_hash, rekor::SetPayload, verify_inclusion};
 use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;

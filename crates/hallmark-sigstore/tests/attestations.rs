@@ -55,7 +55,8 @@ fn attestation_layer_round_trip() {
         .into(),
     };
     let appended = sigmanifest::append(None, &layer, "att").unwrap();
-    let manifest: hallmark_oci::ImageManifest = serde_json::from_slice(&appended.manifest).unwrap();
+    let manifest: hallmark_oci_spec::ImageManifest =
+        serde_json::from_slice(&appended.manifest).unwrap();
     assert_eq!(manifest.layers[0].media_type, DSSE_MEDIA_TYPE);
     let blob = &layer.blob;
     let env: Value = serde_json::from_slice(blob).unwrap();

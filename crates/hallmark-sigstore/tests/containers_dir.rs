@@ -245,7 +245,7 @@ fn row16_no_manifest_no_digest() {
 fn row17_schema1_manifest_digest_mismatch() {
     let img = DirImage::load("dir-img-cosign-manifest-digest-error");
     let manifest = img.manifest.as_deref().unwrap();
-    assert!(hallmark_oci::Manifest::parse(manifest, None).is_err());
+    assert!(hallmark_oci_spec::Manifest::parse(manifest, None).is_err());
     let actual = img.digest().unwrap();
     assert_ne!(actual.to_string(), SAMPLE_DIGEST);
     let r = rejections(img.verify(SAMPLE_REPO, &repo_policy(vec![cosign_pub()], SAMPLE_REPO)));

@@ -1,9 +1,9 @@
 //! Attachment manifests: appending layers.
 
 use hallmark_core::Digest;
-use hallmark_oci::ImageManifest;
+use hallmark_oci_spec::ImageManifest;
 use hallmark_sigstore::{
-    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SigstoreError,
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SigManifestError,
     sigmanifest::{self, MAX_LAYERS, NewLayer},
 };
 use serde_json::Value;
@@ -81,7 +81,7 @@ fn append_refuses_past_the_layer_limit() {
     assert_eq!(parse(&ok).0.layers.len(), MAX_LAYERS);
     m.layers = vec![m.layers[0].clone(); MAX_LAYERS];
     match sigmanifest::append(Some((&m, config)), &layer(1), "repo:sha256-x.sig") {
-        Err(SigstoreError::TooManyLayers {
+        Err(SigManifestError::TooManyLayers {
             location,
             count,
             limit,
@@ -102,7 +102,7 @@ fn append_rejects_malformed_config() {
     for bad in [&b"not json"[..], b"[]", b"\"x\""] {
         let r = sigmanifest::append(Some((&m, bad)), &layer(1), "test");
         assert!(
-            matches!(r, Err(SigstoreError::Malformed { .. })),
+            matches!(r, Err(SigManifestError::Malformed { .. })),
             "{:?}",
             String::from_utf8_lossy(bad)
         );

@@ -16,7 +16,7 @@ use hallmark_tlog::{
     rekor::{HashedRekord, SetPayload},
     tree::prove_inclusion,
 };
-use hallmark_tlog_client::{InclusionProof, LogEntry};
+use hallmark_tlog::{InclusionProof, LogEntry};
 use serde_json::{Value, json};
 
 const ORIGIN: &str = "tlog.example";

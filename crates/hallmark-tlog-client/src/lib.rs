@@ -3,9 +3,11 @@
 //! - [`TlogClient`]: async HTTP (reqwest): log info, public key, entry upload (`hashedrekord`
 //!   0.0.1; a 409 reuses the existing entry), entries by index or UUID, consistency proofs,
 //!   C2SP checkpoint and entry bundles. Every response is size-bounded.
-//! - [`LogEntry`]: an entry with its SET and inclusion proof, and its two stored forms: cosign's
+//! - [`LogEntry`] (re-exported from [`hallmark_tlog::entry`], where it lives): an entry with
+//!   its SET and inclusion proof, and its two stored forms: cosign's
 //!   `dev.sigstore.cosign/bundle` annotation and a Sigstore bundle `tlogEntries[]` item.
-//! - [`LogKey`]: a log key, its log IDs, and checkpoint signature verification (pure).
+//! - [`LogKey`] (re-exported from [`hallmark_tlog::logkey`]): a log key, its log IDs, and
+//!   checkpoint signature verification.
 //! - [`monitor`]: "has the log stayed append-only since I last looked?": the last verified
 //!   checkpoint is kept in a local state file; each run verifies a consistency proof from it to
 //!   the current checkpoint and fails loudly on a fork or a rewrite.
@@ -16,18 +18,41 @@
 //! RFC 9162 verification ([`hallmark_tlog`]), entry bodies against what was submitted.
 
 pub mod client;
-pub mod entry;
-pub mod logkey;
 pub mod monitor;
 pub mod search;
 
 pub use client::{LogInfo, TlogClient};
-pub use entry::{InclusionProof, LogEntry};
-pub use logkey::{LogKey, VerifiedCheckpoint};
+pub use hallmark_tlog::entry::{EntryError, InclusionProof, LogEntry};
+pub use hallmark_tlog::logkey::{LogKey, LogKeyError, VerifiedCheckpoint};
 pub use monitor::{CheckpointSummary, MonitorOutcome, MonitorState};
 pub use search::{SearchHit, SearchReport};
 
 use thiserror::Error;
+
+/// A malformed entry from the log is a malformed response.
+impl From<EntryError> for ClientError {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::Malformed { reason } => ClientError::BadResponse { reason },
+            other => ClientError::BadResponse {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The log-key errors keep their kind: an unusable key, or a checkpoint it does not sign.
+impl From<LogKeyError> for ClientError {
+    fn from(e: LogKeyError) -> Self {
+        match e {
+            LogKeyError::Unsupported { reason } => ClientError::BadLogKey { reason },
+            LogKeyError::BadCheckpoint { reason } => ClientError::BadCheckpoint { reason },
+            other => ClientError::BadLogKey {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
 
 /// Why a log operation failed. Values from the log are untrusted and shown for diagnosis.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

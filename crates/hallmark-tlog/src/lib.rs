@@ -26,7 +26,11 @@
 //!   partial tiles ([`tiles`]).
 //! - **RFC 8785** JSON Canonicalization Scheme, for the value shapes Rekor uses ([`jcs`]).
 //! - **Rekor v1** (sigstore/rekor `openapi.yaml`, `hashedrekord` 0.0.1 schema): canonical entry
-//!   bodies, entry UUIDs and IDs, log IDs, Signed Entry Timestamps ([`rekor`]).
+//!   bodies, entry UUIDs and IDs, log IDs, Signed Entry Timestamps ([`rekor`]); `LogEntry`
+//!   responses with their inclusion proofs, and the two forms clients store them in: cosign's
+//!   `dev.sigstore.cosign/bundle` annotation and a Sigstore bundle v0.3 `tlogEntries[]` item
+//!   ([`entry`]); log keys, their log IDs and checkpoint signatures matched by key ID
+//!   ([`logkey`]).
 //!
 //! # Key IDs of checkpoint signatures (finding)
 //!
@@ -41,8 +45,10 @@
 //! Rekor v1's.
 
 pub mod checkpoint;
+pub mod entry;
 pub mod hash;
 pub mod jcs;
+pub mod logkey;
 pub mod note;
 pub mod proof;
 pub mod rekor;
@@ -50,7 +56,9 @@ pub mod tiles;
 pub mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
+pub use entry::{EntryError, InclusionProof, LogEntry};
 pub use hash::{EMPTY_ROOT, Hash, HashError, leaf_hash, node_hash};
+pub use logkey::{LogKey, LogKeyError, VerifiedCheckpoint};
 pub use note::{NoteError, NoteSigner, NoteVerifier};
 pub use proof::{ProofError, verify_consistency, verify_inclusion};
 pub use rekor::RekorError;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod checkpoint;
+mod entry;
 mod log_flow;
 mod naive;
 mod note;

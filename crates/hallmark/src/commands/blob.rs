@@ -8,11 +8,11 @@ use crate::{
 };
 use anyhow::{Context as _, Result, bail};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
+use hallmark_flows::log_signature;
 use hallmark_keys::Signer as _;
 use hallmark_sigstore::{
     TlogPolicy,
     bundle::{build_message_signature_bundle, verify_blob_bundle},
-    flow::log_signature,
 };
 use std::process::ExitCode;
 

@@ -11,6 +11,7 @@ use crate::{
 };
 use anyhow::{Context as _, Result};
 use hallmark_core::ImageRef;
+use hallmark_flows::{AttestOptions, SignOptions};
 use hallmark_keys::Signer as _;
 use hallmark_sigstore::{
     CertificateIdentity, CertificatePolicy, IdentityCheck, OidcIssuer, SubjectName, TlogPolicy,
@@ -18,7 +19,6 @@ use hallmark_sigstore::{
     attestation::{build_predicate, predicate_type_uri},
     bundle::build_message_signature_bundle,
     certificate::{SigstoreTrustedRoot, UnixTime},
-    flow::{self, AttestOptions, SignOptions},
 };
 use serde_json::{Value, json};
 use std::{process::ExitCode, sync::Arc};
@@ -104,7 +104,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
         let options = options.clone();
         async move {
             let store = ctx.store(&image, false)?;
-            flow::sign(&store, &image, key.as_ref(), &options)
+            hallmark_flows::sign(&store, &image, key.as_ref(), &options)
                 .await
                 .with_context(|| format!("signing {image}"))
         }
@@ -159,7 +159,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
 fn write_sign_bundle(
     path: &std::path::Path,
     payload_path: Option<&std::path::Path>,
-    signed: &[flow::SignedManifest],
+    signed: &[hallmark_flows::SignedManifest],
     key: &hallmark_core::PublicKey,
 ) -> Result<()> {
     let top = signed.first().context("--bundle: nothing was signed")?;
@@ -343,7 +343,7 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
         let policy = policy.clone();
         async move {
             let store = ctx.store(&image, false)?;
-            flow::verify_image(&store, &image, &policy)
+            hallmark_flows::verify_image(&store, &image, &policy)
                 .await
                 .with_context(|| image.to_string())
         }
@@ -408,7 +408,7 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
         let (ctx, key, options) = (ctx.clone(), key.clone(), options.clone());
         async move {
             let store = ctx.store(&image, false)?;
-            flow::attest(&store, &image, key.as_ref(), &options)
+            hallmark_flows::attest(&store, &image, key.as_ref(), &options)
                 .await
                 .with_context(|| format!("attesting {image}"))
         }
@@ -451,7 +451,7 @@ pub(crate) async fn verify_attestation(
         let (ctx, keys, predicate_type) = (ctx.clone(), keys.clone(), predicate_type.clone());
         async move {
             let store = ctx.store(&image, false)?;
-            flow::verify_attestations(&store, &image, &keys, predicate_type.as_deref())
+            hallmark_flows::verify_attestations(&store, &image, &keys, predicate_type.as_deref())
                 .await
                 .with_context(|| image.to_string())
         }
@@ -489,7 +489,7 @@ pub(crate) async fn verify_attestation(
 pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
     let image = parse_image(&a.image)?;
     let store = ctx.store(&image, false)?;
-    let t = flow::tree(&store, &image).await?;
+    let t = hallmark_flows::tree(&store, &image).await?;
     match ctx.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&t)?),
         OutputFormat::Text => {
@@ -568,7 +568,7 @@ pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
     let src_store = ctx.store(&src, false)?;
     let dst_store = ctx.store(&dst, true)?;
     let tag = dst.tag().or(src.tag()).map(str::to_owned);
-    let report = flow::copy(&src_store, &src, &dst_store, tag.as_deref())
+    let report = hallmark_flows::copy(&src_store, &src, &dst_store, tag.as_deref())
         .await
         .with_context(|| format!("copying {src} to {dst}"))?;
     match ctx.output {

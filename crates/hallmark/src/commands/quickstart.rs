@@ -7,11 +7,9 @@ use crate::{
 };
 use anyhow::{Context as _, Result, bail};
 use hallmark_core::{ImageRef, KeyAlgorithm, Passphrase, PublicKey, SigningKey, keyfile};
+use hallmark_flows::{Attachment, SignOptions};
 use hallmark_oci::sample::push_sample_image;
-use hallmark_sigstore::{
-    VerificationPolicy,
-    flow::{self, Attachment, SignOptions},
-};
+use hallmark_sigstore::VerificationPolicy;
 use std::{os::unix::ffi::OsStringExt as _, path::PathBuf, process::ExitCode};
 
 fn default_dir() -> PathBuf {
@@ -64,7 +62,7 @@ pub(crate) async fn run(ctx: &Context, a: QuickstartArgs) -> Result<ExitCode> {
         key.public_key().fingerprint()
     );
 
-    let signed = flow::sign(&store, &image, &key, &SignOptions::default()).await?;
+    let signed = hallmark_flows::sign(&store, &image, &key, &SignOptions::default()).await?;
     for s in &signed {
         println!(
             "3. Signed {digest}: signature stored at tag {} (cosign's .sig format)",
@@ -80,7 +78,7 @@ pub(crate) async fn run(ctx: &Context, a: QuickstartArgs) -> Result<ExitCode> {
         keys: vec![public],
         ..VerificationPolicy::default()
     };
-    let ok = flow::verify_image(&store, &image, &policy).await?;
+    let ok = hallmark_flows::verify_image(&store, &image, &policy).await?;
     println!(
         "4. Verified {image}: {} valid signature(s) by sha256:{}",
         ok.signatures.len(),
@@ -105,7 +103,7 @@ pub(crate) async fn run(ctx: &Context, a: QuickstartArgs) -> Result<ExitCode> {
             Some(&Attachment::Signature.tag(&tampered_digest)),
         )
         .await?;
-    match flow::verify_image(&store, &tampered, &policy).await {
+    match hallmark_flows::verify_image(&store, &tampered, &policy).await {
         Ok(_) => bail!("the tampered image verified; expected a refusal"),
         Err(e) => println!(
             "5. Tampered image {tampered} ({tampered_digest}) carrying the old signature is refused:\n     {e}"

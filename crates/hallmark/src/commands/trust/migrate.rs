@@ -9,7 +9,7 @@ use crate::secrets::load_signing_key;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use hallmark_core::{Digest, ImageRef, RegistryRef};
-use hallmark_sigstore::flow::{self, SignOptions};
+use hallmark_flows::SignOptions;
 use hallmark_tuf::inspect;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -78,7 +78,7 @@ pub(crate) async fn run(ctx: &Context, a: MigrateArgs) -> Result<ExitCode> {
             tlog: None,
             always_log: false,
         };
-        let signed = flow::sign(&store, &image, &key, &options)
+        let signed = hallmark_flows::sign(&store, &image, &key, &options)
             .await
             .with_context(|| format!("signing {}:{tag} ({digest})", a.repo))?;
         let added = signed.iter().any(|s| s.added);

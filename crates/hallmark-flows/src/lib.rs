@@ -1,19 +1,20 @@
-//! Signing, verification, attestation, inspection and copying against a [`Store`] (registry or
-//! OCI layout). All checks run before the first write, and blobs are written before the
-//! manifest that names them, so a failure leaves the store as it was.
+//! async flows over a registry or OCI layout: sign, attest, verify, tree, copy.
+//!
+//! The cosign formats these flows read and write (simple-signing payloads, `sha256-<hex>.sig` /
+//! `.att` attachment manifests, DSSE / in-toto attestations, Sigstore bundle v0.3 referrers)
+//! and every verification decision are in the pure `hallmark-sigstore`; this crate does the
+//! I/O around them against a [`Store`] (an OCI distribution-spec v1.1 registry or an OCI
+//! image-spec v1.1 layout), signs with a [`Signer`] from `hallmark-keys`, and uploads
+//! `hashedrekord` 0.0.1 entries to a Rekor v1-compatible log with a [`TlogClient`].
+//!
+//! Tags are resolved once. All checks (and log uploads) run before the first write, and blobs
+//! are written before the manifest that names them, so a failure leaves the store as it was.
 
-use crate::{
-    BUNDLE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION,
-    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
-    attestation::{self, VerifiedAttestation},
-    bundle::COSIGN_SIGN_PREDICATE,
-    candidate::{CandidateSource, SignatureCandidate},
-    dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE},
-    error::{Rejection, SigstoreError, VerifyError},
-    payload,
-    sigmanifest::{self, NewLayer},
-    verify::{self, VerificationPolicy, VerifiedSignature},
-};
+mod error;
+
+pub use error::SigstoreError;
+pub use hallmark_sigstore::sigmanifest::Attachment;
+
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use futures::future::try_join_all;
 use hallmark_core::{Digest, ImageRef, PublicKey};
@@ -22,8 +23,20 @@ use hallmark_oci::{
     Descriptor, FetchedManifest, ImageIndex, ImageManifest, Manifest, OciError, Store,
     manifest::to_json_bytes, media_types,
 };
-use hallmark_tlog::rekor::HashedRekord;
-use hallmark_tlog_client::{LogEntry, TlogClient};
+use hallmark_sigstore::{
+    BUNDLE_ANNOTATION, BUNDLE_V03_MEDIA_TYPE, DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION,
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SigManifestError,
+    attestation::{self, VerifiedAttestation},
+    bundle::COSIGN_SIGN_PREDICATE,
+    candidate::{CandidateSource, SignatureCandidate},
+    dsse::{self, Envelope, IN_TOTO_PAYLOAD_TYPE},
+    error::{Rejection, VerifyError},
+    payload,
+    sigmanifest::{self, NewLayer},
+    verify::{self, VerificationPolicy, VerifiedSignature},
+};
+use hallmark_tlog::{LogEntry, rekor::HashedRekord};
+use hallmark_tlog_client::TlogClient;
 use std::collections::BTreeMap;
 
 /// The largest signature payload, envelope or bundle read (cosign's default is larger; these
@@ -31,29 +44,6 @@ use std::collections::BTreeMap;
 pub const MAX_ATTACHMENT_BYTES: u64 = 16 << 20;
 /// The largest blob `copy` moves (held in memory).
 pub const MAX_COPY_BLOB_BYTES: u64 = 8 << 30;
-
-/// Which attachment tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attachment {
-    /// `.sig`
-    Signature,
-    /// `.att`
-    Attestation,
-}
-
-impl Attachment {
-    /// The tag suffix.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Attachment::Signature => "sig",
-            Attachment::Attestation => "att",
-        }
-    }
-    /// The attachment tag for `digest`.
-    pub fn tag(self, digest: &Digest) -> String {
-        format!("{}.{}", digest.tag_form(), self.suffix())
-    }
-}
 
 /// The manifest reference (digest or tag) an image reference points at.
 pub fn manifest_reference(image: &ImageRef) -> String {
@@ -92,19 +82,11 @@ fn parse_attachment_manifest(
     m: &FetchedManifest,
     location: &str,
 ) -> Result<ImageManifest, SigstoreError> {
-    match Manifest::parse(&m.bytes, Some(&m.media_type)) {
-        Ok(Manifest::Image(im)) => Ok(im),
-        Ok(Manifest::Index(_)) => Err(SigstoreError::Malformed {
-            what: "signature manifest".into(),
-            location: location.to_owned(),
-            reason: "expected an image manifest, found an index".into(),
-        }),
-        Err(e) => Err(SigstoreError::Malformed {
-            what: "signature manifest".into(),
-            location: location.to_owned(),
-            reason: e.to_string(),
-        }),
-    }
+    Ok(sigmanifest::parse_manifest(
+        &m.bytes,
+        &m.media_type,
+        location,
+    )?)
 }
 
 /// Options of [`sign`].
@@ -380,11 +362,12 @@ pub async fn attachment_candidates(
     };
     let im = parse_attachment_manifest(&m, &location)?;
     if im.layers.len() > sigmanifest::MAX_LAYERS {
-        return Err(SigstoreError::TooManyLayers {
+        return Err(SigManifestError::TooManyLayers {
             location,
             count: im.layers.len(),
             limit: sigmanifest::MAX_LAYERS,
-        });
+        }
+        .into());
     }
     let fetches = im.layers.iter().enumerate().map(|(i, d)| {
         let tag = tag.clone();
@@ -516,7 +499,10 @@ pub async fn attest<S: Signer>(
         &options.predicate_type,
         options.predicate.clone(),
     );
-    let envelope = Envelope::sign_with(key, IN_TOTO_PAYLOAD_TYPE, &statement).await?;
+    let signature = key
+        .sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, &statement))
+        .await?;
+    let envelope = Envelope::from_signature(IN_TOTO_PAYLOAD_TYPE, &statement, &signature);
     let mut annotations = BTreeMap::new();
     annotations.insert(SIGNATURE_ANNOTATION.to_owned(), String::new());
     annotations.insert(
@@ -631,27 +617,29 @@ pub async fn verify_attestations(
             DSSE_MEDIA_TYPE => {
                 attestation::verify_attestation(&c.body, &m.digest, keys, predicate_type)
             }
-            BUNDLE_V03_MEDIA_TYPE => crate::bundle::verify_image_bundle(&c.body, &m.digest, keys)
-                .and_then(|v| {
-                    if v.predicate_type == COSIGN_SIGN_PREDICATE {
-                        return Err(Rejection::NotASignature {
-                            media_type: "signature bundle (not an attestation)".into(),
-                        });
-                    }
-                    match predicate_type {
-                        Some(want) if want != v.predicate_type => Err(Rejection::Malformed {
-                            reason: format!(
-                                "predicate type is {:?}, expected {want:?}",
-                                v.predicate_type
-                            ),
-                        }),
-                        _ => Ok(VerifiedAttestation {
-                            key_fingerprint: v.key_fingerprint,
-                            predicate_type: v.predicate_type,
-                            statement: v.statement,
-                        }),
-                    }
-                }),
+            BUNDLE_V03_MEDIA_TYPE => hallmark_sigstore::bundle::verify_image_bundle(
+                &c.body, &m.digest, keys,
+            )
+            .and_then(|v| {
+                if v.predicate_type == COSIGN_SIGN_PREDICATE {
+                    return Err(Rejection::NotASignature {
+                        media_type: "signature bundle (not an attestation)".into(),
+                    });
+                }
+                match predicate_type {
+                    Some(want) if want != v.predicate_type => Err(Rejection::Malformed {
+                        reason: format!(
+                            "predicate type is {:?}, expected {want:?}",
+                            v.predicate_type
+                        ),
+                    }),
+                    _ => Ok(VerifiedAttestation {
+                        key_fingerprint: v.key_fingerprint,
+                        predicate_type: v.predicate_type,
+                        statement: v.statement,
+                    }),
+                }
+            }),
             other => Err(Rejection::NotASignature {
                 media_type: other.to_owned(),
             }),

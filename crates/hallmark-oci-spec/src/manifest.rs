@@ -222,7 +222,7 @@ impl Probe {
 }
 
 /// The media type without parameters (`application/json; charset=utf-8` → `application/json`).
-pub(crate) fn essence(media_type: &str) -> &str {
+pub fn essence(media_type: &str) -> &str {
     media_type.split(';').next().unwrap_or(media_type).trim()
 }
 

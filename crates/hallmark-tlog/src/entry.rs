@@ -6,11 +6,24 @@
 //! "signedEntryTimestamp": "<b64>", "inclusionProof": {"checkpoint": "<signed note>",
 //! "hashes": ["<hex>", ...], "logIndex": N, "rootHash": "<hex>", "treeSize": N}}}}`.
 
-use crate::ClientError;
+use crate::Hash;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use hallmark_tlog::Hash;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use thiserror::Error;
+
+/// A log's entry response or a stored entry is not what the Rekor v1 API defines. Values from
+/// the log are untrusted and shown for diagnosis.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntryError {
+    /// The JSON is not a Rekor v1 `LogEntry` (or a field of it is not as defined).
+    #[error("transparency log returned a malformed response: {reason}")]
+    Malformed {
+        /// What is wrong.
+        reason: String,
+    },
+}
 
 /// An inclusion proof of an entry, with the checkpoint it leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +90,8 @@ struct RawProof {
     tree_size: u64,
 }
 
-fn bad(reason: impl Into<String>) -> ClientError {
-    ClientError::BadResponse {
+fn bad(reason: impl Into<String>) -> EntryError {
+    EntryError::Malformed {
         reason: reason.into(),
     }
 }
@@ -86,7 +99,7 @@ fn bad(reason: impl Into<String>) -> ClientError {
 impl LogEntry {
     /// Parse a Rekor v1 response holding entries (`{"<uuid>": {...}, ...}`, or an array of such
     /// objects as `entries/retrieve` returns).
-    pub fn parse_response(json: &[u8]) -> Result<Vec<LogEntry>, ClientError> {
+    pub fn parse_response(json: &[u8]) -> Result<Vec<LogEntry>, EntryError> {
         let value: Value =
             serde_json::from_slice(json).map_err(|e| bad(format!("entry JSON: {e}")))?;
         let objects: Vec<&serde_json::Map<String, Value>> = match &value {
@@ -107,7 +120,7 @@ impl LogEntry {
     }
 
     /// One entry from its ID and `LogEntryAnon` value.
-    pub fn from_value(uuid: &str, value: &Value) -> Result<LogEntry, ClientError> {
+    pub fn from_value(uuid: &str, value: &Value) -> Result<LogEntry, EntryError> {
         let raw: RawEntry =
             serde_json::from_value(value.clone()).map_err(|e| bad(format!("entry {uuid}: {e}")))?;
         let body = STANDARD
@@ -130,7 +143,7 @@ impl LogEntry {
                     Hash::from_hex(s)
                         .map_err(|_| bad(format!("entry {uuid}: {what} is not a hex SHA-256")))
                 };
-                Ok::<_, ClientError>(InclusionProof {
+                Ok::<_, EntryError>(InclusionProof {
                     log_index: p.log_index,
                     root_hash: hex_hash(&p.root_hash, "inclusionProof.rootHash")?,
                     tree_size: p.tree_size,
@@ -156,7 +169,7 @@ impl LogEntry {
 
     /// The entry's UUID: the hex leaf hash of its body (the last 64 hex digits of an entry ID).
     pub fn leaf_uuid(&self) -> String {
-        hallmark_tlog::rekor::entry_uuid(&self.body)
+        crate::rekor::entry_uuid(&self.body)
     }
 
     /// cosign's `dev.sigstore.cosign/bundle` annotation (its `RekorBundle`):
@@ -178,7 +191,7 @@ impl LogEntry {
     /// The entry as a Sigstore bundle v0.3 `verificationMaterial.tlogEntries[]` item
     /// (protobuf-specs `TransparencyLogEntry` in protojson: int64 as strings, bytes as base64),
     /// for a `hashedrekord` 0.0.1 body.
-    pub fn to_bundle_tlog_entry(&self) -> Result<Value, ClientError> {
+    pub fn to_bundle_tlog_entry(&self) -> Result<Value, EntryError> {
         let log_id = hex::decode(&self.log_id)
             .map_err(|_| bad(format!("logID {:?} is not hex", self.log_id)))?;
         let mut entry = json!({

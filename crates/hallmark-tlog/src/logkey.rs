@@ -5,9 +5,7 @@
 //! is `SHA-256(DER SPKI)[:4]` (C2SP type `0x02`, Rekor v1 and v2); for Ed25519 either the C2SP
 //! `SHA-256(name || 0x0A || 0x01 || key)[:4]` or Rekor v1's SPKI hash.
 
-use crate::ClientError;
-use hallmark_core::{KeyAlgorithm, PublicKey};
-use hallmark_tlog::{
+use crate::{
     Checkpoint,
     hash::sha256,
     note::{
@@ -15,6 +13,26 @@ use hallmark_tlog::{
         spki_key_hash,
     },
 };
+use hallmark_core::{KeyAlgorithm, PublicKey};
+use thiserror::Error;
+
+/// A log key is not usable, or a checkpoint is not signed by it.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogKeyError {
+    /// The key is of a type logs do not use.
+    #[error("transparency log key: {reason}")]
+    Unsupported {
+        /// Why.
+        reason: String,
+    },
+    /// A checkpoint does not parse, or is not signed by the key.
+    #[error("checkpoint rejected: {reason}")]
+    BadCheckpoint {
+        /// Why.
+        reason: String,
+    },
+}
 
 /// A transparency log's public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,10 +53,10 @@ pub struct VerifiedCheckpoint {
 
 impl LogKey {
     /// A log key: ECDSA P-256 (Rekor v1 and hallmark's log) or Ed25519.
-    pub fn new(key: PublicKey) -> Result<Self, ClientError> {
+    pub fn new(key: PublicKey) -> Result<Self, LogKeyError> {
         match key.algorithm() {
             KeyAlgorithm::EcdsaP256 | KeyAlgorithm::Ed25519 => Ok(Self { key }),
-            other => Err(ClientError::BadLogKey {
+            other => Err(LogKeyError::Unsupported {
                 reason: format!(
                     "{other} keys are not used by logs; expected ECDSA P-256 or Ed25519"
                 ),
@@ -106,8 +124,8 @@ impl LogKey {
     /// Open a signed checkpoint: at least one signature line must be this key's and verify;
     /// a line with this key's ID that does not verify rejects the note. Other lines (witness
     /// cosignatures, other keys) are ignored.
-    pub fn open_checkpoint(&self, signed_note: &str) -> Result<VerifiedCheckpoint, ClientError> {
-        let bad = |reason: String| ClientError::BadCheckpoint { reason };
+    pub fn open_checkpoint(&self, signed_note: &str) -> Result<VerifiedCheckpoint, LogKeyError> {
+        let bad = |reason: String| LogKeyError::BadCheckpoint { reason };
         let parsed = Note::parse(signed_note.as_bytes()).map_err(|e| bad(e.to_string()))?;
         let mut names: Vec<&str> = parsed
             .signatures()
