@@ -9,6 +9,7 @@
 
 use crate::material::Material;
 use hallmark_core::{Digest, ImageRef};
+use hallmark_flows::{self as flow, Attachment};
 use hallmark_oci::{OciError, Store};
 use hallmark_policy::{
     ImageName,
@@ -22,7 +23,6 @@ use hallmark_sigstore::{
     BUNDLE_V03_MEDIA_TYPE, CertificateIdentity, CertificatePolicy, DSSE_MEDIA_TYPE,
     SignatureCandidate, TlogPolicy, TransparencyLog, VerificationPolicy, VerifiedSignature,
     certificate::UnixTime,
-    flow::{self, Attachment},
 };
 
 /// The name a policy matches an image by: `registry/repository` (Docker Hub normalised) or
@@ -30,7 +30,10 @@ use hallmark_sigstore::{
 pub fn image_name(image: &ImageRef) -> ImageName {
     match image {
         ImageRef::Registry(r) => ImageName::from_registry_ref(r),
-        ImageRef::Layout { path, tag } => ImageName::from_layout(path, tag.as_deref()),
+        ImageRef::Layout { path, tag, digest } => {
+            let digest = digest.as_ref().map(ToString::to_string);
+            ImageName::from_oci_path(path, tag.as_deref(), digest.as_deref())
+        }
     }
 }
 
@@ -77,7 +80,9 @@ fn now() -> UnixTime {
 }
 
 /// The cosign requirements of a rule (require and anyOf).
-fn cosign_requirements(rule: &Rule) -> impl Iterator<Item = &hallmark_policy::model::CosignRequirement> {
+fn cosign_requirements(
+    rule: &Rule,
+) -> impl Iterator<Item = &hallmark_policy::model::CosignRequirement> {
     rule.require
         .iter()
         .chain(&rule.any_of)
@@ -171,7 +176,7 @@ fn check_signatures(
                 },
             ));
         }
-        for t in &c.tlog {
+        if let Some(t) = &c.tlog {
             for id in t.ids() {
                 if !log_ids.contains(&id) {
                     log_ids.push(id);
@@ -288,7 +293,7 @@ pub async fn signatures(
         Referrers::Only => match flow::bundle_candidates(store, digest).await {
             Ok(c) => Ok(c),
             // A registry or layout without referrers has no bundles.
-            Err(hallmark_sigstore::SigstoreError::Oci(OciError::NotFound { .. })) => Ok(Vec::new()),
+            Err(hallmark_flows::SigstoreError::Oci(OciError::NotFound { .. })) => Ok(Vec::new()),
             Err(e) => Err(e.to_string()),
         },
     };
@@ -309,16 +314,17 @@ pub async fn attestations(
     material: &Material,
 ) -> Collection {
     let mut out = Collection::default();
-    let mut candidates = match flow::attachment_candidates(store, digest, Attachment::Attestation).await {
-        Ok(c) => c,
-        Err(e) => {
-            out.failures.push(failure(Collected::Attestations, &e));
-            return out;
-        }
-    };
+    let mut candidates =
+        match flow::attachment_candidates(store, digest, Attachment::Attestation).await {
+            Ok(c) => c,
+            Err(e) => {
+                out.failures.push(failure(Collected::Attestations, &e));
+                return out;
+            }
+        };
     match flow::bundle_candidates(store, digest).await {
         Ok(c) => candidates.extend(c),
-        Err(hallmark_sigstore::SigstoreError::Oci(OciError::NotFound { .. })) => {}
+        Err(hallmark_flows::SigstoreError::Oci(OciError::NotFound { .. })) => {}
         Err(e) => out.failures.push(failure(Collected::Attestations, &e)),
     }
     let mut key_ids: Vec<String> = Vec::new();
@@ -341,17 +347,19 @@ pub async fn attestations(
             };
             let keys = std::slice::from_ref(key);
             let r = match candidate.media_type.as_str() {
-                DSSE_MEDIA_TYPE => {
-                    hallmark_sigstore::attestation::verify_attestation(&candidate.body, digest, keys, None)
-                }
+                DSSE_MEDIA_TYPE => hallmark_sigstore::attestation::verify_attestation(
+                    &candidate.body,
+                    digest,
+                    keys,
+                    None,
+                ),
                 BUNDLE_V03_MEDIA_TYPE => {
-                    hallmark_sigstore::bundle::verify_image_bundle(&candidate.body, digest, keys).map(|v| {
-                        hallmark_sigstore::attestation::VerifiedAttestation {
+                    hallmark_sigstore::bundle::verify_image_bundle(&candidate.body, digest, keys)
+                        .map(|v| hallmark_sigstore::attestation::VerifiedAttestation {
                             key_fingerprint: v.key_fingerprint,
                             predicate_type: v.predicate_type,
                             statement: v.statement,
-                        }
-                    })
+                        })
                 }
                 other => Err(hallmark_sigstore::Rejection::NotASignature {
                     media_type: other.to_owned(),

@@ -26,7 +26,9 @@ pub use error::{DecideError, SetupError};
 
 use hallmark_core::ImageRef;
 use hallmark_oci::{FetchedManifest, Store};
-use hallmark_policy::{Decision, Evidence, Policy, Verdict, evidence::CollectionFailure};
+use hallmark_policy::{
+    Decision, Evidence, Policy, SignatureFormat, Verdict, evidence::CollectionFailure,
+};
 use hallmark_trust_client::ClientConfig;
 use std::sync::Arc;
 
@@ -102,9 +104,17 @@ impl Verifier {
                 source,
             })?;
         let name = collect::image_name(image);
-        let mut evidence = Evidence::new(name.clone(), manifest.digest.to_string());
-        evidence.namespace = namespace.map(str::to_owned);
-        evidence.keys = self.material.key_fingerprints();
+        let mut evidence = Evidence {
+            image: name.clone(),
+            digest: manifest.digest.to_string(),
+            namespace: namespace.map(str::to_owned),
+            keys: self.material.key_fingerprints(),
+            signatures: Vec::new(),
+            attestations: Vec::new(),
+            dct: Vec::new(),
+            rejected: Vec::new(),
+            failures: Vec::new(),
+        };
         let now = unix_now();
         if let Some(rule) = self.policy.rule_for(&name, namespace) {
             let needs = rule.needs();
@@ -142,9 +152,7 @@ impl Verifier {
                 if needs.attestations.is_empty() {
                     None
                 } else {
-                    Some(
-                        collect::attestations(store, &manifest.digest, rule, &self.material).await,
-                    )
+                    Some(collect::attestations(store, &manifest.digest, rule, &self.material).await)
                 }
             };
             let trust = async {
@@ -166,8 +174,7 @@ impl Verifier {
                     (None, _) => Vec::new(),
                 }
             };
-            let (signatures, attestations, trust) =
-                futures::join!(signatures, attestations, trust);
+            let (signatures, attestations, trust) = tokio::join!(signatures, attestations, trust);
             if let Some(s) = signatures {
                 s.into_evidence(&mut evidence);
             }
@@ -179,7 +186,12 @@ impl Verifier {
             // satisfy the rule: one registry round trip less for the common case.
             let first = hallmark_policy::evaluate(&self.policy, &evidence, now);
             if first.verdict != Verdict::Allow || !first.warnings.is_empty() {
-                let wants_bundles = rule.wants_bundles();
+                let wants_bundles = rule.require.iter().chain(&rule.any_of).any(|r| match r {
+                    hallmark_policy::Requirement::Cosign(c) => {
+                        c.formats.contains(&SignatureFormat::Bundle)
+                    }
+                    _ => false,
+                });
                 if needs.signatures && wants_bundles {
                     let more = collect::signatures(
                         store,

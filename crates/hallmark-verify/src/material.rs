@@ -6,7 +6,7 @@
 use crate::SetupError;
 use hallmark_core::PublicKey;
 use hallmark_keys::{KeyRef, OpenOptions};
-use hallmark_policy::model::{FileOrData, KeySource, LogTrust, TrustSource};
+use hallmark_policy::model::{FileOrData, KeySource, LogSource, TrustSource};
 use hallmark_sigstore::{
     TrustedCertificates, TrustedLogs, certificate::SigstoreTrustedRoot, tlog::TlogError,
 };
@@ -35,23 +35,22 @@ impl Material {
     pub async fn load(policy: &hallmark_policy::Policy) -> Result<Self, SetupError> {
         let mut m = Material::default();
         for rule in &policy.rules {
-            for key in rule.key_sources() {
-                let id = key.id();
+            for (id, key) in rule.key_sources() {
                 if !m.keys.contains_key(&id) {
-                    let k = load_key(key).await?;
+                    let k = load_key(&key).await?;
                     m.keys.insert(id, k);
                 }
             }
-            for source in rule.trust_sources() {
-                let id = source.id();
+            for (id, source) in rule.trust_sources() {
                 if !m.roots.contains_key(&id) {
-                    let r = load_roots(source)?;
+                    let r = load_roots(&source)?;
                     m.roots.insert(id, r);
                 }
             }
-            for logs in rule.log_sources() {
-                for (id, logs) in load_logs(logs).await? {
-                    m.logs.entry(id).or_insert(logs);
+            for (id, source) in rule.log_sources() {
+                if !m.logs.contains_key(&id) {
+                    let logs = load_logs(&id, &source).await?;
+                    m.logs.insert(id, logs);
                 }
             }
         }
@@ -122,6 +121,10 @@ async fn load_key(source: &KeySource) -> Result<PublicKey, SetupError> {
                     }),
             }
         }
+        other => Err(SetupError::Key {
+            key: other.id(),
+            reason: "unsupported key source".into(),
+        }),
     }
 }
 
@@ -132,6 +135,11 @@ fn read(what: &'static str, f: &FileOrData) -> Result<Vec<u8>, SetupError> {
             what,
             path: path.clone(),
             source,
+        }),
+        other => Err(SetupError::Trust {
+            what,
+            source_id: other.id(),
+            reason: "unsupported source".into(),
         }),
     }
 }
@@ -171,6 +179,11 @@ fn load_roots(source: &TrustSource) -> Result<CertificateRoots, SetupError> {
                 rekor_keys: Vec::new(),
             })
         }
+        _ => Err(SetupError::Trust {
+            what: "certificate roots",
+            source_id: id,
+            reason: "unsupported trust source".into(),
+        }),
     }
 }
 
@@ -182,20 +195,21 @@ fn log_error(id: &str, e: TlogError) -> SetupError {
     }
 }
 
-/// Each log source of `trust` by its id.
-async fn load_logs(trust: &LogTrust) -> Result<Vec<(String, TrustedLogs)>, SetupError> {
-    let mut out = Vec::new();
-    if let Some(path) = &trust.trusted_root {
-        let id = path.display().to_string();
-        let json = read("trusted root", &FileOrData::File(path.clone()))?;
-        let logs = TrustedLogs::from_trusted_root(&json).map_err(|e| log_error(&id, e))?;
-        out.push((id, logs));
+/// The trusted logs of one log source.
+async fn load_logs(id: &str, source: &LogSource) -> Result<TrustedLogs, SetupError> {
+    match source {
+        LogSource::TrustedRoot(path) => {
+            let json = read("trusted root", &FileOrData::File(path.clone()))?;
+            TrustedLogs::from_trusted_root(&json).map_err(|e| log_error(id, e))
+        }
+        LogSource::RekorKey(key) => {
+            let k = load_key(key).await?;
+            TrustedLogs::from_keys(std::slice::from_ref(&k)).map_err(|e| log_error(id, e))
+        }
+        other => Err(SetupError::Trust {
+            what: "transparency log",
+            source_id: id.to_owned(),
+            reason: format!("unsupported log source {other:?}"),
+        }),
     }
-    for key in &trust.rekor_keys {
-        let id = key.id();
-        let k = load_key(key).await?;
-        let logs = TrustedLogs::from_keys(std::slice::from_ref(&k)).map_err(|e| log_error(&id, e))?;
-        out.push((id, logs));
-    }
-    Ok(out)
 }

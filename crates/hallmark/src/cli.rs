@@ -231,7 +231,7 @@ pub(crate) struct TlogUploadArgs {
     clap::ArgGroup::new("trust")
         .required(true)
         .multiple(true)
-        .args(["key", "ca_roots", "trusted_root"])
+        .args(["key", "ca_roots", "trusted_root", "policy"])
 ))]
 pub(crate) struct VerifyArgs {
     /// Decide each image under this policy (hallmark/v1 YAML or JSON, or a

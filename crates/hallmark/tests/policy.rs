@@ -7,7 +7,9 @@ use serde_json::Value;
 
 /// `verify --policy FILE -o json IMAGE` → (exit code, the image's decision object).
 fn decide(w: &World, policy: &str, image: &str) -> (Option<i32>, Value, crate::util::Output) {
-    let out = w.hm(["verify", "--policy", policy, "-o", "json", image]).run();
+    let out = w
+        .hm(["verify", "--policy", policy, "-o", "json", image])
+        .run();
     let v: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("expected a JSON array ({e}), found:\n{out}"));
     let d = v[0].clone();
@@ -41,41 +43,65 @@ fn threshold_counts_distinct_keys_not_signatures() {
     .unwrap();
 
     let (code, d, out) = decide(&w, "policy.yaml", &two_keys.by_tag());
-    assert_eq!(code, Some(0), "two distinct keys: expected allowed, found:\n{out}");
+    assert_eq!(
+        code,
+        Some(0),
+        "two distinct keys: expected allowed, found:\n{out}"
+    );
     assert_eq!(d["decision"], "allow", "{out}");
     assert_eq!(d["rule"], "release", "{out}");
     assert_eq!(d["digest"], two_keys.digest.as_str(), "{out}");
     assert_eq!(d["requirements"][0]["met"], true, "{out}");
 
     let (code, d, out) = decide(&w, "policy.yaml", &one_key_twice.by_tag());
-    assert_eq!(code, Some(1), "one key twice: expected denied, found:\n{out}");
+    assert_eq!(
+        code,
+        Some(1),
+        "one key twice: expected denied, found:\n{out}"
+    );
     assert_eq!(d["decision"], "deny", "{out}");
     assert_eq!(d["requirements"][0]["met"], false, "{out}");
     let reason = d["requirements"][0]["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains('2') && reason.contains('1'), "expected the reason to name 2 required and 1 found, found {reason:?}");
+    assert!(
+        reason.contains('2') && reason.contains('1'),
+        "expected the reason to name 2 required and 1 found, found {reason:?}"
+    );
 
     let (code, _, out) = decide(&w, "policy.yaml", &one_key.by_tag());
     assert_eq!(code, Some(1), "one key: expected denied, found:\n{out}");
 
     // Text output names the verdict, the rule and each requirement.
-    let out = w.hm(["verify", "--policy", "policy.yaml", &one_key.by_tag()]).run();
+    let out = w
+        .hm(["verify", "--policy", "policy.yaml", &one_key.by_tag()])
+        .run();
     assert_eq!(out.code, Some(1), "{out}");
-    assert!(out.stdout.contains("denied") && out.stdout.contains("rule release"), "{out}");
+    assert!(
+        out.stdout.contains("denied") && out.stdout.contains("rule release"),
+        "{out}"
+    );
     assert!(out.stdout.contains("not met"), "{out}");
 }
 
 #[test]
 fn attestation_condition_in_cel_decides_on_the_builder() {
     let w = World::new();
-    let k = w.key("ci", "pw");
+    let _ci = w.key("ci", "pw");
     let imgs = w.seed("policy-cel", 2);
     let predicate = |builder: &str| {
         format!(
             r#"{{"buildDefinition":{{"buildType":"https://example.com/build/v1","externalParameters":{{}}}},"runDetails":{{"builder":{{"id":"{builder}"}}}}}}"#
         )
     };
-    std::fs::write(w.path("good.json"), predicate("https://ci.example.com/builder")).unwrap();
-    std::fs::write(w.path("bad.json"), predicate("https://evil.example.com/builder")).unwrap();
+    std::fs::write(
+        w.path("good.json"),
+        predicate("https://ci.example.com/builder"),
+    )
+    .unwrap();
+    std::fs::write(
+        w.path("bad.json"),
+        predicate("https://evil.example.com/builder"),
+    )
+    .unwrap();
     for (img, file) in [(&imgs[0], "good.json"), (&imgs[1], "bad.json")] {
         w.hm([
             "attest",
@@ -108,14 +134,23 @@ rules:
     )
     .unwrap();
     let (code, d, out) = decide(&w, "policy.yaml", &imgs[0].by_tag());
-    assert_eq!(code, Some(0), "expected builder: expected allowed, found:\n{out}");
+    assert_eq!(
+        code,
+        Some(0),
+        "expected builder: expected allowed, found:\n{out}"
+    );
     assert_eq!(d["decision"], "allow", "{out}");
 
     let (code, d, out) = decide(&w, "policy.yaml", &imgs[1].by_tag());
-    assert_eq!(code, Some(1), "another builder: expected denied, found:\n{out}");
+    assert_eq!(
+        code,
+        Some(1),
+        "another builder: expected denied, found:\n{out}"
+    );
     let reason = d["requirements"][0]["reason"].as_str().unwrap_or_default();
     assert!(
-        reason.contains("predicate.runDetails.builder.id") && reason.contains("https://evil.example.com/builder"),
+        reason.contains("predicate.runDetails.builder.id")
+            && reason.contains("https://evil.example.com/builder"),
         "expected the expression and the value found in the reason, found {reason:?}"
     );
 }
@@ -135,7 +170,10 @@ fn audit_mode_allows_with_warnings_and_default_allow_passes_unmatched_images() {
     assert_eq!(code, Some(0), "audit: expected exit 0, found:\n{out}");
     assert_eq!(d["decision"], "allow", "{out}");
     assert_eq!(d["mode"], "audit", "{out}");
-    assert!(!d["warnings"].as_array().unwrap().is_empty(), "expected a warning, found:\n{out}");
+    assert!(
+        !d["warnings"].as_array().unwrap().is_empty(),
+        "expected a warning, found:\n{out}"
+    );
 
     std::fs::write(
         w.path("allow.yaml"),
@@ -169,12 +207,41 @@ fn pull_copies_an_allowed_image_by_its_verified_digest_and_writes_nothing_for_a_
     .unwrap();
     let dest = w.path("out");
     let to = format!("oci:{}", dest.display());
-    let out = w.hm(["pull", "--policy", "policy.yaml", "--to", &to, &imgs[1].by_tag()]).run();
-    assert_eq!(out.code, Some(1), "denied pull: expected exit 1, found:\n{out}");
-    assert!(out.stderr.contains("denied") && out.stderr.contains("nothing was written"), "{out}");
-    assert!(!dest.exists(), "a denied pull must write nothing, found {}", dest.display());
+    let out = w
+        .hm([
+            "pull",
+            "--policy",
+            "policy.yaml",
+            "--to",
+            &to,
+            &imgs[1].by_tag(),
+        ])
+        .run();
+    assert_eq!(
+        out.code,
+        Some(1),
+        "denied pull: expected exit 1, found:\n{out}"
+    );
+    assert!(
+        out.stderr.contains("denied") && out.stderr.contains("nothing was written"),
+        "{out}"
+    );
+    assert!(
+        !dest.exists(),
+        "a denied pull must write nothing, found {}",
+        dest.display()
+    );
 
-    let out = w.hm(["pull", "--policy", "policy.yaml", "--to", &to, &imgs[0].by_tag()]).run();
+    let out = w
+        .hm([
+            "pull",
+            "--policy",
+            "policy.yaml",
+            "--to",
+            &to,
+            &imgs[0].by_tag(),
+        ])
+        .run();
     out.success();
     // The layout holds the verified digest under the tag, and its signature: verify offline.
     let layout = format!("oci:{}:{}", dest.display(), imgs[0].tag);
@@ -192,34 +259,96 @@ fn bad_policies_exit_2_naming_file_line_and_column() {
     let _ = k;
     let head = "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n";
     let cases: Vec<(&str, String, &[&str])> = vec![
-        ("malformed YAML", format!("{head}  - name: x\n    images: [\"**\"\n"), &["policy.yaml:"]),
-        ("unknown key", format!("{head}  - name: x\n    images: [\"**\"]\n    requires: []\n"), &["policy.yaml:7:", "requires"]),
-        ("wrong apiVersion", "apiVersion: hallmark/v2\nkind: Policy\ndefault: deny\nrules: []\n".to_owned(), &["policy.yaml:1:", "hallmark/v1"]),
-        ("threshold above key count", format!("{head}  - name: x\n    images: [\"**\"]\n    require:\n      - cosign: {{keys: [k.pub], threshold: 2}}\n"), &["policy.yaml:8:", "threshold"]),
-        ("equal specificity overlap", format!("{head}  - name: a\n    images: [\"reg.example.com/*/app\"]\n    require: [accept: {{}}]\n  - name: b\n    images: [\"reg.example.com/team/*\"]\n    require: [accept: {{}}]\n"), &["policy.yaml:", "a", "b"]),
-        ("empty anyOf", format!("{head}  - name: x\n    images: [\"**\"]\n    anyOf: []\n"), &["policy.yaml:7:", "anyOf"]),
-        ("CEL that does not compile", format!("{head}  - name: x\n    images: [\"**\"]\n    require:\n      - attestation: {{type: slsaprovenance1, keys: [k.pub], condition: 'predicate.x ==== 1'}}\n"), &["policy.yaml:8:"]),
-        ("unreadable key file", format!("{head}  - name: x\n    images: [\"**\"]\n    require:\n      - cosign: {{keys: [missing.pub]}}\n"), &["missing.pub"]),
+        (
+            "malformed YAML",
+            format!("{head}  - name: x\n    images: [\"**\"\n"),
+            &["policy.yaml:"],
+        ),
+        (
+            "unknown key",
+            format!("{head}  - name: x\n    images: [\"**\"]\n    requires: []\n"),
+            &["policy.yaml:7:", "requires"],
+        ),
+        (
+            "wrong apiVersion",
+            "apiVersion: hallmark/v2\nkind: Policy\ndefault: deny\nrules: []\n".to_owned(),
+            &["policy.yaml:1:", "hallmark/v1"],
+        ),
+        (
+            "threshold above key count",
+            format!(
+                "{head}  - name: x\n    images: [\"**\"]\n    require:\n      - cosign: {{keys: [k.pub], threshold: 2}}\n"
+            ),
+            &["policy.yaml:8:", "threshold"],
+        ),
+        (
+            "equal specificity overlap",
+            format!(
+                "{head}  - name: a\n    images: [\"reg.example.com/*/app\"]\n    require: [accept: {{}}]\n  - name: b\n    images: [\"reg.example.com/team/*\"]\n    require: [accept: {{}}]\n"
+            ),
+            &["policy.yaml:", "a", "b"],
+        ),
+        (
+            "empty anyOf",
+            format!("{head}  - name: x\n    images: [\"**\"]\n    anyOf: []\n"),
+            &["policy.yaml:7:", "anyOf"],
+        ),
+        (
+            "CEL that does not compile",
+            format!(
+                "{head}  - name: x\n    images: [\"**\"]\n    require:\n      - attestation: {{type: slsaprovenance1, keys: [k.pub], condition: 'predicate.x ==== 1'}}\n"
+            ),
+            &["policy.yaml:8:"],
+        ),
+        (
+            "unreadable key file",
+            format!(
+                "{head}  - name: x\n    images: [\"**\"]\n    require:\n      - cosign: {{keys: [missing.pub]}}\n"
+            ),
+            &["missing.pub"],
+        ),
     ];
     for (name, text, needles) in cases {
         std::fs::write(w.path("policy.yaml"), &text).unwrap();
-        let out = w.hm(["verify", "--policy", "policy.yaml", &img.by_tag()]).run();
+        let out = w
+            .hm(["verify", "--policy", "policy.yaml", &img.by_tag()])
+            .run();
         assert_eq!(out.code, Some(2), "{name}: expected exit 2, found:\n{out}");
         for n in needles {
-            assert!(out.stderr.contains(n), "{name}: expected {n:?} in the error, found:\n{out}");
+            assert!(
+                out.stderr.contains(n),
+                "{name}: expected {n:?} in the error, found:\n{out}"
+            );
         }
         let dest = w.path("never");
         let out = w
-            .hm(["pull", "--policy", "policy.yaml", "--to", &format!("oci:{}", dest.display()), &img.by_tag()])
+            .hm([
+                "pull",
+                "--policy",
+                "policy.yaml",
+                "--to",
+                &format!("oci:{}", dest.display()),
+                &img.by_tag(),
+            ])
             .run();
-        assert_eq!(out.code, Some(2), "{name} (pull): expected exit 2, found:\n{out}");
+        assert_eq!(
+            out.code,
+            Some(2),
+            "{name} (pull): expected exit 2, found:\n{out}"
+        );
         assert!(!dest.exists(), "{name}: pull wrote {}", dest.display());
         if name != "unreadable key file" {
             let out = w.hm(["policy", "check", "policy.yaml"]).run();
-            assert_eq!(out.code, Some(2), "{name} (policy check): expected exit 2, found:\n{out}");
+            assert_eq!(
+                out.code,
+                Some(2),
+                "{name} (policy check): expected exit 2, found:\n{out}"
+            );
         }
     }
-    let out = w.hm(["verify", "--policy", "no-such-policy.yaml", &img.by_tag()]).run();
+    let out = w
+        .hm(["verify", "--policy", "no-such-policy.yaml", &img.by_tag()])
+        .run();
     assert_eq!(out.code, Some(2), "{out}");
     assert!(out.stderr.contains("no-such-policy.yaml"), "{out}");
 }
@@ -230,7 +359,10 @@ fn policy_schema_and_convert() {
     let out = w.hm(["policy", "schema"]).run();
     out.success();
     let schema = out.json();
-    assert!(schema.get("properties").is_some() || schema.get("$defs").is_some(), "{out}");
+    assert!(
+        schema.get("properties").is_some() || schema.get("$defs").is_some(),
+        "{out}"
+    );
     let k = w.key("k", "pw");
     std::fs::write(
         w.path("containers.json"),
@@ -279,11 +411,40 @@ fn dct_signer_requirement(n: &crate::trust_client::Notary) {
     let (by_alice, by_carol) = (&imgs[0], &imgs[1]);
     // The repositories differ (img0, img1): alice signs one, carol the other.
     for name in ["alice", "carol"] {
-        trust(&w, n, &["key", "generate", name, "--dir", w.dir().to_str().unwrap()]).success();
+        trust(
+            &w,
+            n,
+            &["key", "generate", name, "--dir", w.dir().to_str().unwrap()],
+        )
+        .success();
     }
-    trust(&w, n, &["signer", "add", "alice", &by_alice.repo, "--key", "alice.pub"]).success();
+    trust(
+        &w,
+        n,
+        &[
+            "signer",
+            "add",
+            "alice",
+            &by_alice.repo,
+            "--key",
+            "alice.pub",
+        ],
+    )
+    .success();
     trust(&w, n, &["sign", &by_alice.by_tag()]).success();
-    trust(&w, n, &["signer", "add", "carol", &by_carol.repo, "--key", "carol.pub"]).success();
+    trust(
+        &w,
+        n,
+        &[
+            "signer",
+            "add",
+            "carol",
+            &by_carol.repo,
+            "--key",
+            "carol.pub",
+        ],
+    )
+    .success();
     trust(&w, n, &["sign", &by_carol.by_tag()]).success();
     // docker's per-host CA location: the policy names only the server.
     let host = n.url.trim_start_matches("https://").to_string();
@@ -299,22 +460,37 @@ fn dct_signer_requirement(n: &crate::trust_client::Notary) {
     )
     .unwrap();
     let (code, d, out) = decide(&w, "policy.yaml", &by_alice.by_tag());
-    assert_eq!(code, Some(0), "signed by alice: expected allowed, found:\n{out}");
+    assert_eq!(
+        code,
+        Some(0),
+        "signed by alice: expected allowed, found:\n{out}"
+    );
     assert_eq!(d["digest"], by_alice.digest.as_str(), "{out}");
     let (code, d, out) = decide(&w, "policy.yaml", &by_carol.by_tag());
-    assert_eq!(code, Some(1), "signed only by carol: expected denied, found:\n{out}");
+    assert_eq!(
+        code,
+        Some(1),
+        "signed only by carol: expected denied, found:\n{out}"
+    );
     let reason = d["requirements"][0]["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("alice") && reason.contains("carol"), "expected the reason to name the signer required and the one found, found {reason:?}");
+    assert!(
+        reason.contains("alice") && reason.contains("carol"),
+        "expected the reason to name the signer required and the one found, found {reason:?}"
+    );
 }
 
 #[test]
 fn dct_signers_on_notary_server() {
-    let Some(n) = crate::trust_client::notary() else { return };
+    let Some(n) = crate::trust_client::notary() else {
+        return;
+    };
     dct_signer_requirement(n);
 }
 
 #[test]
 fn dct_signers_on_hallmark_trust_serve() {
-    let Some(n) = crate::trust_client::hallmark_serve() else { return };
+    let Some(n) = crate::trust_client::hallmark_serve() else {
+        return;
+    };
     dct_signer_requirement(n);
 }

@@ -38,7 +38,10 @@ fn hallmark_decides_as_skopeo_for_every_case_of_one_containers_policy() {
     let k2 = w.key("k2", "pw2");
     let reg = registry();
     let base = format!("{reg}/{}", unique("policy-diff"));
-    let one = |path: &str| w.seed_with(&format!("{base}/{path}"), 1, "v1", false).remove(0);
+    let one = |path: &str| {
+        w.seed_with(&format!("{base}/{path}"), 1, "v1", false)
+            .remove(0)
+    };
 
     let acc_any = one("acc/any");
     let acc_blocked = one("acc/blocked");
@@ -70,7 +73,12 @@ fn hallmark_decides_as_skopeo_for_every_case_of_one_containers_policy() {
     sign_as(&w, &k1, None, &rdoe.by_tag());
     sign_as(&w, &k1, Some(&tagged.by_tag()), &tagged.by_tag());
     sign_as(&w, &k1, Some(&exact.by_tag()), &exact.by_tag());
-    sign_as(&w, &k1, Some(&format!("{base}/other:v1")), &exactref.by_tag());
+    sign_as(
+        &w,
+        &k1,
+        Some(&format!("{base}/other:v1")),
+        &exactref.by_tag(),
+    );
     sign_as(&w, &k1, Some(&format!("{base}/other")), &exactrepo.by_tag());
     sign_as(&w, &k1, None, &exactrepo_wrong.by_tag());
     let remap_signed = format!("{base}/orig/{}:v1", remap.repo.rsplit('/').next().unwrap());
@@ -79,7 +87,12 @@ fn hallmark_decides_as_skopeo_for_every_case_of_one_containers_policy() {
     sign_as(&w, &k1, None, &and_both.by_tag());
     sign_as(&w, &k2, None, &and_both.by_tag());
     sign_as(&w, &k1, None, &keydata.by_tag());
-    sign_as(&w, &k1, Some(&format!("{base}/somewhere-else")), &elsewhere.by_tag());
+    sign_as(
+        &w,
+        &k1,
+        Some(&format!("{base}/somewhere-else")),
+        &elsewhere.by_tag(),
+    );
     // A signature of copied[0], placed where copied[1]'s signature would be.
     sign_as(&w, &k1, None, &copied[0].by_tag());
     tools::skopeo_copy(
@@ -91,41 +104,92 @@ fn hallmark_decides_as_skopeo_for_every_case_of_one_containers_policy() {
 
     let k1p = k1.public.display().to_string();
     let k2p = k2.public.display().to_string();
-    let k1_data = base64::engine::general_purpose::STANDARD
-        .encode(std::fs::read(&k1.public).unwrap());
-    let signed = |key: &str, identity: serde_json::Value| {
-        json!([{"type": "sigstoreSigned", "keyPath": key, "signedIdentity": identity}])
-    };
+    let k1_data =
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(&k1.public).unwrap());
+    let signed = |key: &str, identity: serde_json::Value| json!([{"type": "sigstoreSigned", "keyPath": key, "signedIdentity": identity}]);
     let repo_id = json!({"type": "matchRepository"});
-    let docker = json!({
-        format!("{base}/acc"): [{"type": "insecureAcceptAnything"}],
-        acc_blocked.repo.clone(): [{"type": "reject"}],
-        format!("{base}/rej"): [{"type": "reject"}],
-        rej_allowed.by_tag(): [{"type": "insecureAcceptAnything"}],
-        rej_pinned.by_digest(): [{"type": "insecureAcceptAnything"}],
-        k1repo.repo.clone(): signed(&k1p, repo_id.clone()),
-        k2only.repo.clone(): signed(&k1p, repo_id.clone()),
-        unsigned.repo.clone(): signed(&k1p, repo_id.clone()),
-        both.repo.clone(): [{"type": "sigstoreSigned", "keyPaths": [k1p, k2p], "signedIdentity": repo_id}],
-        rdoe.repo.clone(): [{"type": "sigstoreSigned", "keyPath": k1p}],
-        tagged.repo.clone(): signed(&k1p, json!({"type": "matchRepoDigestOrExact"})),
-        exact.repo.clone(): signed(&k1p, json!({"type": "matchExact"})),
-        exactref.repo.clone(): signed(&k1p, json!({"type": "exactReference", "dockerReference": format!("{base}/other:v1")})),
-        exactrepo.repo.clone(): signed(&k1p, json!({"type": "exactRepository", "dockerRepository": format!("{base}/other")})),
-        exactrepo_wrong.repo.clone(): signed(&k1p, json!({"type": "exactRepository", "dockerRepository": format!("{base}/other")})),
-        remap.repo.clone(): signed(&k1p, json!({"type": "remapIdentity", "prefix": format!("{base}/sig"), "signedPrefix": format!("{base}/orig")})),
-        and_one.repo.clone(): [
-            {"type": "sigstoreSigned", "keyPath": k1p, "signedIdentity": repo_id},
-            {"type": "sigstoreSigned", "keyPath": k2p, "signedIdentity": repo_id}
-        ],
-        and_both.repo.clone(): [
-            {"type": "sigstoreSigned", "keyPath": k1p, "signedIdentity": repo_id},
-            {"type": "sigstoreSigned", "keyPath": k2p, "signedIdentity": repo_id}
-        ],
-        keydata.repo.clone(): [{"type": "sigstoreSigned", "keyData": k1_data, "signedIdentity": repo_id}],
-        elsewhere.repo.clone(): signed(&k1p, repo_id.clone()),
-        format!("{base}/sig/copied"): signed(&k1p, repo_id.clone()),
-    });
+    let mut docker = serde_json::Map::new();
+    let mut scope = |k: String, v: serde_json::Value| {
+        docker.insert(k, v);
+    };
+    scope(
+        format!("{base}/acc"),
+        json!([{"type": "insecureAcceptAnything"}]),
+    );
+    scope(acc_blocked.repo.clone(), json!([{"type": "reject"}]));
+    scope(format!("{base}/rej"), json!([{"type": "reject"}]));
+    scope(
+        rej_allowed.by_tag(),
+        json!([{"type": "insecureAcceptAnything"}]),
+    );
+    scope(
+        rej_pinned.by_digest(),
+        json!([{"type": "insecureAcceptAnything"}]),
+    );
+    scope(k1repo.repo.clone(), signed(&k1p, repo_id.clone()));
+    scope(k2only.repo.clone(), signed(&k1p, repo_id.clone()));
+    scope(unsigned.repo.clone(), signed(&k1p, repo_id.clone()));
+    scope(
+        both.repo.clone(),
+        json!([{"type": "sigstoreSigned", "keyPaths": [k1p, k2p], "signedIdentity": repo_id}]),
+    );
+    scope(
+        rdoe.repo.clone(),
+        json!([{"type": "sigstoreSigned", "keyPath": k1p}]),
+    );
+    scope(
+        tagged.repo.clone(),
+        signed(&k1p, json!({"type": "matchRepoDigestOrExact"})),
+    );
+    scope(
+        exact.repo.clone(),
+        signed(&k1p, json!({"type": "matchExact"})),
+    );
+    scope(
+        exactref.repo.clone(),
+        signed(
+            &k1p,
+            json!({"type": "exactReference", "dockerReference": format!("{base}/other:v1")}),
+        ),
+    );
+    scope(
+        exactrepo.repo.clone(),
+        signed(
+            &k1p,
+            json!({"type": "exactRepository", "dockerRepository": format!("{base}/other")}),
+        ),
+    );
+    scope(
+        exactrepo_wrong.repo.clone(),
+        signed(
+            &k1p,
+            json!({"type": "exactRepository", "dockerRepository": format!("{base}/other")}),
+        ),
+    );
+    scope(
+        remap.repo.clone(),
+        signed(
+            &k1p,
+            json!({"type": "remapIdentity", "prefix": format!("{base}/sig"), "signedPrefix": format!("{base}/orig")}),
+        ),
+    );
+    scope(
+        and_one.repo.clone(),
+        json!([ {"type": "sigstoreSigned", "keyPath": k1p, "signedIdentity": repo_id}, {"type": "sigstoreSigned", "keyPath": k2p, "signedIdentity": repo_id} ]),
+    );
+    scope(
+        and_both.repo.clone(),
+        json!([ {"type": "sigstoreSigned", "keyPath": k1p, "signedIdentity": repo_id}, {"type": "sigstoreSigned", "keyPath": k2p, "signedIdentity": repo_id} ]),
+    );
+    scope(
+        keydata.repo.clone(),
+        json!([{"type": "sigstoreSigned", "keyData": k1_data, "signedIdentity": repo_id}]),
+    );
+    scope(elsewhere.repo.clone(), signed(&k1p, repo_id.clone()));
+    for img in &copied {
+        scope(img.repo.clone(), signed(&k1p, repo_id.clone()));
+    }
+    let docker = serde_json::Value::Object(docker);
     let policy = json!({
         "default": [{"type": "reject"}],
         "transports": {
@@ -141,25 +205,46 @@ fn hallmark_decides_as_skopeo_for_every_case_of_one_containers_policy() {
     let cases = vec![
         c("namespace accept, tag", acc_any.by_tag()),
         c("namespace accept, digest", acc_any.by_digest()),
-        c("repository reject under an accepting namespace", acc_blocked.by_tag()),
+        c(
+            "repository reject under an accepting namespace",
+            acc_blocked.by_tag(),
+        ),
         c("namespace reject", rej_thing.by_tag()),
-        c("tag-scope accept under a rejecting namespace", rej_allowed.by_tag()),
-        c("tag scope does not cover the digest", rej_allowed.by_digest()),
+        c(
+            "tag-scope accept under a rejecting namespace",
+            rej_allowed.by_tag(),
+        ),
+        c(
+            "tag scope does not cover the digest",
+            rej_allowed.by_digest(),
+        ),
         c("digest-scope accept", rej_pinned.by_digest()),
         c("digest scope does not cover the tag", rej_pinned.by_tag()),
         c("signed by the key, matchRepository, tag", k1repo.by_tag()),
-        c("signed by the key, matchRepository, digest", k1repo.by_digest()),
+        c(
+            "signed by the key, matchRepository, digest",
+            k1repo.by_digest(),
+        ),
         c("signed by another key", k2only.by_tag()),
         c("unsigned", unsigned.by_tag()),
         c("signed by both, keyPaths", both.by_tag()),
-        c("default matchRepoDigestOrExact, name-only signature, tag", rdoe.by_tag()),
-        c("default matchRepoDigestOrExact, name-only signature, digest", rdoe.by_digest()),
+        c(
+            "default matchRepoDigestOrExact, name-only signature, tag",
+            rdoe.by_tag(),
+        ),
+        c(
+            "default matchRepoDigestOrExact, name-only signature, digest",
+            rdoe.by_digest(),
+        ),
         c("matchRepoDigestOrExact, tagged signature", tagged.by_tag()),
         c("matchExact, tagged signature, tag", exact.by_tag()),
         c("matchExact, tagged signature, digest", exact.by_digest()),
         c("exactReference", exactref.by_tag()),
         c("exactRepository", exactrepo.by_tag()),
-        c("exactRepository, signature names its own repository", exactrepo_wrong.by_tag()),
+        c(
+            "exactRepository, signature names its own repository",
+            exactrepo_wrong.by_tag(),
+        ),
         c("remapIdentity", remap.by_tag()),
         c("two requirements, one signature", and_one.by_tag()),
         c("two requirements, both signatures", and_both.by_tag()),
@@ -183,10 +268,15 @@ fn hallmark_decides_as_skopeo_for_every_case_of_one_containers_policy() {
             &dest,
             &["--policy", &policy_arg, "--registries.d", &registries_d],
         );
-        let hm = w.hm(["verify", "--policy", &policy_arg, &case.reference]).run();
+        let hm = w
+            .hm(["verify", "--policy", &policy_arg, &case.reference])
+            .run();
         let hm_ok = hm.code == Some(0);
         if hm.code != Some(0) && hm.code != Some(1) {
-            mismatches.push(format!("{}: hallmark exited {:?}:\n{hm}", case.name, hm.code));
+            mismatches.push(format!(
+                "{}: hallmark exited {:?}:\n{hm}",
+                case.name, hm.code
+            ));
         }
         if skopeo.success {
             accepted += 1;

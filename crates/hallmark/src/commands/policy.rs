@@ -44,7 +44,10 @@ pub(crate) fn run(cmd: PolicyCommand) -> Result<ExitCode> {
                     file.display(),
                     p.rules.len(),
                     if p.rules.len() == 1 { "" } else { "s" },
-                    p.default
+                    match p.default {
+                        hallmark_policy::DefaultAction::Allow => "allow",
+                        _ => "deny",
+                    }
                 );
                 ExitCode::SUCCESS
             }
@@ -128,16 +131,17 @@ async fn decide_all(
 
 /// One decision as text: the verdict line, then each requirement.
 fn print_decision(d: &Decision) {
-    let verdict = match d.verdict {
-        Verdict::Allow => "allowed",
-        Verdict::Deny => "denied",
+    let verdict = if d.verdict == Verdict::Allow {
+        "allowed"
+    } else {
+        "denied"
     };
     let rule = match &d.rule {
-        Some(r) => format!("rule {r} ({})", d.mode),
+        Some(r) => format!("rule {r} ({})", d.mode.as_str()),
         None => "no rule matched: the policy's default".to_owned(),
     };
-    let reason = match (&d.verdict, &d.reason) {
-        (Verdict::Deny, Some(r)) => format!(": {r}"),
+    let reason = match &d.reason {
+        Some(r) if d.verdict != Verdict::Allow => format!(": {r}"),
         _ => String::new(),
     };
     println!("{}@{}: {verdict} by {rule}{reason}", d.image, d.digest);
@@ -156,7 +160,11 @@ fn print_decision(d: &Decision) {
 /// `hallmark verify --policy FILE IMAGE...`
 pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
     let path = a.policy.clone().context("--policy")?;
-    let images: Vec<ImageRef> = a.images.iter().map(|s| parse_image(s)).collect::<Result<_>>()?;
+    let images: Vec<ImageRef> = a
+        .images
+        .iter()
+        .map(|s| parse_image(s))
+        .collect::<Result<_>>()?;
     let verifier = match verifier(ctx, &path).await? {
         Ok(v) => v,
         Err(code) => return Ok(code),
@@ -201,7 +209,11 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
 
 /// `hallmark pull --policy FILE --to DEST IMAGE...`
 pub(crate) async fn pull(ctx: &Arc<Context>, a: PullArgs) -> Result<ExitCode> {
-    let images: Vec<ImageRef> = a.images.iter().map(|s| parse_image(s)).collect::<Result<_>>()?;
+    let images: Vec<ImageRef> = a
+        .images
+        .iter()
+        .map(|s| parse_image(s))
+        .collect::<Result<_>>()?;
     let dest = crate::commands::pull::Destination::parse(&a.to, images.len())?;
     let verifier = match verifier(ctx, &a.policy).await? {
         Ok(v) => v,
@@ -238,7 +250,10 @@ pub(crate) async fn pull(ctx: &Arc<Context>, a: PullArgs) -> Result<ExitCode> {
         match crate::commands::pull::copy_verified(ctx, image, &v, &dest).await {
             Ok(written) => {
                 if ctx.output == OutputFormat::Text {
-                    eprintln!("{image}: allowed, {} written to {written}", v.manifest.digest);
+                    eprintln!(
+                        "{image}: allowed, {} written to {written}",
+                        v.manifest.digest
+                    );
                 }
                 if let Some(o) = json.as_object_mut() {
                     o.insert("written".into(), Value::String(written));

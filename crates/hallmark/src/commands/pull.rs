@@ -30,10 +30,14 @@ impl Destination {
             return Ok(Destination::DockerArchive(PathBuf::from(file)));
         }
         match parse_image(s)? {
-            ImageRef::Layout { path, tag: None } => Ok(Destination::Layout(path)),
-            ImageRef::Layout { tag: Some(_), .. } => {
-                bail!("--to {s}: expected oci:DIR, found a tag (each image keeps its own tag)")
-            }
+            ImageRef::Layout {
+                path,
+                tag: None,
+                digest: None,
+            } => Ok(Destination::Layout(path)),
+            ImageRef::Layout { .. } => bail!(
+                "--to {s}: expected oci:DIR, found a tag or digest (each image keeps its own tag)"
+            ),
             ImageRef::Registry(r) if r.tag.is_none() && r.digest.is_none() => {
                 Ok(Destination::Registry(r))
             }
@@ -68,6 +72,7 @@ pub(crate) async fn copy_verified(
             ImageRef::Layout {
                 path: dir.clone(),
                 tag: Some(tag.clone()),
+                digest: None,
             },
             format!("oci:{}:{tag}", dir.display()),
         ),
@@ -83,6 +88,6 @@ pub(crate) async fn copy_verified(
     };
     let src_store = ctx.store(&pinned, false)?;
     let dst_store = ctx.store(&dst, true)?;
-    hallmark_sigstore::flow::copy(&src_store, &pinned, &dst_store, Some(&tag)).await?;
+    hallmark_flows::copy(&src_store, &pinned, &dst_store, Some(&tag)).await?;
     Ok(written)
 }
