@@ -143,7 +143,7 @@ impl Condition {
             Err(errors) => {
                 let first = errors.errors.first();
                 let (line, column) = first.map_or((1, 1), |e| {
-                    (e.pos.0.max(1) as usize, (e.pos.1.max(0) as usize) + 1)
+                    (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize)
                 });
                 let message = first.map_or_else(
                     || "the expression does not parse".to_string(),
@@ -348,13 +348,20 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&self, e: &IdedExpr, kind: ConditionErrorKind, message: String) -> ConditionError {
-        let (line, column) = self
-            .program
-            .source_info()
-            .offset_for(e.id)
-            .map_or((1, 1), |(start, _)| {
-                line_column(self.source, start as usize)
-            });
+        let (line, column) =
+            self.program
+                .source_info()
+                .offset_for(e.id)
+                .map_or((1, 1), |(start, _)| {
+                    let mut start = start as usize;
+                    // A call's offset is its `(`: point at the function's name instead.
+                    if let Expr::Call(call) = &e.expr
+                        && self.source.chars().nth(start) == Some('(')
+                    {
+                        start = start.saturating_sub(call.func_name.chars().count());
+                    }
+                    line_column(self.source, start)
+                });
         ConditionError {
             kind,
             message,
