@@ -143,7 +143,7 @@ impl Condition {
             Err(errors) => {
                 let first = errors.errors.first();
                 let (line, column) = first.map_or((1, 1), |e| {
-                    (e.pos.0.max(1) as usize, (e.pos.1.max(0) as usize) + 1)
+                    (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize)
                 });
                 let message = first.map_or_else(
                     || "the expression does not parse".to_string(),
@@ -213,8 +213,7 @@ fn context(input: &ConditionInput<'_>) -> Result<Context<'static, 'static>, Stri
         ),
     ];
     for (name, v) in vars {
-        let value = cel::to_value(&v).map_err(|e| format!("{name} cannot be given to CEL: {e}"))?;
-        ctx.add_variable_from_value(name, value);
+        ctx.add_variable_from_value(name, json_to_cel(&v));
     }
     let now = chrono::DateTime::from_timestamp(input.now, 0)
         .ok_or_else(|| format!("now ({}) is out of range", input.now))?;
@@ -222,12 +221,75 @@ fn context(input: &ConditionInput<'_>) -> Result<Context<'static, 'static>, Stri
     Ok(ctx)
 }
 
-/// Source text of a node (from the parser's offsets).
+/// The offsets a node and its children cover.
+fn extent(program: &Program, e: &IdedExpr, acc: &mut Option<(u32, u32)>) {
+    if let Some((start, mut stop)) = program.source_info().offset_for(e.id) {
+        // A selection's offset is its `.`; an identifier's, its first character.
+        let name_len = match &e.expr {
+            Expr::Select(s) => s.field.chars().count() as u32,
+            Expr::Ident(n) => (n.chars().count() as u32).saturating_sub(1),
+            _ => 0,
+        };
+        stop = stop.max(start + name_len);
+        *acc = Some(match *acc {
+            Some((a, b)) => (a.min(start), b.max(stop)),
+            None => (start, stop),
+        });
+    }
+    match &e.expr {
+        Expr::Select(s) => extent(program, &s.operand, acc),
+        Expr::Call(c) => {
+            if let Some(t) = &c.target {
+                extent(program, t, acc);
+            }
+            for a in &c.args {
+                extent(program, a, acc);
+            }
+        }
+        Expr::List(l) => {
+            for x in &l.elements {
+                extent(program, x, acc);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Source text of a node and its children (from the parser's offsets).
 fn text_of(program: &Program, source: &str, e: &IdedExpr) -> Option<String> {
-    let (start, stop) = program.source_info().offset_for(e.id)?;
+    let mut acc = None;
+    extent(program, e, &mut acc);
+    let (start, stop) = acc?;
     let chars: Vec<char> = source.chars().collect();
-    let (start, stop) = (start as usize, (stop as usize).min(chars.len()));
-    (start < stop).then(|| chars[start..stop].iter().collect())
+    let start = start as usize;
+    // `stop` is the last character's index (inclusive), as ANTLR gives it.
+    let stop = (stop as usize + 1).min(chars.len());
+    let text: String = chars.get(start..stop)?.iter().collect();
+    let text = text.trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+/// JSON → CEL, numbers as `int` when they fit (then `uint`, then `double`).
+fn json_to_cel(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::String(Arc::new(s.clone())),
+        J::Array(a) => Value::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        J::Object(m) => {
+            let map: std::collections::HashMap<Key, Value> = m
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .collect();
+            Value::Map(cel::objects::Map { map: Arc::new(map) })
+        }
+    }
 }
 
 fn explain(e: &IdedExpr, program: &Program, source: &str, ctx: &Context<'_, '_>) -> Option<String> {
@@ -262,16 +324,21 @@ fn explain(e: &IdedExpr, program: &Program, source: &str, ctx: &Context<'_, '_>)
     };
     let (l, r) = (&call.args[0], &call.args[1]);
     let ltext = text_of(program, source, l).unwrap_or_else(|| "the left side".to_string());
-    if matches!(r.expr, Expr::Literal(_)) {
-        Some(format!("{ltext} is {}, expected {op} {}", side(l), side(r)))
+    let rtext = text_of(program, source, r).unwrap_or_else(|| "the right side".to_string());
+    let literal = |x: &IdedExpr| matches!(x.expr, Expr::Literal(_));
+    Some(if literal(r) {
+        format!("{ltext} is {}, expected {op} {}", side(l), side(r))
+    } else if literal(l) && op == "in" {
+        format!("{rtext} is {}, expected to contain {}", side(r), side(l))
+    } else if literal(l) {
+        format!("{rtext} is {}, expected {} {op} it", side(r), side(l))
     } else {
-        let rtext = text_of(program, source, r).unwrap_or_else(|| "the right side".to_string());
-        Some(format!(
+        format!(
             "{ltext} is {}, {rtext} is {} (expected {op})",
             side(l),
             side(r)
-        ))
-    }
+        )
+    })
 }
 
 /// A CEL value as JSON-like text, cut at 200 characters.
@@ -348,13 +415,20 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&self, e: &IdedExpr, kind: ConditionErrorKind, message: String) -> ConditionError {
-        let (line, column) = self
-            .program
-            .source_info()
-            .offset_for(e.id)
-            .map_or((1, 1), |(start, _)| {
-                line_column(self.source, start as usize)
-            });
+        let (line, column) =
+            self.program
+                .source_info()
+                .offset_for(e.id)
+                .map_or((1, 1), |(start, _)| {
+                    let mut start = start as usize;
+                    // A call's offset is its `(`: point at the function's name instead.
+                    if let Expr::Call(call) = &e.expr
+                        && self.source.chars().nth(start) == Some('(')
+                    {
+                        start = start.saturating_sub(call.func_name.chars().count());
+                    }
+                    line_column(self.source, start)
+                });
         ConditionError {
             kind,
             message,

@@ -82,6 +82,9 @@ impl Mode {
 /// One requirement of a rule (an externally tagged one-key map in the file).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+// Unboxed on purpose: the collector and CLI match on these variants directly; a policy holds
+// few requirements.
+#[allow(clippy::large_enum_variant)]
 pub enum Requirement {
     /// Cosign signatures (simple signing `.sig` and/or Sigstore bundles).
     Cosign(CosignRequirement),
@@ -633,15 +636,11 @@ impl Rule {
         for r in self.requirements() {
             match r {
                 Requirement::Cosign(_) => n.signatures = true,
-                Requirement::Attestation(a) => {
-                    if !n.attestations.contains(&a.predicate_type) {
-                        n.attestations.push(a.predicate_type.clone());
-                    }
+                Requirement::Attestation(a) if !n.attestations.contains(&a.predicate_type) => {
+                    n.attestations.push(a.predicate_type.clone());
                 }
-                Requirement::Dct(d) => {
-                    if !n.dct_servers.contains(&d.server) {
-                        n.dct_servers.push(d.server.clone());
-                    }
+                Requirement::Dct(d) if !n.dct_servers.contains(&d.server) => {
+                    n.dct_servers.push(d.server.clone());
                 }
                 _ => {}
             }

@@ -148,8 +148,6 @@ pub(crate) struct Node {
     pub(crate) pos: Pos,
     /// For scalars: the last line of the scalar in the file.
     pub(crate) end_line: usize,
-    /// For scalars: written as a quoted string (never a number, bool or null).
-    pub(crate) quoted: bool,
 }
 
 impl Node {
@@ -345,8 +343,7 @@ pub(crate) fn load_tree(text: &str) -> Result<Node, (Pos, DiagnosticKind, String
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                let quoted = style != ScalarStyle::Plain || is_str_tag;
-                let v = if quoted {
+                let v = if style != ScalarStyle::Plain || is_str_tag {
                     V::Str(value.to_string())
                 } else {
                     resolve_plain(&value)
@@ -355,7 +352,6 @@ pub(crate) fn load_tree(text: &str) -> Result<Node, (Pos, DiagnosticKind, String
                     v,
                     pos,
                     end_line: span.end.line(),
-                    quoted,
                 };
                 if anchor > 0 {
                     anchors.insert(anchor, n.clone());
@@ -393,7 +389,6 @@ pub(crate) fn load_tree(text: &str) -> Result<Node, (Pos, DiagnosticKind, String
                             v: V::Seq(items),
                             pos,
                             end_line: pos.line,
-                            quoted: false,
                         },
                         anchor,
                     ),
@@ -407,7 +402,6 @@ pub(crate) fn load_tree(text: &str) -> Result<Node, (Pos, DiagnosticKind, String
                             v: V::Map(entries),
                             pos,
                             end_line: pos.line,
-                            quoted: false,
                         },
                         anchor,
                     ),
@@ -463,7 +457,6 @@ pub(crate) fn load_tree(text: &str) -> Result<Node, (Pos, DiagnosticKind, String
         v: V::Null,
         pos: Pos { line: 1, column: 1 },
         end_line: 1,
-        quoted: false,
     }))
 }
 

@@ -1,1 +1,11 @@
+//! Integration tests of hallmark-policy (one test binary), by the property defended.
+#![allow(clippy::unwrap_used)]
 
+mod condition;
+mod containers;
+mod decision_json;
+mod evaluate;
+mod parse;
+mod patterns;
+mod signed_identity;
+mod support;
