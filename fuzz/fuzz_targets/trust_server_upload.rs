@@ -4,7 +4,8 @@
 //! same boundary parse to the same parts.
 #![no_main]
 
-use hallmark_trust_server::{api, multipart, validation};
+use hallmark_trust_server::{api, multipart};
+use hallmark_tuf::server::valid_role;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(updates) = api::parse_upload(Some(content_type), body) {
         assert!(!updates.is_empty());
         for u in &updates {
-            assert!(validation::valid_role(&u.role), "{:?}", u.role);
+            assert!(valid_role(&u.role), "{:?}", u.role);
         }
     }
     let Some(boundary) = multipart::boundary(content_type) else {

@@ -1,6 +1,7 @@
-//! The trust server's pure `validation::validate_update` (notary-server's `validateUpdate`)
-//! against a fixed stored repository (root with a certificate for the GUN, targets delegating
-//! to `targets/releases` and `targets/alice`, snapshot and timestamp keys held by the server).
+//! The trust server's pure `hallmark_tuf::server::validate_update` (notary-server's
+//! `validateUpdate`) against a fixed stored repository (root with a certificate for the GUN,
+//! targets delegating to `targets/releases` and `targets/alice`, snapshot and timestamp keys
+//! held by the server).
 //! Uploads are raw fuzz bytes under any role, or metadata the notary client would send (new
 //! targets, delegations, snapshot, root) changed by the fuzz bytes: wrong keys, versions,
 //! targets. Never panics; anything accepted gives a repository (stored files overlaid by the
@@ -11,8 +12,8 @@
 mod common;
 
 use common::{Cursor, EMPTY_REPO, GUN, KEYS, now};
-use hallmark_trust_server::validation::{ServerKey, Update, validate_update};
 use hallmark_tuf::builder;
+use hallmark_tuf::server::{ServerKey, Update, validate_update};
 use hallmark_tuf::{Limits, RepoFiles, TrustedVersions, verify_repo};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -12,9 +12,12 @@
 //! - Public keys as X.509 SubjectPublicKeyInfo (`PUBLIC KEY` PEM).
 //! - Signatures as cosign makes them: ECDSA (ASN.1 DER) over SHA-256 for P-256, SHA-384 for
 //!   P-384; RSA PKCS#1 v1.5 with SHA-256; pure Ed25519.
+//! - Go's `encoding/json` string encoding and `encoding/base64` decoding, for bytes that must
+//!   equal what a Go tool writes ([`gojson`]).
 
 pub mod digest;
 pub mod error;
+pub mod gojson;
 pub mod keyfile;
 pub mod keys;
 mod pem_block;

@@ -16,6 +16,7 @@ use crate::{
 };
 use base64::Engine as _;
 use hallmark_core::{Digest, RegistryRef};
+use hallmark_oci_spec::auth::{self, BearerChallenge, Challenge};
 use reqwest::{
     Method, StatusCode,
     header::{self, HeaderMap, HeaderValue},
@@ -176,16 +177,6 @@ struct CachedAuth {
     expires: Option<Instant>,
 }
 
-/// A 401 challenge.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Challenge {
-    Bearer {
-        realm: String,
-        service: Option<String>,
-    },
-    Basic,
-}
-
 /// Resolved credentials; `Debug` shows no secret.
 #[derive(Clone)]
 enum Secret {
@@ -208,15 +199,6 @@ impl Secret {
         match self {
             Secret::Basic { .. } => "username and password",
             Secret::IdentityToken(_) => "identity token",
-        }
-    }
-}
-
-impl Challenge {
-    fn scheme(&self) -> &'static str {
-        match self {
-            Challenge::Bearer { .. } => "Bearer",
-            Challenge::Basic => "Basic",
         }
     }
 }
@@ -964,7 +946,7 @@ impl RegistryRepo {
                     });
                 }
             },
-            Challenge::Bearer { realm, service } => {
+            Challenge::Bearer(BearerChallenge { realm, service, .. }) => {
                 let actions = if push { "pull,push" } else { "pull" };
                 let scope = format!("repository:{}:{actions}", self.repository);
                 self.fetch_token(realm, service.as_deref(), &scope, secret.as_ref())
@@ -1378,82 +1360,14 @@ fn next_link(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// The first usable challenge (Bearer preferred) of the `WWW-Authenticate` headers.
+/// The challenge to answer among the `WWW-Authenticate` headers (Bearer preferred).
 fn parse_challenges(headers: &HeaderMap) -> Option<Challenge> {
-    let mut basic = false;
-    for value in headers.get_all(header::WWW_AUTHENTICATE) {
-        let Ok(value) = value.to_str() else { continue };
-        let value = value.trim();
-        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
-            let params = parse_auth_params(rest);
-            let realm = params
-                .iter()
-                .find(|(k, _)| k == "realm")
-                .map(|(_, v)| v.clone())?;
-            let service = params
-                .iter()
-                .find(|(k, _)| k == "service")
-                .map(|(_, v)| v.clone());
-            return Some(Challenge::Bearer { realm, service });
-        }
-        if scheme.eq_ignore_ascii_case("basic") {
-            basic = true;
-        }
-    }
-    basic.then_some(Challenge::Basic)
-}
-
-/// `key=value, key="quoted, value"` pairs; keys lower-cased.
-fn parse_auth_params(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c == ',' {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        if key.is_empty() && chars.peek().is_none() {
-            return out;
-        }
-        if chars.next() != Some('=') {
-            if chars.peek().is_none() {
-                return out;
-            }
-            continue;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(escaped) = chars.next() {
-                            value.push(escaped);
-                        }
-                    }
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                value.push(c);
-                chars.next();
-            }
-        }
-        out.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
-    }
+    auth::parse_challenges(
+        headers
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
 }
 
 fn url_is_loopback(url: &url::Url) -> bool {
@@ -1620,31 +1534,6 @@ mod tests {
             auth_scheme(Some(&HeaderValue::from_static("Negotiate zzz"))),
             "other"
         );
-    }
-
-    #[test]
-    fn parses_bearer_challenge() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(
-                r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
-            ),
-        );
-        assert_eq!(
-            parse_challenges(&headers),
-            Some(Challenge::Bearer {
-                realm: "https://auth.example/token".into(),
-                service: Some("registry.example".into())
-            })
-        );
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"Basic realm="x""#),
-        );
-        assert_eq!(parse_challenges(&headers), Some(Challenge::Basic));
-        assert_eq!(parse_challenges(&HeaderMap::new()), None);
     }
 
     #[test]

@@ -29,7 +29,6 @@ pub mod candidate;
 pub mod certificate;
 pub mod dsse;
 pub mod error;
-pub mod gojson;
 pub mod payload;
 pub mod rekor_set;
 pub mod sigmanifest;

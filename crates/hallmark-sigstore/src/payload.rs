@@ -7,8 +7,9 @@
 //! Read as strictly as containers/image reads it: exactly the keys above (no more, no fewer),
 //! `type` equal to the constant, `optional` null, absent or an object.
 
-use crate::{error::PayloadError, gojson};
+use crate::error::PayloadError;
 use hallmark_core::Digest;
+use hallmark_core::gojson;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -20,8 +20,9 @@
 //!
 //! Everything here is pure: no I/O, no clock.
 
-use crate::{BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, candidate::SignatureCandidate, gojson};
+use crate::{BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, candidate::SignatureCandidate};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
+use hallmark_core::gojson;
 use hallmark_core::{Digest, KeyAlgorithm, PublicKey};
 use serde::Deserialize;
 use thiserror::Error;

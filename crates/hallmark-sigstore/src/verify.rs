@@ -22,11 +22,11 @@ use crate::{
         Certificate, CertificatePolicy, CertificateSummary, CheckTime, TransparencyLog, UnixTime,
     },
     error::{Rejection, VerifyError},
-    gojson, payload,
+    payload,
     rekor_set::{self, ExpectedSigner, RekorSetError},
     tlog::{self, TlogEntry, TlogError, TlogPolicy, VerifiedTlogEntry},
 };
-use hallmark_core::{Digest, PublicKey, RegistryRef};
+use hallmark_core::{Digest, PublicKey, RegistryRef, gojson};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

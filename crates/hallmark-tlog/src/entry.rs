@@ -8,6 +8,7 @@
 
 use crate::Hash;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
+use hallmark_core::gojson;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -177,15 +178,18 @@ impl LogEntry {
     /// "logIndex":N,"logID":"<hex>"}}`. `None` without a SET (the annotation requires one).
     pub fn to_cosign_annotation(&self) -> Option<String> {
         let set = self.signed_entry_timestamp.as_ref()?;
-        // Field order as cosign writes it.
-        Some(format!(
-            "{{\"SignedEntryTimestamp\":{},\"Payload\":{{\"body\":{},\"integratedTime\":{},\"logIndex\":{},\"logID\":{}}}}}",
-            Value::String(STANDARD.encode(set)),
-            Value::String(STANDARD.encode(&self.body)),
-            self.integrated_time,
-            self.log_index,
-            Value::String(self.log_id.clone()),
-        ))
+        // Go's json.Marshal of cosign's RekorBundle: fields in declaration order.
+        let mut out = String::from("{\"SignedEntryTimestamp\":");
+        gojson::push_string(&mut out, &STANDARD.encode(set));
+        out.push_str(",\"Payload\":{\"body\":");
+        gojson::push_string(&mut out, &STANDARD.encode(&self.body));
+        out.push_str(&format!(
+            ",\"integratedTime\":{},\"logIndex\":{},\"logID\":",
+            self.integrated_time, self.log_index
+        ));
+        gojson::push_string(&mut out, &self.log_id);
+        out.push_str("}}");
+        Some(out)
     }
 
     /// The entry as a Sigstore bundle v0.3 `verificationMaterial.tlogEntries[]` item

@@ -6,6 +6,7 @@
 use crate::error::TrustError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use hallmark_oci_spec::auth::{BearerChallenge, parse_bearer_challenge};
 use hallmark_tuf::{KeyType, TufKey};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -34,62 +35,6 @@ impl std::fmt::Debug for Remote {
             .field("credentials", &self.credentials.as_ref().map(|(u, _)| u))
             .finish_non_exhaustive()
     }
-}
-
-/// A `WWW-Authenticate: Bearer ...` challenge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BearerChallenge {
-    /// `realm`: the token server URL.
-    pub realm: String,
-    /// `service`.
-    pub service: Option<String>,
-    /// `scope`, e.g. `repository:<gun>:pull,push`.
-    pub scope: Option<String>,
-}
-
-/// Parses `Bearer realm="..",service="..",scope=".."` (quoted values may hold commas).
-pub fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
-    let rest = header.trim().strip_prefix("Bearer")?.trim_start();
-    let mut params = std::collections::BTreeMap::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
-        if key.is_empty() {
-            break;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(n) = chars.next() {
-                            value.push(n);
-                        }
-                    }
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.peek() {
-                if *c == ',' {
-                    break;
-                }
-                value.push(*c);
-                chars.next();
-            }
-        }
-        params.insert(key.trim().to_ascii_lowercase(), value);
-    }
-    Some(BearerChallenge {
-        realm: params.remove("realm")?,
-        service: params.remove("service"),
-        scope: params.remove("scope"),
-    })
 }
 
 /// The rustls configuration for a server trusted through an extra CA: what reqwest builds

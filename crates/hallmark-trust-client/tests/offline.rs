@@ -219,23 +219,6 @@ fn docker_inspect_vectors() {
 }
 
 #[test]
-fn bearer_challenges_parse_as_docker_sends_them() {
-    use hallmark_trust_client::remote::parse_bearer_challenge;
-    let c = parse_bearer_challenge(
-        r#"Bearer realm="https://auth.example.test/token",service="notary",scope="repository:127.0.0.1:5000/a/b:pull,push""#,
-    )
-    .unwrap();
-    assert_eq!(c.realm, "https://auth.example.test/token");
-    assert_eq!(c.service.as_deref(), Some("notary"));
-    assert_eq!(
-        c.scope.as_deref(),
-        Some("repository:127.0.0.1:5000/a/b:pull,push")
-    );
-    assert!(parse_bearer_challenge(r#"Basic realm="x""#).is_none());
-    assert!(parse_bearer_challenge(r#"Bearer service="x""#).is_none());
-}
-
-#[test]
 fn unchanged_cache_is_not_rewritten() {
     use std::collections::BTreeMap;
     use std::os::unix::fs::MetadataExt as _;

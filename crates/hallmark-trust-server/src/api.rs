@@ -20,7 +20,6 @@ use crate::errors::{Code, NotaryError};
 use crate::keys::{Sealer, public_key_json};
 use crate::storage::{NewFile, Storage, StorageError, StoredFile};
 use crate::tls::Peer;
-use crate::validation::{self, ServerKey, Update, ValidationError};
 use crate::{Config, multipart};
 use axum::Router;
 use axum::body::Bytes;
@@ -28,6 +27,8 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hallmark_tuf::KeyType;
+use hallmark_tuf::builder::go_time;
+use hallmark_tuf::server::{self, ServerKey, Update};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,7 +84,7 @@ pub struct State {
     auth: Auth,
     gun_prefixes: Vec<String>,
     refresh: time::Duration,
-    lifetimes: validation::Lifetimes,
+    lifetimes: server::Lifetimes,
     cache_ttl: Option<Duration>,
     cache: RwLock<HashMap<String, Arc<RepoCache>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -272,7 +273,7 @@ pub enum Route {
 /// Whether a role matches notary-server's `tufRole` pattern:
 /// `root|targets(?:/[^/\s]+)*|snapshot|timestamp`.
 fn route_role(role: &str) -> bool {
-    validation::valid_role(role)
+    server::valid_role(role)
 }
 
 fn is_hex_checksum(s: &str) -> bool {
@@ -674,7 +675,7 @@ async fn refresh_timestamp(state: &State, gun: &str) -> Result<(), NotaryError> 
     };
     let keys = state.server_keys(gun).await?;
     let now = OffsetDateTime::now_utc();
-    if let Some(u) = validation::refresh_timestamp(
+    if let Some(u) = server::refresh_timestamp(
         &root.data,
         &ts.data,
         &snapshot.data,
@@ -746,7 +747,7 @@ pub fn spawn_resigner(
 }
 
 /// Re-signs `gun`'s timestamp, and its snapshot when the server holds the snapshot key, if
-/// either is within its re-signing threshold of expiry ([`validation::resign`]): one
+/// either is within its re-signing threshold of expiry ([`server::resign`]): one
 /// transaction under the GUN's update lock, with a changefeed record for the timestamp, then
 /// the cached files are dropped. A racing update (another process on the same PostgreSQL
 /// database) wins: the re-signing then fails on the version check and is skipped. Returns
@@ -763,19 +764,18 @@ pub async fn resign_gun(state: &State, gun: &str) -> Result<bool, NotaryError> {
         return Ok(false);
     };
     let now = OffsetDateTime::now_utc();
-    if !validation::resign_due(&snapshot.data, &ts.data, now, &state.lifetimes) {
+    if !server::resign_due(&snapshot.data, &ts.data, now, &state.lifetimes) {
         return Ok(false);
     }
     let keys = state.server_keys(gun).await?;
-    let files = validation::resign(
+    let files = server::resign(
         &root.data,
         &snapshot.data,
         &ts.data,
         &keys,
         now,
         &state.lifetimes,
-    )
-    .map_err(|e| e.to_notary())?;
+    )?;
     if files.is_empty() {
         return Ok(false);
     }
@@ -820,7 +820,7 @@ pub fn parse_upload(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Updat
         if role.is_empty() {
             return Err(NotaryError::bare(Code::NoFilename));
         }
-        if !validation::valid_role(role) {
+        if !server::valid_role(role) {
             return Err(NotaryError::new(
                 Code::InvalidRole,
                 Value::String(role.to_string()),
@@ -870,15 +870,14 @@ async fn update(
         .map(|(r, f)| (r, f.data))
         .collect();
     let keys = state.server_keys(gun).await?;
-    let apply = validation::validate_update_with(
+    let apply = server::validate_update_with(
         gun,
         &current,
         updates,
         &keys,
         OffsetDateTime::now_utc(),
         &state.lifetimes,
-    )
-    .map_err(|e: ValidationError| e.to_notary())?;
+    )?;
     let files: Vec<NewFile<'_>> = apply
         .iter()
         .map(|u| NewFile {
@@ -991,7 +990,7 @@ async fn changefeed(state: &State, gun: Option<&str>, uri: &Uri) -> Result<Respo
         body.push_str(&format!(
             "{{\"ID\":{},\"CreatedAt\":{},\"GUN\":{},\"Version\":{},\"SHA256\":{},\"Category\":{}}}",
             Value::String(c.id.to_string()),
-            Value::String(validation::go_rfc3339_nano(at)),
+            Value::String(go_time(at)),
             Value::String(c.gun.clone()),
             c.version,
             Value::String(c.sha256.clone()),

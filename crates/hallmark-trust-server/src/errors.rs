@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hallmark_tuf::server::ValidationError;
 use serde_json::Value;
 
 /// A Notary (or registry auth) error code.
@@ -183,6 +184,34 @@ impl NotaryError {
             "{{\"errors\":[{{\"code\":{},\"message\":{}{detail}}}]}}",
             Value::String(code.to_string()),
             Value::String(message.to_string())
+        )
+    }
+}
+
+/// Notary's answer to a refused update: `INVALID_UPDATE` with notary-server's serialized
+/// validation error as detail (`{"Name":"ErrBadRoot","Error":{"Msg":..}}`), or `VERSION`.
+impl From<ValidationError> for NotaryError {
+    fn from(e: ValidationError) -> Self {
+        let text = |m: &str| Value::String(m.to_string()).to_string();
+        let msg = |m: &str| format!("{{\"Msg\":{}}}", text(m));
+        let (name, error) = match &e {
+            ValidationError::BadRoot(m) => ("ErrBadRoot", msg(m)),
+            ValidationError::BadTargets(m) => ("ErrBadTargets", msg(m)),
+            ValidationError::BadSnapshot(m) => ("ErrBadSnapshot", msg(m)),
+            ValidationError::BadHierarchy { missing, msg } => (
+                "ErrBadHierarchy",
+                format!("{{\"Missing\":{},\"Msg\":{}}}", text(missing), text(msg)),
+            ),
+            ValidationError::Validation(m) => ("ErrValidation", msg(m)),
+            ValidationError::OldVersion { .. } => {
+                // notary-server's detail is its empty `ErrOldVersion` struct.
+                return NotaryError::raw(Code::Version, "{}".to_string());
+            }
+            other => ("ErrValidation", msg(&other.to_string())),
+        };
+        NotaryError::raw(
+            Code::InvalidUpdate,
+            format!("{{\"Name\":\"{name}\",\"Error\":{error}}}"),
         )
     }
 }

@@ -4,7 +4,6 @@
 //! optionally snapshot) keys sealed at rest, SQLite (default) or PostgreSQL storage, rustls
 //! TLS, and bearer-token or mTLS authentication of writes.
 //!
-//! - [`validation`]: the pure validation of an atomic update.
 //! - [`storage`]: files, keys, changefeed (sqlx).
 //! - [`keys`]: sealing of server keys.
 //! - [`api`]: the HTTP routes (axum 0.8), caching of current metadata per GUN.
@@ -20,7 +19,8 @@
 //! signed by the client cannot be re-signed: once it expires the server keeps serving it and
 //! clients refuse it as expired.
 //!
-//! The TUF model, canonical JSON and signatures are `hallmark-tuf`'s.
+//! The TUF model, canonical JSON, signatures and the pure validation of an atomic update
+//! ([`hallmark_tuf::server`]) are `hallmark-tuf`'s.
 
 pub mod api;
 pub mod auth;
@@ -29,7 +29,6 @@ pub mod keys;
 pub mod multipart;
 pub mod storage;
 pub mod tls;
-pub mod validation;
 
 pub use auth::{Auth, ExplicitlyUnauthenticated, TokenAuth};
 pub use errors::{Code, NotaryError};
@@ -77,7 +76,7 @@ pub struct Config {
     /// the background re-signing thresholds. Defaults: Notary's 14 days / 3 years, re-signed in
     /// the last quarter of each.
     #[doc(hidden)]
-    pub lifetimes: validation::Lifetimes,
+    pub lifetimes: hallmark_tuf::server::Lifetimes,
     /// Internal (tests only): how often the background task looks for metadata to re-sign.
     #[doc(hidden)]
     pub resign_interval: Duration,
@@ -101,7 +100,7 @@ impl Config {
             key_passphrase: None,
             current_max_age: 300,
             consistent_max_age: 2_592_000,
-            lifetimes: validation::Lifetimes::default(),
+            lifetimes: hallmark_tuf::server::Lifetimes::default(),
             resign_interval: Duration::from_secs(60),
             resign_batch: 100,
         }

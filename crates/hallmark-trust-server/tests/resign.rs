@@ -4,11 +4,12 @@
 //! and a client-held snapshot is never touched. State is observed through the changefeed and
 //! version-addressed reads, which never re-sign on read.
 
-use crate::util::{Repo, TestServer, client, file_meta, start_with};
+use crate::util::{Repo, TestServer, client, start_with};
 use hallmark_trust_server::Config;
-use hallmark_trust_server::validation::{Lifetimes, go_rfc3339_nano};
+use hallmark_tuf::builder::new_snapshot;
+use hallmark_tuf::server::Lifetimes;
 use hallmark_tuf::{Root, Signed, Snapshot, Timestamp, sign_metadata};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -215,11 +216,8 @@ async fn client_held_snapshot_is_never_re_signed_and_is_served_expired() {
     let root = repo.root(1);
     let targets = repo.targets(1, &[("a", b"a")]);
     let expires = OffsetDateTime::now_utc() + time::Duration::seconds(3);
-    let mut meta = serde_json::Map::new();
-    meta.insert("root".into(), file_meta(&root));
-    meta.insert("targets".into(), file_meta(&targets));
     let snapshot = sign_metadata(
-        &json!({"_type": "Snapshot", "expires": go_rfc3339_nano(expires), "meta": meta, "version": 1}),
+        &new_snapshot(1, expires, [("root", &root[..]), ("targets", &targets[..])]),
         &[repo.snapshot.as_ref().expect("client snapshot key")],
     )
     .expect("sign snapshot");

@@ -5,4 +5,3 @@ mod auth;
 mod postgres;
 mod resign;
 mod util;
-mod vectors;

@@ -286,7 +286,7 @@ pub(crate) struct Repo {
 }
 
 pub(crate) fn file_meta(bytes: &[u8]) -> Value {
-    hallmark_trust_server::validation::file_meta(bytes)
+    hallmark_tuf::builder::file_meta_value(bytes)
 }
 
 impl Repo {

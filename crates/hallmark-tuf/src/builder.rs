@@ -1,5 +1,6 @@
 //! Building and changing metadata the way the notary 0.7.0 client does (`tuf/tuf.go`,
-//! `tuf/data/*.go`): new roots, targets, delegations and snapshots as JSON values, expiry
+//! `tuf/data/*.go`): new roots, targets, delegations, snapshots and (as the server makes them,
+//! see [`crate::server`]) timestamps as JSON values, expiry
 //! times in Go's RFC 3339 with nanoseconds, version bumps, and signing (an `*-x509` root key
 //! signs under the key ID of its certificate).
 //!
@@ -128,10 +129,27 @@ pub fn new_snapshot<'a>(
         .into_iter()
         .map(|(name, bytes)| (name.to_string(), file_meta_value(bytes)))
         .collect();
+    snapshot_value(version, expires, meta)
+}
+
+/// The `signed` object of a snapshot whose `meta` (role name -> [`file_meta_value`]) is given,
+/// e.g. kept from the previous snapshot when only some roles change.
+pub fn snapshot_value(version: u64, expires: OffsetDateTime, meta: Map<String, Value>) -> Value {
     json!({
         "_type": "Snapshot",
         "expires": go_time(expires),
         "meta": meta,
+        "version": version,
+    })
+}
+
+/// The `signed` object of a timestamp over the snapshot file `snapshot` (Notary's server makes
+/// these with the key it holds; clients never do).
+pub fn new_timestamp(version: u64, expires: OffsetDateTime, snapshot: &[u8]) -> Value {
+    json!({
+        "_type": "Timestamp",
+        "expires": go_time(expires),
+        "meta": {"snapshot": file_meta_value(snapshot)},
         "version": version,
     })
 }
@@ -462,5 +480,18 @@ impl Unsigned {
     /// The file bytes: `{"signed":<canonical>,"signatures":[..]}` in signing order.
     pub fn finish(self) -> Vec<u8> {
         envelope(&self.canonical, &self.signatures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_time_format() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_120_000_000).expect("time");
+        assert_eq!(go_time(t), "2023-11-14T22:13:20.12Z");
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+        assert_eq!(go_time(t), "2023-11-14T22:13:20Z");
     }
 }

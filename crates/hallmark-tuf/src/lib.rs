@@ -28,6 +28,9 @@
 //! [`check_root_certificates`], separate from [`verify_repo`]. A delegated role's targets must be
 //! within its own paths and those of every ancestor role.
 //!
+//! [`server`] is notary-server 0.7.0's side, pure too: `validateUpdate` over an atomic update,
+//! and the snapshots and timestamps the server generates and re-signs.
+//!
 //! [`keyfile`] reads and writes the encrypted private key files of a docker/notary trust
 //! directory (`private/<key ID>.key`).
 
@@ -40,6 +43,7 @@ pub mod inspect;
 pub mod keyfile;
 pub mod keys;
 pub mod model;
+pub mod server;
 pub mod sign;
 pub mod verify;
 

@@ -5,7 +5,7 @@
 use hallmark_tuf::builder::{self, SigningKey};
 use hallmark_tuf::cert;
 use hallmark_tuf::{PrivateKey, TufKey};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::LazyLock;
 use time::OffsetDateTime;
 
@@ -152,12 +152,7 @@ pub fn build(
 
 /// A timestamp listing `snapshot`.
 pub fn timestamp_value(snapshot: &[u8], version: u64) -> Value {
-    json!({
-        "_type": "Timestamp",
-        "expires": builder::go_time(now() + time::Duration::days(14)),
-        "meta": {"snapshot": builder::file_meta_value(snapshot)},
-        "version": version,
-    })
+    builder::new_timestamp(version, now() + time::Duration::days(14), snapshot)
 }
 
 /// The repository with no targets.

@@ -1,6 +1,9 @@
 //! JSON string encoding exactly as Go's `encoding/json` writes it (HTML-safe escaping of
-//! `<`, `>`, `&`, and of U+2028/U+2029), so payloads hallmark builds are byte-identical to
-//! cosign's.
+//! `<`, `>`, `&`, and of U+2028/U+2029), so what hallmark writes in the place of a Go tool
+//! (cosign's simple-signing payloads, its `dev.sigstore.cosign/bundle` annotation) is
+//! byte-identical to it; and base64 decoding as Go's `StdEncoding` does it. The one Go-JSON
+//! encoder of the workspace (RFC 8785 is `hallmark_tlog::jcs`, Notary's canonical JSON
+//! `hallmark_tuf::canonical`).
 
 /// Append `s` as a Go-encoded JSON string literal (with quotes) to `out`.
 pub fn push_string(out: &mut String, s: &str) {

@@ -1,5 +1,7 @@
-//! Validation of an atomic update, as notary-server 0.7.0 validates it
-//! (`server/handlers/validation.go` `validateUpdate`), as a pure function.
+//! What a Notary server does with metadata, as pure functions: validation of an atomic
+//! update as notary-server 0.7.0 validates it (`server/handlers/validation.go`
+//! `validateUpdate`), and the snapshots and timestamps it generates and re-signs with the keys
+//! it holds (the `signed` objects are [`crate::builder`]'s, as the client's are).
 //!
 //! Given the GUN's current metadata, the uploaded files and the keys the server holds for the
 //! GUN, [`validate_update`] returns every file to store (the uploads plus a generated snapshot
@@ -21,12 +23,12 @@
 //!   hallmark rejects it so nothing is silently dropped); always generated, version + 1,
 //!   expiring in 14 days, signed by the server's key that the root lists for `timestamp`.
 
-use crate::errors::{Code, NotaryError};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use hallmark_tuf::model::{Metadata, Root, Signed, Snapshot, Targets, Timestamp};
-use hallmark_tuf::{PrivateKey, TufError, check_file_meta, check_root_certificates, sign_metadata};
-use serde_json::{Map, Value, json};
+use crate::builder::{file_meta_value, new_timestamp, snapshot_value};
+use crate::model::{Metadata, Root, Signed, Snapshot, Targets, Timestamp};
+use crate::{
+    PrivateKey, TufError, check_file_meta, check_root_certificates, sign_metadata, verify_threshold,
+};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
@@ -100,7 +102,8 @@ pub struct ServerKey {
     pub key: PrivateKey,
 }
 
-/// Why an update was refused; [`ValidationError::to_notary`] gives Notary's answer.
+/// Why an update was refused: the kinds of notary-server's validation errors (the trust
+/// server answers with their names: `ErrBadRoot`, ..., or `VERSION`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
@@ -136,34 +139,6 @@ pub enum ValidationError {
     },
 }
 
-impl ValidationError {
-    /// The Notary error: `INVALID_UPDATE` with notary's serialized validation error as detail
-    /// (`{"Name":"ErrBadRoot","Error":{"Msg":..}}`), or `VERSION`.
-    pub fn to_notary(&self) -> NotaryError {
-        let text = |m: &str| Value::String(m.to_string()).to_string();
-        let (name, error) = match self {
-            ValidationError::BadRoot(m) => ("ErrBadRoot", format!("{{\"Msg\":{}}}", text(m))),
-            ValidationError::BadTargets(m) => ("ErrBadTargets", format!("{{\"Msg\":{}}}", text(m))),
-            ValidationError::BadSnapshot(m) => {
-                ("ErrBadSnapshot", format!("{{\"Msg\":{}}}", text(m)))
-            }
-            ValidationError::BadHierarchy { missing, msg } => (
-                "ErrBadHierarchy",
-                format!("{{\"Missing\":{},\"Msg\":{}}}", text(missing), text(msg)),
-            ),
-            ValidationError::Validation(m) => ("ErrValidation", format!("{{\"Msg\":{}}}", text(m))),
-            ValidationError::OldVersion { .. } => {
-                // notary-server's detail is its empty `ErrOldVersion` struct.
-                return NotaryError::raw(Code::Version, "{}".to_string());
-            }
-        };
-        NotaryError::raw(
-            Code::InvalidUpdate,
-            format!("{{\"Name\":\"{name}\",\"Error\":{error}}}"),
-        )
-    }
-}
-
 /// Whether `role` is a role name Notary accepts (`data.ValidRole`): the four top-level roles
 /// or `targets/<name>[/<name>...]` with non-empty segments.
 pub fn valid_role(role: &str) -> bool {
@@ -182,41 +157,6 @@ fn is_targets_role(role: &str) -> bool {
 
 fn parent_of(role: &str) -> &str {
     role.rsplit_once('/').map_or("", |(p, _)| p)
-}
-
-/// Go's `time.RFC3339Nano` of a UTC instant, as Notary writes `expires`.
-pub fn go_rfc3339_nano(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let nanos = t.nanosecond();
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
-}
-
-/// Notary's file meta of `bytes`: `{"hashes":{"sha256":..,"sha512":..},"length":N}` (base64).
-pub fn file_meta(bytes: &[u8]) -> Value {
-    let sha256 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let sha512 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, bytes);
-    json!({
-        "hashes": {
-            "sha256": STANDARD.encode(sha256.as_ref()),
-            "sha512": STANDARD.encode(sha512.as_ref()),
-        },
-        "length": bytes.len(),
-    })
 }
 
 fn check_not_expired<T: Metadata>(
@@ -343,7 +283,7 @@ pub fn validate_update_with(
                 .signed
                 .role("root")
                 .map_err(|e| ValidationError::BadRoot(e.to_string()))?;
-            hallmark_tuf::verify_threshold(
+            verify_threshold(
                 &new,
                 "root (by the previous root keys)",
                 &old.signed.keys,
@@ -356,7 +296,7 @@ pub fn validate_update_with(
             .signed
             .role("root")
             .map_err(|e| ValidationError::BadRoot(e.to_string()))?;
-        hallmark_tuf::verify_threshold(&new, "root", &new.signed.keys, &own.key_ids, own.threshold)
+        verify_threshold(&new, "root", &new.signed.keys, &own.key_ids, own.threshold)
             .map_err(|e| ValidationError::BadRoot(e.to_string()))?;
         check_root_certificates(&new, gun, now)
             .map_err(|e| ValidationError::BadRoot(e.to_string()))?;
@@ -392,7 +332,7 @@ pub fn validate_update_with(
                 .signed
                 .role("targets")
                 .map_err(|e| ValidationError::BadTargets(e.to_string()))?;
-            hallmark_tuf::verify_threshold(
+            verify_threshold(
                 &signed,
                 role,
                 &root.signed.keys,
@@ -424,7 +364,7 @@ pub fn validate_update_with(
                     "{role} is not delegated by {parent_name}"
                 )));
             };
-            hallmark_tuf::verify_threshold(
+            verify_threshold(
                 &signed,
                 role,
                 &parent.signed.delegations.keys,
@@ -462,7 +402,7 @@ pub fn validate_update_with(
             .signed
             .role("snapshot")
             .map_err(|e| ValidationError::BadSnapshot(e.to_string()))?;
-        hallmark_tuf::verify_threshold(
+        verify_threshold(
             &signed,
             "snapshot",
             &root.signed.keys,
@@ -515,17 +455,14 @@ pub fn validate_update_with(
                 msg: "no targets metadata was uploaded or stored".into(),
             });
         };
-        let mut meta: Map<String, Value> = match current.get("snapshot") {
-            Some(prev) => serde_json::from_slice::<Value>(prev)
-                .ok()
-                .and_then(|v| v.get("signed")?.get("meta")?.as_object().cloned())
-                .unwrap_or_default(),
-            None => Map::new(),
-        };
-        meta.insert("root".into(), file_meta(&root_bytes));
-        meta.insert("targets".into(), file_meta(targets));
+        let mut meta = current
+            .get("snapshot")
+            .map(|prev| stored_meta(prev))
+            .unwrap_or_default();
+        meta.insert("root".into(), file_meta_value(&root_bytes));
+        meta.insert("targets".into(), file_meta_value(targets));
         for role in &targets_roles {
-            meta.insert(role.clone(), file_meta(&roles[role].data));
+            meta.insert(role.clone(), file_meta_value(&roles[role].data));
         }
         let version = stored_version(current, "snapshot") + 1;
         let keys = signing_keys(&root.signed, "snapshot", server_keys).ok_or_else(|| {
@@ -534,19 +471,9 @@ pub fn validate_update_with(
                 msg: "no snapshot was included in update and server does not hold current snapshot key for repository".into(),
             }
         })?;
-        let signed = json!({
-            "_type": "Snapshot",
-            "expires": go_rfc3339_nano(now + lifetimes.snapshot),
-            "meta": meta,
-            "version": version,
-        });
-        let data = sign_metadata(&signed, &keys)
-            .map_err(|e| ValidationError::Validation(e.to_string()))?;
-        apply.push(Update {
-            role: "snapshot".into(),
-            version,
-            data: data.clone(),
-        });
+        let update = sign_snapshot(version, now + lifetimes.snapshot, meta, &keys)?;
+        let data = update.data.clone();
+        apply.push(update);
         data
     };
 
@@ -577,6 +504,30 @@ pub fn validate_update_with(
         lifetimes.timestamp,
     )?);
     Ok(apply)
+}
+
+/// The `meta` of a stored snapshot (empty if it does not parse).
+fn stored_meta(snapshot: &[u8]) -> Map<String, Value> {
+    serde_json::from_slice::<Value>(snapshot)
+        .ok()
+        .and_then(|v| v.get("signed")?.get("meta")?.as_object().cloned())
+        .unwrap_or_default()
+}
+
+/// A snapshot listing `meta`, signed with the server's snapshot key(s).
+fn sign_snapshot(
+    version: u64,
+    expires: OffsetDateTime,
+    meta: Map<String, Value>,
+    keys: &[&PrivateKey],
+) -> Result<Update, ValidationError> {
+    let data = sign_metadata(&snapshot_value(version, expires, meta), keys)
+        .map_err(|e| ValidationError::Validation(e.to_string()))?;
+    Ok(Update {
+        role: "snapshot".into(),
+        version,
+        data,
+    })
 }
 
 /// The server keys that the root lists for `role`, if they meet its threshold.
@@ -610,12 +561,7 @@ pub fn generate_timestamp(
     let keys = signing_keys(root, "timestamp", server_keys)
         .ok_or_else(|| ValidationError::BadRoot("no timestamp keys exist on the server".into()))?;
     let version = previous.map_or(0, version_of) + 1;
-    let signed = json!({
-        "_type": "Timestamp",
-        "expires": go_rfc3339_nano(now + lifetime),
-        "meta": {"snapshot": file_meta(snapshot)},
-        "version": version,
-    });
+    let signed = new_timestamp(version, now + lifetime, snapshot);
     let data =
         sign_metadata(&signed, &keys).map_err(|e| ValidationError::Validation(e.to_string()))?;
     Ok(Update {
@@ -703,25 +649,14 @@ pub fn resign(
         .is_none_or(|at| at - now <= lifetimes.snapshot_resign_within);
     let mut snapshot_bytes = snapshot.to_vec();
     if snapshot_due && let Some(keys) = signing_keys(&root.signed, "snapshot", server_keys) {
-        let meta = serde_json::from_slice::<Value>(snapshot)
-            .ok()
-            .and_then(|v| v.get("signed")?.get("meta").cloned())
-            .unwrap_or_else(|| Value::Object(Map::new()));
-        let version = version_of(snapshot) + 1;
-        let signed = json!({
-            "_type": "Snapshot",
-            "expires": go_rfc3339_nano(now + lifetimes.snapshot),
-            "meta": meta,
-            "version": version,
-        });
-        let data = sign_metadata(&signed, &keys)
-            .map_err(|e| ValidationError::Validation(e.to_string()))?;
-        snapshot_bytes = data.clone();
-        out.push(Update {
-            role: "snapshot".into(),
-            version,
-            data,
-        });
+        let update = sign_snapshot(
+            version_of(snapshot) + 1,
+            now + lifetimes.snapshot,
+            stored_meta(snapshot),
+            &keys,
+        )?;
+        snapshot_bytes = update.data.clone();
+        out.push(update);
     }
     let timestamp_due = expiry_of(timestamp, "timestamp")
         .is_none_or(|at| at - now <= lifetimes.timestamp_resign_within);
@@ -765,13 +700,5 @@ mod tests {
         ] {
             assert!(!valid_role(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn go_time_format() {
-        let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_120_000_000).expect("time");
-        assert_eq!(go_rfc3339_nano(t), "2023-11-14T22:13:20.12Z");
-        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
-        assert_eq!(go_rfc3339_nano(t), "2023-11-14T22:13:20Z");
     }
 }
