@@ -116,12 +116,21 @@ fn fingerprint(u: &mut Unstructured<'_>) -> Result<String> {
 
 fn signer(u: &mut Unstructured<'_>) -> Result<Signer> {
     Ok(if u.arbitrary()? {
-        Signer::Key { fingerprint: fingerprint(u)? }
+        Signer::Key {
+            fingerprint: fingerprint(u)?,
+        }
     } else {
         Signer::Certificate {
             trust: pick(u, &["/tr.json", "/ca.pem"])?,
-            subjects: vec![pick(u, &["ci@example.com", "a@example.com", "b@example.com"])?],
-            issuer: if u.arbitrary()? { Some(pick(u, &["https://issuer.example"])?) } else { None },
+            subjects: vec![pick(
+                u,
+                &["ci@example.com", "a@example.com", "b@example.com"],
+            )?],
+            issuer: if u.arbitrary()? {
+                Some(pick(u, &["https://issuer.example"])?)
+            } else {
+                None
+            },
             fingerprint: fingerprint(u)?,
         }
     })
@@ -134,11 +143,18 @@ fn json(u: &mut Unstructured<'_>, depth: u8) -> Result<serde_json::Value> {
         1 => J::Bool(u.arbitrary()?),
         2 => J::from(u.arbitrary::<i64>()?),
         3 => J::String(pick(u, &["https://ci.example.com", "x"])?),
-        4 if depth < 4 => J::Array((0..u.int_in_range(0..=3u8)?).map(|_| json(u, depth + 1)).collect::<Result<_>>()?),
+        4 if depth < 4 => J::Array(
+            (0..u.int_in_range(0..=3u8)?)
+                .map(|_| json(u, depth + 1))
+                .collect::<Result<_>>()?,
+        ),
         _ if depth < 4 => {
             let mut m = serde_json::Map::new();
             for _ in 0..u.int_in_range(0..=3u8)? {
-                m.insert(pick(u, &["builder", "id", "subject", "predicate"])?, json(u, depth + 1)?);
+                m.insert(
+                    pick(u, &["builder", "id", "subject", "predicate"])?,
+                    json(u, depth + 1)?,
+                );
             }
             J::Object(m)
         }
@@ -149,12 +165,24 @@ fn json(u: &mut Unstructured<'_>, depth: u8) -> Result<serde_json::Value> {
 fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
     let image = ImageName {
         name: pick(u, NAMES)?,
-        tag: if u.arbitrary()? { Some(pick(u, &["v1", "latest"])?) } else { None },
-        digest: if u.arbitrary()? { Some(pick(u, DIGESTS)?) } else { None },
+        tag: if u.arbitrary()? {
+            Some(pick(u, &["v1", "latest"])?)
+        } else {
+            None
+        },
+        digest: if u.arbitrary()? {
+            Some(pick(u, DIGESTS)?)
+        } else {
+            None
+        },
     };
     let mut keys = BTreeMap::new();
     for _ in 0..u.int_in_range(0..=4u8)? {
-        let v = if u.ratio(1, 4)? { Err(String::from("unavailable")) } else { Ok(fingerprint(u)?) };
+        let v = if u.ratio(1, 4)? {
+            Err(String::from("unavailable"))
+        } else {
+            Ok(fingerprint(u)?)
+        };
         keys.insert(pick(u, KEY_IDS)?, v);
     }
     let mut signatures = Vec::new();
@@ -165,16 +193,32 @@ fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
         }
         signatures.push(SignatureEvidence {
             source: String::from("sig"),
-            format: if u.arbitrary()? { SignatureFormat::SimpleSigning } else { SignatureFormat::Bundle },
+            format: if u.arbitrary()? {
+                SignatureFormat::SimpleSigning
+            } else {
+                SignatureFormat::Bundle
+            },
             signer: signer(u)?,
-            docker_reference: if u.arbitrary()? { Some(pick(u, REFS)?) } else { None },
+            docker_reference: if u.arbitrary()? {
+                Some(pick(u, REFS)?)
+            } else {
+                None
+            },
             annotations,
-            logged_in: (0..u.int_in_range(0..=2u8)?).map(|_| pick(u, LOGS)).collect::<Result<_>>()?,
+            logged_in: (0..u.int_in_range(0..=2u8)?)
+                .map(|_| pick(u, LOGS))
+                .collect::<Result<_>>()?,
         });
     }
     let mut attestations = Vec::new();
     for _ in 0..u.int_in_range(0..=2u8)? {
-        let predicate_type = pick(u, &["https://slsa.dev/provenance/v1", "https://spdx.dev/Document"])?;
+        let predicate_type = pick(
+            u,
+            &[
+                "https://slsa.dev/provenance/v1",
+                "https://spdx.dev/Document",
+            ],
+        )?;
         attestations.push(AttestationEvidence {
             source: String::from("att"),
             signer: signer(u)?,
@@ -184,12 +228,18 @@ fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
                 "predicate": json(u, 0)?,
             }),
             predicate_type,
-            logged_in: (0..u.int_in_range(0..=1u8)?).map(|_| pick(u, LOGS)).collect::<Result<_>>()?,
+            logged_in: (0..u.int_in_range(0..=1u8)?)
+                .map(|_| pick(u, LOGS))
+                .collect::<Result<_>>()?,
         });
     }
     let mut dct = Vec::new();
     for _ in 0..u.int_in_range(0..=2u8)? {
-        let server = if u.arbitrary()? { Some(pick(u, &["https://notary.example.com"])?) } else { None };
+        let server = if u.arbitrary()? {
+            Some(pick(u, &["https://notary.example.com"])?)
+        } else {
+            None
+        };
         let result = if u.ratio(1, 4)? {
             Err(String::from("no trust data"))
         } else {
@@ -198,7 +248,9 @@ fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
                 targets.push(DctTarget {
                     tag: pick(u, &["v1", "latest"])?,
                     digest: pick(u, DIGESTS)?,
-                    signers: (0..u.int_in_range(0..=2u8)?).map(|_| pick(u, &["alice", "bob", "carol", "targets"])).collect::<Result<_>>()?,
+                    signers: (0..u.int_in_range(0..=2u8)?)
+                        .map(|_| pick(u, &["alice", "bob", "carol", "targets"]))
+                        .collect::<Result<_>>()?,
                 });
             }
             Ok(targets)
@@ -207,16 +259,27 @@ fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
     }
     let mut rejected = Vec::new();
     if u.arbitrary()? {
-        rejected.push(RejectedCandidate { format: "simplesigning", source: String::from("x"), reason: String::from("bad") });
+        rejected.push(RejectedCandidate {
+            format: "simplesigning",
+            source: String::from("x"),
+            reason: String::from("bad"),
+        });
     }
     let mut failures = Vec::new();
     if u.ratio(1, 4)? {
-        failures.push(CollectionFailure { what: Collected::Signatures, message: String::from("down") });
+        failures.push(CollectionFailure {
+            what: Collected::Signatures,
+            message: String::from("down"),
+        });
     }
     Ok(Evidence {
         image,
         digest: pick(u, DIGESTS)?,
-        namespace: if u.arbitrary()? { Some(pick(u, &["team-a", "team-b"])?) } else { None },
+        namespace: if u.arbitrary()? {
+            Some(pick(u, &["team-a", "team-b"])?)
+        } else {
+            None
+        },
         keys,
         signatures,
         attestations,
@@ -238,15 +301,24 @@ fuzz_target!(|data: &[u8]| {
         match policy.rule_for(&e.image, e.namespace.as_deref()) {
             None => {
                 if policy.default == DefaultAction::Deny {
-                    assert!(!d.allowed(), "no rule matched, default deny, yet allowed: {d:?}");
+                    assert!(
+                        !d.allowed(),
+                        "no rule matched, default deny, yet allowed: {d:?}"
+                    );
                 }
             }
             Some(rule) => {
                 assert_eq!(d.rule.as_deref(), Some(rule.name.as_str()));
                 if rule.mode == Mode::Enforce
-                    && rule.require.iter().any(|r| matches!(r, Requirement::Reject { .. }))
+                    && rule
+                        .require
+                        .iter()
+                        .any(|r| matches!(r, Requirement::Reject { .. }))
                 {
-                    assert!(!d.allowed(), "reject in an enforce rule, yet allowed: {d:?}");
+                    assert!(
+                        !d.allowed(),
+                        "reject in an enforce rule, yet allowed: {d:?}"
+                    );
                 }
             }
         }
