@@ -206,11 +206,17 @@ pub(crate) fn valid_remap_prefix(s: &str) -> bool {
 
 /// The image as containers/image's docker transport sees it (`DockerReference()`); `None`
 /// for `oci:` layouts, which have none.
+///
+/// A bare name is tagged `latest`, as the docker transport does (`TagNameOnly`).
 fn intended(image: &ImageName) -> Option<DockerRef> {
     if image.is_oci() {
         return None;
     }
-    parse_normalized_named(&image.to_string())
+    let mut r = parse_normalized_named(&image.to_string())?;
+    if r.is_name_only() {
+        r.tag = Some("latest".to_string());
+    }
+    Some(r)
 }
 
 fn match_repo_digest_or_exact(intended: &DockerRef, signature: &DockerRef) -> bool {

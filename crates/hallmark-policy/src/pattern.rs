@@ -276,7 +276,8 @@ impl ImagePattern {
             + self.digest.as_ref().map_or(0, |d| 1 + d.specificity())
     }
 
-    /// Does the pattern match `image`? A tag (digest) scope needs the image's tag (digest).
+    /// Does the pattern match `image`? A tag (digest) scope needs the image's tag (digest); a
+    /// registry image with neither counts as tagged `latest`.
     pub fn matches(&self, image: &ImageName) -> bool {
         if !self.name.matches(&image.name) {
             return false;
@@ -286,7 +287,15 @@ impl ImagePattern {
             (Some(g), Some(v)) => g.matches(v),
             (Some(_), None) => false,
         };
-        part(&self.tag, &image.tag) && part(&self.digest, &image.digest)
+        // A registry image given by bare name is `name:latest`, as the docker transport
+        // reads it.
+        let latest = Some("latest".to_string());
+        let tag = if image.tag.is_none() && image.digest.is_none() && !image.is_oci() {
+            &latest
+        } else {
+            &image.tag
+        };
+        part(&self.tag, tag) && part(&self.digest, &image.digest)
     }
 
     /// An image name both patterns match (names restricted to plausible registry names

@@ -497,3 +497,21 @@ fn any_key_that_does_not_load_fails_a_converted_requirement() {
     assert!(!d.allowed());
     assert_eq!(d.reason.as_ref().unwrap().code(), "key_unavailable");
 }
+
+#[test]
+fn json_with_tabs_crlf_and_escapes_loads_through_the_yaml_tree() {
+    let cases = [
+        "{\n\t\"default\": [\n\t\t{\"type\": \"reject\"}\n\t],\n\t\"transports\": {\n\t\t\"docker\": {\n\t\t\t\"quay.io\": [{\"type\":\"insecureAcceptAnything\"}]\n\t\t}\n\t}\n}\n",
+        "{\"default\":[{\"type\":\"reject\"}],\"transports\":{\"docker\":{\"quay.io\":[{\"type\":\"insecureAcceptAnything\"}]}}}",
+        "{\r\n  \"default\": [{\"type\": \"reject\"}],\r\n  \"transports\": {\"docker\": {\"qu\\u0061y.io\\/x\": [{\"type\": \"insecureAcceptAnything\"}]}}\r\n}\r\n",
+    ];
+    let names = ["docker:quay.io", "docker:quay.io", "docker:quay.io/x"];
+    for (text, name) in cases.iter().zip(names) {
+        assert_eq!(load(text).rules[0].name, name, "{text:?}");
+    }
+    // A byte order mark is refused, as Go's encoding/json refuses it.
+    assert_eq!(
+        refused("\u{feff}{\"default\": [{\"type\": \"reject\"}]}").kind,
+        DiagnosticKind::Syntax
+    );
+}

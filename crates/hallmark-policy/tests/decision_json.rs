@@ -1,4 +1,4 @@
-//! The Decision JSON shape is pinned.
+//! The Decision JSON shape is pinned; policies and decisions can be shared across threads.
 
 use crate::support::{evidence, key_sig, policy, with_key};
 use hallmark_policy::evaluate;
@@ -60,4 +60,12 @@ fn decision_json_shape() {
             "reason": "no rule matches this image and the policy's default is deny"
         })
     );
+}
+
+#[test]
+fn policies_and_decisions_cross_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<hallmark_policy::Policy>();
+    shared::<hallmark_policy::Decision>();
+    shared::<hallmark_policy::Evidence>();
 }

@@ -65,6 +65,7 @@ fn glob_semantics() {
         // Tag and digest scopes.
         ("docker.io/library/busybox:latest", "busybox:latest", true),
         ("docker.io/library/busybox:latest", "busybox:1.36", false),
+        ("docker.io/library/busybox:latest", "busybox", true),
         ("docker.io/library/busybox:1.*", "busybox:1.36", true),
         (
             "docker.io/library/busybox:1.*",

@@ -53,6 +53,7 @@ fn match_exact() {
             (&d1, Some(&d1), true),
             (&d1, Some("busybox:latest"), false),
             ("busybox", Some("busybox"), false),
+            ("busybox", Some("busybox:latest"), true),
             ("busybox:latest", None, false),
             ("busybox:latest", Some("BusyBox:latest"), false),
         ],
@@ -75,8 +76,9 @@ fn match_repo_digest_or_exact() {
             (&d1, Some(&d2), true),
             (&d1, Some("busybox"), false),
             (&d1, Some(&format!("alpine@{D1}")), false),
-            // Bare name: never.
-            ("busybox", Some("busybox:latest"), false),
+            // A bare name is `latest`, as skopeo reads `docker://busybox`.
+            ("busybox", Some("busybox:latest"), true),
+            ("busybox", Some("busybox:1.36"), false),
             // Tag and digest: the whole string.
             (
                 &format!("busybox:v1@{D1}"),

@@ -7,5 +7,6 @@ mod decision_json;
 mod evaluate;
 mod parse;
 mod patterns;
+mod schema;
 mod signed_identity;
 mod support;
