@@ -6,7 +6,12 @@
 //! protocol (bearer tokens from `WWW-Authenticate`, basic auth), with credentials from docker's
 //! `config.json` and credential helpers. Plain HTTP is used only for loopback registries or
 //! when [`HttpPolicy::AllowInsecureHttp`] is chosen.
+//!
+//! Blobs of any size move in constant memory: [`Store::open_blob`] reads one as a stream of
+//! chunks checked against its descriptor, [`Store::put_blob_stream`] writes one and publishes
+//! it only once it is verified, and [`Store::copy_blob`] does both.
 
+pub mod blob;
 pub mod error;
 pub mod layout;
 pub mod manifest;
@@ -14,6 +19,8 @@ pub mod registry;
 pub mod sample;
 pub mod store;
 
+pub use blob::{BlobCopy, BlobReader};
+pub use bytes::Bytes;
 pub use error::OciError;
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, media_types};
 pub use registry::{

@@ -7,3 +7,4 @@ mod common;
 mod faults;
 mod layout;
 mod registry;
+mod stream;
