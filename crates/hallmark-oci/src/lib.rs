@@ -9,9 +9,11 @@
 //!
 //! Blobs of any size move in constant memory: [`Store::open_blob`] reads one as a stream of
 //! chunks checked against its descriptor, [`Store::put_blob_stream`] writes one and publishes
-//! it only once it is verified, and [`Store::copy_blob`] does both.
+//! it only once it is verified, and [`Store::copy_blob`] does both. [`docker_archive`] writes
+//! an image as the tar `docker load` reads.
 
 pub mod blob;
+pub mod docker_archive;
 pub mod error;
 pub mod layout;
 pub mod manifest;
