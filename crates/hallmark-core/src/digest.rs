@@ -32,6 +32,13 @@ impl DigestAlgorithm {
             _ => None,
         }
     }
+    fn aws_lc(self) -> &'static aws_lc_rs::digest::Algorithm {
+        match self {
+            Self::Sha256 => &aws_lc_rs::digest::SHA256,
+            Self::Sha384 => &aws_lc_rs::digest::SHA384,
+            Self::Sha512 => &aws_lc_rs::digest::SHA512,
+        }
+    }
     /// The number of hex digits of a digest with this algorithm (64, 96 or 128).
     pub fn hex_len(self) -> usize {
         match self {
@@ -88,14 +95,9 @@ impl Digest {
     }
     /// The digest of `bytes` with `algorithm`.
     pub fn compute(algorithm: DigestAlgorithm, bytes: &[u8]) -> Self {
-        let alg = match algorithm {
-            DigestAlgorithm::Sha256 => &aws_lc_rs::digest::SHA256,
-            DigestAlgorithm::Sha384 => &aws_lc_rs::digest::SHA384,
-            DigestAlgorithm::Sha512 => &aws_lc_rs::digest::SHA512,
-        };
         Self {
             algorithm,
-            hex: hex::encode(aws_lc_rs::digest::digest(alg, bytes).as_ref()),
+            hex: hex::encode(aws_lc_rs::digest::digest(algorithm.aws_lc(), bytes).as_ref()),
         }
     }
     /// Check that `bytes` hash to this digest.
@@ -138,5 +140,41 @@ impl std::str::FromStr for Digest {
     type Err = DigestError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
+    }
+}
+
+/// A digest computed over content that arrives in pieces (a blob read as a stream): the same
+/// digest [`Digest::compute`] gives for the whole content.
+pub struct Hasher {
+    algorithm: DigestAlgorithm,
+    context: aws_lc_rs::digest::Context,
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hasher")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hasher {
+    /// A hasher for `algorithm`.
+    pub fn new(algorithm: DigestAlgorithm) -> Self {
+        Self {
+            algorithm,
+            context: aws_lc_rs::digest::Context::new(algorithm.aws_lc()),
+        }
+    }
+    /// Feed the next piece of content.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.context.update(bytes);
+    }
+    /// The digest of everything fed.
+    pub fn finish(self) -> Digest {
+        Digest {
+            algorithm: self.algorithm,
+            hex: hex::encode(self.context.finish().as_ref()),
+        }
     }
 }

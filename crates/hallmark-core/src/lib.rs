@@ -24,7 +24,7 @@ mod pem_block;
 pub mod reference;
 pub mod secret;
 
-pub use digest::{Digest, DigestAlgorithm};
+pub use digest::{Digest, DigestAlgorithm, Hasher};
 pub use error::{DigestError, KeyError, ReferenceError};
 pub use keys::{KeyAlgorithm, PublicKey, SigningKey};
 pub use reference::{ImageRef, RegistryRef};

@@ -98,3 +98,25 @@ fn algorithm_names_round_trip() {
     }
     assert_eq!(DigestAlgorithm::from_name("SHA256"), None);
 }
+
+#[test]
+fn hasher_over_pieces_equals_the_digest_of_the_whole() {
+    use hallmark_core::Hasher;
+    let whole: Vec<u8> = (0..10_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    for algorithm in [
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Sha384,
+        DigestAlgorithm::Sha512,
+    ] {
+        let mut hasher = Hasher::new(algorithm);
+        for piece in whole.chunks(777) {
+            hasher.update(piece);
+        }
+        hasher.update(b"");
+        assert_eq!(hasher.finish(), Digest::compute(algorithm, &whole));
+    }
+    assert_eq!(
+        Hasher::new(DigestAlgorithm::Sha256).finish().to_string(),
+        format!("sha256:{EMPTY_SHA256}")
+    );
+}

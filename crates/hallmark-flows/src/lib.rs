@@ -42,8 +42,6 @@ use std::collections::BTreeMap;
 /// The largest signature payload, envelope or bundle read (cosign's default is larger; these
 /// objects are a few KiB).
 pub const MAX_ATTACHMENT_BYTES: u64 = 16 << 20;
-/// The largest blob `copy` moves (held in memory).
-pub const MAX_COPY_BLOB_BYTES: u64 = 8 << 30;
 
 /// The manifest reference (digest or tag) an image reference points at.
 pub fn manifest_reference(image: &ImageRef) -> String {
@@ -802,8 +800,7 @@ async fn copy_manifest_tree(
     match Manifest::parse(&top.bytes, Some(&top.media_type)) {
         Ok(Manifest::Image(im)) => {
             for d in std::iter::once(&im.config).chain(im.layers.iter()) {
-                let blob = src.get_blob(&d.digest, MAX_COPY_BLOB_BYTES).await?;
-                dst.put_blob(&blob).await?;
+                dst.copy_blob(src, d).await?;
                 report.blobs += 1;
             }
         }

@@ -66,6 +66,20 @@ pub enum OciError {
         #[source]
         source: hallmark_core::DigestError,
     },
+    /// A blob ended before the size its descriptor gives.
+    #[error(
+        "{what} from {location}: expected {expected} bytes (the descriptor's size), found {found}"
+    )]
+    SizeMismatch {
+        /// What was being read.
+        what: String,
+        /// Where.
+        location: String,
+        /// The descriptor's size.
+        expected: u64,
+        /// Bytes there were.
+        found: u64,
+    },
     /// A manifest or index.json is malformed.
     #[error("malformed {what} from {location}: {reason}")]
     Malformed {

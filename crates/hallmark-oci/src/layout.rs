@@ -4,6 +4,7 @@
 //! `index.json` is replaced atomically, so a crash never leaves a half-written layout.
 
 use crate::{
+    blob::{BlobReader, TempFile},
     error::OciError,
     manifest::{Descriptor, Manifest, manifest_media_type, media_types},
     registry::filter_artifact_type,
@@ -144,11 +145,16 @@ fn io_err(path: &Path, source: std::io::Error) -> OciError {
     }
 }
 
-/// Write `bytes` to `dir/name` through a temporary file in `dir` and a rename.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), OciError> {
+/// A temporary file name for `dir/name` no other writer in this process or another uses.
+fn temp_path(dir: &Path, name: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// Write `bytes` to `dir/name` through a temporary file in `dir` and a rename.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), OciError> {
+    let tmp = temp_path(dir, name);
     let target = dir.join(name);
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
@@ -452,6 +458,77 @@ impl Layout {
         })
         .await?;
         Ok(digest)
+    }
+
+    /// Open a blob for a streaming read, checked against `descriptor` while it is read (see
+    /// [`BlobReader`]). A file of another size than the descriptor's is refused before any
+    /// byte is read.
+    pub async fn open_blob(&self, descriptor: &Descriptor) -> Result<BlobReader, OciError> {
+        let what = format!("blob {}", descriptor.digest);
+        let path = self.blob_path(&descriptor.digest);
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.not_found(&what));
+            }
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let len = file.metadata().await.map_err(|e| io_err(&path, e))?.len();
+        if len > descriptor.size {
+            return Err(self.too_large(&format!("{what} (the descriptor's size)"), descriptor.size));
+        }
+        if len < descriptor.size {
+            return Err(OciError::SizeMismatch {
+                what,
+                location: self.location(),
+                expected: descriptor.size,
+                found: len,
+            });
+        }
+        Ok(BlobReader::file(file, path, descriptor, self.location()))
+    }
+
+    /// True if the blob's file exists with the descriptor's size.
+    pub async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool, OciError> {
+        let path = self.blob_path(&descriptor.digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(meta.is_file() && meta.len() == descriptor.size),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err(&path, e)),
+        }
+    }
+
+    /// Write a blob read from `blob`: into a temporary file next to its place, renamed into
+    /// place only once the reader has verified every byte. On any error (or if the future is
+    /// dropped) the temporary file is removed and the layout is as it was.
+    pub async fn put_blob_stream(&self, blob: &mut BlobReader) -> Result<(), OciError> {
+        use tokio::io::AsyncWriteExt as _;
+        let digest = blob.digest().clone();
+        let dir = self.path.join("blobs").join(digest.algorithm_name());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_err(&dir, e))?;
+        let target = dir.join(digest.hex());
+        let tmp = TempFile::new(temp_path(&dir, digest.hex()));
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(tmp.path())
+            .await
+            .map_err(|e| io_err(tmp.path(), e))?;
+        while let Some(chunk) = blob.next_chunk().await? {
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| io_err(tmp.path(), e))?;
+        }
+        file.flush().await.map_err(|e| io_err(tmp.path(), e))?;
+        file.sync_all().await.map_err(|e| io_err(tmp.path(), e))?;
+        drop(file);
+        tokio::fs::rename(tmp.path(), &target)
+            .await
+            .map_err(|e| io_err(&target, e))?;
+        tmp.keep();
+        Ok(())
     }
 
     /// Write a manifest blob and record it in `index.json` (with a tag, replacing any entry

@@ -6,7 +6,14 @@
 //! protocol (bearer tokens from `WWW-Authenticate`, basic auth), with credentials from docker's
 //! `config.json` and credential helpers. Plain HTTP is used only for loopback registries or
 //! when [`HttpPolicy::AllowInsecureHttp`] is chosen.
+//!
+//! Blobs of any size move in constant memory: [`Store::open_blob`] reads one as a stream of
+//! chunks checked against its descriptor, [`Store::put_blob_stream`] writes one and publishes
+//! it only once it is verified, and [`Store::copy_blob`] does both. [`docker_archive`] writes
+//! an image as the tar `docker load` reads.
 
+pub mod blob;
+pub mod docker_archive;
 pub mod error;
 pub mod layout;
 pub mod registry;
@@ -16,6 +23,8 @@ pub mod store;
 /// The OCI wire types ([`hallmark_oci_spec::manifest`]), under their old path.
 pub use hallmark_oci_spec::manifest;
 
+pub use blob::{BlobCopy, BlobReader};
+pub use bytes::Bytes;
 pub use error::OciError;
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, media_types};
 pub use registry::{

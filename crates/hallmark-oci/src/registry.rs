@@ -10,6 +10,7 @@
 //! - Limits: every response body is read up to a limit and refused past it.
 
 use crate::{
+    blob::{BlobReader, MIN_TRANSFER_BYTES_PER_SEC, UPLOAD_CHUNK_BYTES},
     error::OciError,
     manifest::{Descriptor, ImageIndex, Manifest, essence, manifest_media_type, media_types},
     store::FetchedManifest,
@@ -105,7 +106,8 @@ pub struct RegistryOptions {
     pub max_retries: u32,
     /// First backoff delay, doubled each retry (default 200 ms).
     pub retry_base: Duration,
-    /// Per-request timeout (default 60 s).
+    /// Per-request timeout (default 60 s); blob transfers get longer, by their size, and are
+    /// bounded by this much silence between reads instead.
     pub timeout: Duration,
     /// Where credentials come from.
     pub credentials: Credentials,
@@ -160,6 +162,7 @@ struct Inner {
     limits: Limits,
     max_retries: u32,
     retry_base: Duration,
+    timeout: Duration,
     credentials: Credentials,
     /// `registry \0 repository \0 actions` → the `Authorization` header that works there.
     auth_cache: RwLock<HashMap<Arc<str>, CachedAuth>>,
@@ -219,6 +222,7 @@ impl RegistryClient {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("hallmark/", env!("CARGO_PKG_VERSION")))
             .timeout(options.timeout)
+            .read_timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(30)))
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true);
@@ -246,6 +250,7 @@ impl RegistryClient {
                 limits: options.limits,
                 max_retries: options.max_retries,
                 retry_base: options.retry_base,
+                timeout: options.timeout,
                 credentials: options.credentials,
                 auth_cache: RwLock::default(),
                 challenges: RwLock::default(),
@@ -312,6 +317,15 @@ impl std::fmt::Debug for RegistryRepo {
     }
 }
 
+/// How a blob upload starts.
+#[derive(Debug)]
+pub(crate) enum UploadStart {
+    /// The registry mounted the blob from another repository; nothing to send.
+    Mounted,
+    /// An upload session at this URL.
+    Session(url::Url),
+}
+
 /// One request, rebuilt for every attempt.
 struct Req<'a> {
     method: Method,
@@ -319,7 +333,11 @@ struct Req<'a> {
     url: &'a str,
     accept: Option<&'a str>,
     content_type: Option<&'a str>,
-    body: Option<&'a [u8]>,
+    body: Option<bytes::Bytes>,
+    /// Other headers (`Content-Range` of an upload chunk).
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// Overrides the client's timeout (blob transfers).
+    timeout: Option<Duration>,
     /// Needs push access.
     push: bool,
 }
@@ -342,6 +360,8 @@ impl<'a> Req<'a> {
             accept: None,
             content_type: None,
             body: None,
+            headers: Vec::new(),
+            timeout: None,
             push: false,
         }
     }
@@ -353,9 +373,21 @@ impl<'a> Req<'a> {
         self.push = true;
         self
     }
-    fn body(mut self, content_type: &'a str, body: &'a [u8]) -> Self {
+    fn body(self, content_type: &'a str, body: &[u8]) -> Self {
+        self.bytes_body(content_type, bytes::Bytes::copy_from_slice(body))
+    }
+    /// A body shared (not copied) by every attempt.
+    fn bytes_body(mut self, content_type: &'a str, body: bytes::Bytes) -> Self {
         self.content_type = Some(content_type);
         self.body = Some(body);
+        self
+    }
+    fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+    fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 }
@@ -507,7 +539,7 @@ impl RegistryRepo {
         self.has_blob_for(digest, false).await
     }
 
-    async fn has_blob_for(&self, digest: &Digest, push: bool) -> Result<bool, OciError> {
+    pub(crate) async fn has_blob_for(&self, digest: &Digest, push: bool) -> Result<bool, OciError> {
         let url = format!("{}/blobs/{digest}", self.base);
         let mut req = Req::new(Method::HEAD, &url);
         req.push = push;
@@ -559,6 +591,255 @@ impl RegistryRepo {
             StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(digest),
             _ => Err(self.status_error("PUT", &put_url, "201", resp).await),
         }
+    }
+
+    /// Open a blob for a streaming read, checked against `descriptor` while it is read (see
+    /// [`BlobReader`]). A `Content-Length` other than the descriptor's size is refused before
+    /// any byte is read.
+    pub async fn open_blob(&self, descriptor: &Descriptor) -> Result<BlobReader, OciError> {
+        let digest = &descriptor.digest;
+        let url = format!("{}/blobs/{digest}", self.base);
+        let what = || format!("blob {digest}");
+        let resp = self
+            .send(Req::new(Method::GET, &url).timeout(self.transfer_timeout(descriptor.size)))
+            .await?;
+        match resp.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => {
+                return Err(OciError::NotFound {
+                    what: what(),
+                    location: self.location(),
+                });
+            }
+            _ => return Err(self.status_error("GET", &url, "200", resp).await),
+        }
+        let declared =
+            header_str(resp.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+        match declared {
+            Some(len) if len > descriptor.size => {
+                return Err(OciError::TooLarge {
+                    what: format!("{} (the descriptor's size)", what()),
+                    location: self.location(),
+                    limit: descriptor.size,
+                });
+            }
+            Some(len) if len < descriptor.size => {
+                return Err(OciError::SizeMismatch {
+                    what: what(),
+                    location: self.location(),
+                    expected: descriptor.size,
+                    found: len,
+                });
+            }
+            _ => {}
+        }
+        Ok(BlobReader::http(
+            resp,
+            &self.registry,
+            descriptor,
+            self.location(),
+        ))
+    }
+
+    /// Upload a blob read from `blob` in one upload session: `POST`, a `PATCH` per 8 MiB but
+    /// the last, and the closing `PUT ?digest=` with the rest, sent only once the reader has
+    /// verified every byte (the registry checks the digest again). On any error the session is deleted, so the registry
+    /// discards what it received. Does not check whether the blob exists already.
+    pub async fn put_blob_stream(&self, blob: &mut BlobReader) -> Result<(), OciError> {
+        match self.start_upload(None).await? {
+            UploadStart::Session(url) => self.upload(url, blob).await,
+            UploadStart::Mounted => Ok(()),
+        }
+    }
+
+    /// Open an upload session (`POST .../blobs/uploads/`); with `mount`, ask the registry to
+    /// mount that digest from another of its repositories instead (`201`), which it may decline
+    /// by opening a session (`202`).
+    pub(crate) async fn start_upload(
+        &self,
+        mount: Option<(&Digest, &str)>,
+    ) -> Result<UploadStart, OciError> {
+        let mut post_url = format!("{}/blobs/uploads/", self.base);
+        if let Some((digest, from)) = mount {
+            post_url.push_str("?mount=");
+            post_url.push_str(&digest.to_string());
+            post_url.push_str("&from=");
+            post_url.extend(url::form_urlencoded::byte_serialize(from.as_bytes()));
+        }
+        let resp = self.send(Req::new(Method::POST, &post_url).push()).await?;
+        match resp.status() {
+            StatusCode::CREATED if mount.is_some() => Ok(UploadStart::Mounted),
+            StatusCode::ACCEPTED => Ok(UploadStart::Session(self.upload_location(
+                &post_url,
+                resp.headers(),
+                "upload session",
+            )?)),
+            _ => Err(self
+                .status_error(
+                    "POST",
+                    &post_url,
+                    if mount.is_some() { "201 or 202" } else { "202" },
+                    resp,
+                )
+                .await),
+        }
+    }
+
+    /// Send `blob` into the session at `url`; the session is deleted if anything fails.
+    pub(crate) async fn upload(
+        &self,
+        mut url: url::Url,
+        blob: &mut BlobReader,
+    ) -> Result<(), OciError> {
+        let result = self.upload_chunks(&mut url, blob).await;
+        if result.is_err() {
+            // Best effort: the registry would expire the session anyway.
+            let target = String::from(url);
+            let deleted = self
+                .send(
+                    Req::new(Method::DELETE, &target)
+                        .push()
+                        .timeout(Duration::from_secs(10)),
+                )
+                .await
+                .map(|resp| resp.status().as_u16());
+            tracing::debug!(
+                registry = %self.registry,
+                blob = %blob.digest(),
+                deleted = ?deleted.as_ref().ok(),
+                "upload failed; upload session deleted"
+            );
+        }
+        result
+    }
+
+    async fn upload_chunks(
+        &self,
+        url: &mut url::Url,
+        blob: &mut BlobReader,
+    ) -> Result<(), OciError> {
+        let chunk_size = usize::try_from(blob.size())
+            .unwrap_or(usize::MAX)
+            .clamp(1, UPLOAD_CHUNK_BYTES);
+        let mut buf = bytes::BytesMut::with_capacity(chunk_size);
+        let mut offset = 0u64;
+        while let Some(mut chunk) = blob.next_chunk().await? {
+            while !chunk.is_empty() {
+                // A full buffer goes out only when more follows: the last (or only) chunk
+                // travels with the closing PUT, after the reader has verified the digest.
+                if buf.len() == chunk_size {
+                    let full =
+                        std::mem::replace(&mut buf, bytes::BytesMut::with_capacity(chunk_size));
+                    self.patch_chunk(url, offset, full.freeze()).await?;
+                    offset += chunk_size as u64;
+                }
+                let take = (chunk_size - buf.len()).min(chunk.len());
+                buf.extend_from_slice(&chunk.split_to(take));
+            }
+        }
+        // Every byte read and verified: close the session with the rest.
+        let digest = blob.digest().clone();
+        let what = || format!("blob {digest}");
+        url.query_pairs_mut()
+            .append_pair("digest", &digest.to_string());
+        let put_url = String::from(url.clone());
+        let rest = buf.freeze();
+        let resp = self
+            .send(
+                Req::new(Method::PUT, &put_url)
+                    .push()
+                    .timeout(self.transfer_timeout(rest.len() as u64))
+                    .bytes_body("application/octet-stream", rest),
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => {}
+            _ => return Err(self.status_error("PUT", &put_url, "201", resp).await),
+        }
+        if let Some(found) = self.header_digest(resp.headers(), &what)?
+            && found != digest
+        {
+            return Err(OciError::DigestMismatch {
+                what: format!("{} (Docker-Content-Digest of the finished upload)", what()),
+                location: self.location(),
+                source: hallmark_core::DigestError::Mismatch {
+                    expected: digest.to_string(),
+                    found: found.to_string(),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// `PATCH` one chunk at `offset` (`Content-Range: start-end`); `url` becomes the session
+    /// URL the registry answers with.
+    async fn patch_chunk(
+        &self,
+        url: &mut url::Url,
+        offset: u64,
+        chunk: bytes::Bytes,
+    ) -> Result<(), OciError> {
+        let end = offset + chunk.len() as u64 - 1;
+        let target = String::from(url.clone());
+        let range = HeaderValue::try_from(format!("{offset}-{end}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("0-0"));
+        let timeout = self.transfer_timeout(chunk.len() as u64);
+        let resp = self
+            .send(
+                Req::new(Method::PATCH, &target)
+                    .push()
+                    .header(header::CONTENT_RANGE, range)
+                    .timeout(timeout)
+                    .bytes_body("application/octet-stream", chunk),
+            )
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.status_error("PATCH", &target, "202", resp).await);
+        }
+        if let Some(range) = header_str(resp.headers(), header::RANGE)
+            && range != format!("0-{end}")
+            && range != format!("bytes=0-{end}")
+        {
+            return Err(OciError::Malformed {
+                what: "blob upload session".into(),
+                location: self.location(),
+                reason: format!(
+                    "expected the registry to hold bytes 0-{end} after a PATCH, found Range {range:?}"
+                ),
+            });
+        }
+        *url = self.upload_location(&target, resp.headers(), "upload session")?;
+        Ok(())
+    }
+
+    /// The `Location` of an upload answer, resolved against the request URL.
+    fn upload_location(
+        &self,
+        request_url: &str,
+        headers: &HeaderMap,
+        what: &str,
+    ) -> Result<url::Url, OciError> {
+        let location =
+            header_str(headers, header::LOCATION).ok_or_else(|| OciError::Malformed {
+                what: what.to_owned(),
+                location: self.location(),
+                reason: "expected a Location header in the 202 answer, found none".into(),
+            })?;
+        url::Url::parse(request_url)
+            .and_then(|base| base.join(location))
+            .map_err(|e| OciError::Malformed {
+                what: what.to_owned(),
+                location: self.location(),
+                reason: format!("expected a URL in the Location header, found {location:?}: {e}"),
+            })
+    }
+
+    /// The time a transfer of `bytes` may take in all: the client's timeout plus the size at
+    /// a slow but working rate. Stalls are caught by the per-read timeout well before.
+    fn transfer_timeout(&self, bytes: u64) -> Duration {
+        self.inner()
+            .timeout
+            .saturating_add(Duration::from_secs(bytes / MIN_TRANSFER_BYTES_PER_SEC))
     }
 
     /// PUT a manifest under `reference` (a tag, or its own digest); returns its digest.
@@ -1152,11 +1433,17 @@ impl RegistryRepo {
             if let Some(auth) = auth {
                 builder = builder.header(header::AUTHORIZATION, auth.clone());
             }
-            if let Some(body) = req.body {
+            for (name, value) in &req.headers {
+                builder = builder.header(name.clone(), value.clone());
+            }
+            if let Some(timeout) = req.timeout {
+                builder = builder.timeout(timeout);
+            }
+            if let Some(body) = &req.body {
                 if let Some(ct) = req.content_type {
                     builder = builder.header(header::CONTENT_TYPE, ct);
                 }
-                builder = builder.body(body.to_vec());
+                builder = builder.body(body.clone());
             } else if req.method == Method::POST || req.method == Method::PUT {
                 builder = builder.header(header::CONTENT_LENGTH, "0");
             }

@@ -1,10 +1,11 @@
 //! One type for "where an image lives": a registry repository or an OCI image layout.
 
 use crate::{
+    blob::{BlobCopy, BlobReader},
     error::OciError,
     layout::Layout,
     manifest::Descriptor,
-    registry::{RegistryClient, RegistryRepo},
+    registry::{RegistryClient, RegistryRepo, UploadStart},
 };
 use hallmark_core::{Digest, ImageRef};
 
@@ -89,6 +90,62 @@ impl Store {
             Store::Registry(repo) => repo.put_blob(bytes).await,
             Store::Layout(layout) => layout.put_blob(bytes).await,
         }
+    }
+    /// Open a blob for a streaming read: chunks checked against `descriptor` (never more than
+    /// its size; at the end exactly its size and its digest) while they are read. See
+    /// [`BlobReader`].
+    pub async fn open_blob(&self, descriptor: &Descriptor) -> Result<BlobReader, OciError> {
+        match self {
+            Store::Registry(repo) => repo.open_blob(descriptor).await,
+            Store::Layout(layout) => layout.open_blob(descriptor).await,
+        }
+    }
+    /// True if the blob is present (a layout: with the descriptor's size).
+    pub async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool, OciError> {
+        match self {
+            // Push scope: a copy asks this right before it uploads.
+            Store::Registry(repo) => repo.has_blob_for(&descriptor.digest, true).await,
+            Store::Layout(layout) => layout.has_blob(descriptor).await,
+        }
+    }
+    /// Write a blob read from `blob`, in constant memory. Nothing is published unless every
+    /// byte was read and verified: a layout renames its temporary file into place only then, a
+    /// registry upload sends its closing `PUT ?digest=` only then (and the registry checks the
+    /// digest again); on error the temporary file or the upload session is discarded.
+    pub async fn put_blob_stream(&self, blob: &mut BlobReader) -> Result<(), OciError> {
+        match self {
+            Store::Registry(repo) => repo.put_blob_stream(blob).await,
+            Store::Layout(layout) => layout.put_blob_stream(blob).await,
+        }
+    }
+    /// Copy the blob `descriptor` names from `src` into this store, streaming it in constant
+    /// memory (see [`Store::put_blob_stream`]), unless it is here already. Between two
+    /// repositories of the same registry the registry is asked to mount it first.
+    pub async fn copy_blob(
+        &self,
+        src: &Store,
+        descriptor: &Descriptor,
+    ) -> Result<BlobCopy, OciError> {
+        if self.has_blob(descriptor).await? {
+            return Ok(BlobCopy::AlreadyPresent);
+        }
+        if let (Store::Registry(from), Store::Registry(to)) = (src, self)
+            && from.registry() == to.registry()
+            && from.repository_path() != to.repository_path()
+        {
+            let mount = Some((&descriptor.digest, from.repository_path()));
+            return match to.start_upload(mount).await? {
+                UploadStart::Mounted => Ok(BlobCopy::Mounted),
+                UploadStart::Session(url) => {
+                    let mut blob = src.open_blob(descriptor).await?;
+                    to.upload(url, &mut blob).await?;
+                    Ok(BlobCopy::Copied)
+                }
+            };
+        }
+        let mut blob = src.open_blob(descriptor).await?;
+        self.put_blob_stream(&mut blob).await?;
+        Ok(BlobCopy::Copied)
     }
     /// Store a manifest, tagged with `tag` or untagged (by digest); returns its digest.
     pub async fn put_manifest(

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod common;
+mod docker_archive;
 mod faults;
 mod layout;
 mod registry;
+mod stream;

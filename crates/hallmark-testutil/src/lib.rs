@@ -2,6 +2,8 @@
 //! 127.0.0.1 by the tests themselves and stopped when the test process exits.
 //!
 //! - [`registry`]: a docker-registry 2.8 (CNCF distribution) shared by one test binary.
+//! - [`docker`]: a real Docker engine (docker.io 20.10 `dockerd`, no networking) and the
+//!   `docker` CLI against it.
 //! - [`notary`]: notary 0.7.0 (CLI, notary-server, notary-signer) and a small openssl test PKI.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temporary directory).
 //! - [`process`]: free ports, signals and liveness checks shared by the starters.
@@ -10,6 +12,7 @@
 //! - [`vault`]: a FIXTURE answering Vault's transit API (no Vault server runs here).
 //! - [`tools`]: skopeo 1.18 with sigstore enabled, and helpers to drive it.
 
+pub mod docker;
 pub mod moto;
 pub mod notary;
 pub mod postgres;

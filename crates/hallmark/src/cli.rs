@@ -428,6 +428,24 @@ pub(crate) enum DebugCommand {
     TlogLoad(crate::commands::log::TlogLoadArgs),
     /// Append COUNT signed entries to a log's storage through the sequencer, in big batches.
     TlogSeed(crate::commands::log::TlogSeedArgs),
+    /// Write IMAGE to FILE as a docker-archive (`docker load -i FILE`).
+    DockerArchive(DockerArchiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DockerArchiveArgs {
+    /// The image (registry reference or oci:DIR[:TAG]); an index gives its linux/amd64 (or
+    /// --platform) manifest.
+    pub(crate) image: String,
+    /// The archive to write (replaced only once complete).
+    pub(crate) file: PathBuf,
+    /// The REPOSITORY:TAG `docker load` gives the image (default: the image's own
+    /// repository and tag).
+    #[arg(long, value_name = "REPOSITORY:TAG")]
+    pub(crate) tag: Option<String>,
+    /// OS/ARCH[/VARIANT] to take from an index (default: this machine's, else linux/amd64).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub(crate) platform: Option<String>,
 }
 
 #[derive(Debug, Args)]
