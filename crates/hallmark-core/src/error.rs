@@ -1,6 +1,86 @@
-//! Typed errors of the core.
+//! Typed errors of the core, and the one rule every hallmark error follows.
+//!
+//! **Each cause is said once.** A variant that wraps another error (a `source` field,
+//! `#[source]` or `#[from]`) says only its own context in its message and leaves the cause to
+//! [`Error::source`]; whoever prints the error walks the chain (the CLI prints
+//! `context: cause: root cause`). A variant that prints an inner error's text keeps it as a
+//! plain field (or a `reason` string) and has no source, and `#[error(transparent)]` forwards
+//! both. Where an error has to become a string (a `reason` field, a log line, a JSON
+//! document), [`chain`] gives the whole chain; where a transport error (reqwest, hyper, an SDK)
+//! has to become one short line, [`root_cause`] gives its innermost cause.
 
+use std::error::Error as StdError;
 use thiserror::Error;
+
+/// `e` and each of its causes, joined by `": "`, each said once: a cause whose text is already
+/// part of what was written (a third-party error that repeats its source) is left out.
+pub fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+/// The innermost cause of `e` (the last error of its `source()` chain), or `e` itself: for a
+/// transport error this is the part that says what happened ("Connection refused (os error
+/// 111)", "operation timed out", "invalid peer certificate: UnknownIssuer").
+pub fn root_cause<'a>(e: &'a (dyn StdError + 'static)) -> &'a (dyn StdError + 'static) {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Error)]
+    #[error("outer context")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, Error)]
+    #[error("inner cause")]
+    struct Inner(#[source] std::io::Error);
+
+    /// A third-party error that repeats its source in its own text.
+    #[derive(Debug, Error)]
+    #[error("wrapper: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn chain_says_each_cause_once_and_root_cause_is_the_last() {
+        let e = Outer(Inner(std::io::Error::other("root")));
+        assert_eq!(chain(&e), "outer context: inner cause: root");
+        assert_eq!(root_cause(&e).to_string(), "root");
+        assert_eq!(
+            chain(&Repeats(std::io::Error::other("refused"))),
+            "wrapper: refused"
+        );
+        let leaf = std::io::Error::other("alone");
+        assert_eq!(root_cause(&leaf).to_string(), "alone");
+    }
+
+    #[test]
+    fn a_reference_digest_error_says_its_cause_only_through_source() {
+        let e = ReferenceError::Digest {
+            found: "x@sha256:abc".into(),
+            source: DigestError::Malformed {
+                found: "sha256:abc".into(),
+            },
+        };
+        assert!(!e.to_string().contains("64 hex digits"), "{e}");
+        assert_eq!(chain(&e).matches("64 hex digits").count(), 1);
+    }
+}
 
 /// A digest string or a content check failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -43,7 +123,7 @@ pub enum ReferenceError {
         reason: &'static str,
     },
     /// The digest part is malformed.
-    #[error("invalid digest in image reference {found:?}: {source}")]
+    #[error("invalid digest in image reference {found:?}")]
     Digest {
         /// What was given.
         found: String,

@@ -132,7 +132,7 @@ pub(crate) fn find<'a>(
         Some(label) => Ok(Err(label)),
         None => Err(KeyError::Pem {
             what: what.to_string(),
-            reason: "no `-----BEGIN ...-----` line found".to_string(),
+            reason: "no BEGIN line found".to_string(),
         }),
     }
 }

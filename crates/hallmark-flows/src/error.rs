@@ -39,6 +39,6 @@ pub enum SigstoreError {
     #[error("{0}")]
     Invalid(String),
     /// The transparency log refused or failed an upload (nothing was written to the store).
-    #[error("transparency log upload failed, nothing was written: {0}")]
+    #[error("transparency log upload failed, nothing was written")]
     Tlog(#[from] hallmark_tlog_client::ClientError),
 }

@@ -19,7 +19,7 @@
 use crate::{KeysError, OpenOptions};
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_kms::{
-    error::DisplayErrorContext,
+    error::{ProvideErrorMetadata, SdkError},
     primitives::Blob,
     types::{KeySpec, KeyState, KeyUsageType, MessageType, SigningAlgorithmSpec},
 };
@@ -59,7 +59,13 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for LogAttempts {
                 operation,
                 attempt,
                 status,
-                error = %DisplayErrorContext(e),
+                // A service error's text is the SDK's error metadata (request ID and all): the
+                // status says enough here, and the final error gives code and message.
+                error = if e.is_operation_error() {
+                    "service error".to_owned()
+                } else {
+                    hallmark_core::error::chain(e)
+                },
                 "AWS request attempt failed"
             ),
             _ => tracing::debug!(
@@ -84,6 +90,38 @@ fn fail(reference: &str, backend: &'static str, reason: impl Into<String>) -> Ke
         reference: reference.to_owned(),
         backend,
         reason: reason.into(),
+    }
+}
+
+/// One line for a failed AWS call: the operation and the service's error code and message for
+/// a service error, the innermost cause of a dispatch, response or construction failure, "timed
+/// out" for a timeout. Never the SDK's `Debug` or `DisplayErrorContext` (raw response,
+/// headers, request ID), never an `ErrorMetadata` rendering.
+pub(crate) fn sdk_reason<E, R>(operation: &str, e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let root = || hallmark_core::error::root_cause(e).to_string();
+    match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            match (err.code(), err.message()) {
+                (Some(code), Some(message)) => format!("{operation}: {code}: {message}"),
+                (Some(code), None) => format!("{operation}: {code}"),
+                (None, Some(message)) => format!("{operation}: {message}"),
+                (None, None) => format!("{operation}: the service answered with an error"),
+            }
+        }
+        SdkError::TimeoutError(_) => format!("{operation}: timed out"),
+        SdkError::DispatchFailure(_) => {
+            format!("{operation}: cannot reach the service: {}", root())
+        }
+        SdkError::ResponseError(_) => format!("{operation}: unreadable response: {}", root()),
+        SdkError::ConstructionFailure(_) => {
+            format!("{operation}: the request was not sent: {}", root())
+        }
+        _ => format!("{operation}: {}", root()),
     }
 }
 
@@ -171,7 +209,7 @@ impl KmsKey {
                 fail(
                     reference,
                     KMS,
-                    format!("DescribeKey: {}", DisplayErrorContext(&e)),
+                    sdk_reason("DescribeKey", &e),
                 )
             })?;
         let meta = described
@@ -246,13 +284,13 @@ impl KmsKey {
                 fail(
                     reference,
                     KMS,
-                    format!("GetPublicKey: {}", DisplayErrorContext(&e)),
+                    sdk_reason("GetPublicKey", &e),
                 )
             })?;
         let der = got
             .public_key()
             .ok_or_else(|| fail(reference, KMS, "GetPublicKey returned no PublicKey"))?;
-        let public = PublicKey::from_spki_der_named(der.as_ref(), reference).map_err(|source| {
+        let public = PublicKey::from_spki_der_named(der.as_ref(), "the KMS public key").map_err(|source| {
             KeysError::Key {
                 reference: reference.to_owned(),
                 source,
@@ -314,7 +352,7 @@ impl KmsKey {
                 fail(
                     &self.reference,
                     KMS,
-                    format!("Sign: {}", DisplayErrorContext(&e)),
+                    sdk_reason("Sign", &e),
                 )
             })?;
         let signature = out
@@ -366,7 +404,7 @@ pub(crate) async fn create_kms_key(
             fail(
                 reference,
                 KMS,
-                format!("CreateKey: {}", DisplayErrorContext(&e)),
+                sdk_reason("CreateKey", &e),
             )
         })?;
     let new_id = created
@@ -384,8 +422,8 @@ pub(crate) async fn create_kms_key(
                 reference,
                 KMS,
                 format!(
-                    "CreateAlias {alias} -> {new_id}: {} (the key {new_id} was created)",
-                    DisplayErrorContext(&e)
+                    "{} (the key {new_id} was created, without the alias)",
+                    sdk_reason("CreateAlias", &e)
                 ),
             )
         })?;
@@ -415,10 +453,7 @@ async fn secret_value(
             fail(
                 reference,
                 SM,
-                format!(
-                    "GetSecretValue of {what} {id}: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                ),
+                sdk_reason(&format!("GetSecretValue of the {what}"), &e),
             )
         })?;
     if let Some(s) = out.secret_string.take() {
@@ -442,7 +477,7 @@ async fn secret_value(
     Err(fail(
         reference,
         SM,
-        format!("{what} {id} has neither SecretString nor SecretBinary"),
+        format!("the {what} has neither SecretString nor SecretBinary"),
     ))
 }
 

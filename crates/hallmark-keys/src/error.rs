@@ -32,8 +32,10 @@ pub enum KeysError {
         /// Why (names the environment variables to set).
         reason: String,
     },
-    /// The key material is invalid, or the passphrase is wrong.
-    #[error("key reference {reference}: {source}")]
+    /// The key material is invalid, or the passphrase is wrong. The message names the
+    /// reference; the key error (its cause) names what was being read: `private key`,
+    /// `public key`.
+    #[error("key reference {reference}")]
     Key {
         /// The reference, redacted.
         reference: String,

@@ -61,7 +61,7 @@ pub(crate) fn decode_private(
     } else {
         None
     };
-    keyfile::load_private_key(text, pass.as_ref(), reference).map_err(|source| KeysError::Key {
+    keyfile::load_private_key(text, pass.as_ref(), "private key").map_err(|source| KeysError::Key {
         reference: reference.to_owned(),
         source,
     })
@@ -90,7 +90,7 @@ pub(crate) fn load_public(
         "decoding key"
     );
     if is_public {
-        return PublicKey::from_pem(&text, &shown).map_err(|source| KeysError::Key {
+        return PublicKey::from_pem(&text, "public key").map_err(|source| KeysError::Key {
             reference: shown,
             source,
         });

@@ -63,11 +63,25 @@ fn context(module: &PathBuf, reference: &str) -> Result<Pkcs11, KeysError> {
         return Ok(ctx.clone());
     }
     tracing::debug!(reference, module = %module.display(), "PKCS#11 C_Initialize");
-    let ctx = Pkcs11::new(module).map_err(|e| {
-        fail(
+    let ctx = Pkcs11::new(module).map_err(|e| match &e {
+        // The loader's message starts with the file, which the reference names already when
+        // it has a module-path.
+        P11Error::LibraryLoading(load) => {
+            let text = load.to_string();
+            let shown = module.display().to_string();
+            let text = match text.strip_prefix(&format!("{shown}: ")) {
+                Some(rest) if reference.contains(&shown) => rest.to_owned(),
+                _ => text,
+            };
+            fail(
+                reference,
+                format!("cannot load the PKCS#11 module: {text}"),
+            )
+        }
+        _ => fail(
             reference,
             format!("module {}: {}", module.display(), describe(&e)),
-        )
+        ),
     })?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
@@ -335,7 +349,7 @@ fn read_public(
         .ok_or_else(|| fail(reference, "CKA_EC_POINT is not an uncompressed point"))?;
     let spki = der::ec_spki_der(curve.oid(), raw);
     let public =
-        PublicKey::from_spki_der_named(&spki, reference).map_err(|source| KeysError::Key {
+        PublicKey::from_spki_der_named(&spki, "the token's public key").map_err(|source| KeysError::Key {
             reference: reference.to_owned(),
             source,
         })?;

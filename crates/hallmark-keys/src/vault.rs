@@ -70,7 +70,7 @@ fn connect(reference: &str, options: &OpenOptions<'_>) -> Result<Conn, KeysError
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| fail(reference, format!("HTTP client: {e}")))?;
+        .map_err(|e| fail(reference, format!("HTTP client: {}", transport_reason(e))))?;
     Ok(Conn {
         client,
         addr,
@@ -78,6 +78,13 @@ fn connect(reference: &str, options: &OpenOptions<'_>) -> Result<Conn, KeysError
         namespace: options.var("VAULT_NAMESPACE"),
         mount,
     })
+}
+
+/// A reqwest error as its innermost cause ("Connection refused (os error 111)"): the caller's
+/// message already names the method and URL, reqwest's own text would repeat the URL.
+fn transport_reason(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    hallmark_core::error::root_cause(&e).to_string()
 }
 
 /// One Vault call with bounded retries; returns the `data` object of the answer (or `Null`
@@ -132,7 +139,7 @@ async fn call(
         };
         match req.send().await {
             Err(e) => {
-                retryable(format!("request failed: {e}"))?;
+                retryable(format!("request failed: {}", transport_reason(e)))?;
             }
             Ok(resp) => {
                 let status = resp.status();
@@ -161,7 +168,7 @@ async fn call(
                     }
                 };
                 if let Err(e) = read {
-                    retryable(format!("reading the answer: {e}"))?;
+                    retryable(format!("reading the answer: {}", transport_reason(e)))?;
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     continue;
@@ -257,9 +264,9 @@ impl TransitKey {
                 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
             ];
             spki.extend_from_slice(&raw);
-            PublicKey::from_spki_der_named(&spki, reference)
+            PublicKey::from_spki_der_named(&spki, "Vault's public key")
         } else {
-            PublicKey::from_pem(pem, reference)
+            PublicKey::from_pem(pem, "Vault's public key")
         }
         .map_err(|source| KeysError::Key {
             reference: reference.to_owned(),

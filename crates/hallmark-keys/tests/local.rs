@@ -68,6 +68,37 @@ async fn wrong_passphrase_names_the_file_not_the_passphrase() {
     );
 }
 
+/// A public key given where a private key is needed: the reference in the message, the PEM
+/// label in its cause, each once (the CLI prints `message: cause`).
+#[tokio::test]
+async fn public_key_for_signing_names_reference_and_label_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256).expect("generate");
+    let path = dir.path().join("cosign.pub");
+    std::fs::write(&path, key.public_key().to_pem()).expect("write");
+    let shown = path.to_str().expect("utf-8");
+    let r = KeyRef::parse(shown).expect("parse");
+    let pass = fixed("x");
+    let e = r
+        .open(&OpenOptions {
+            passphrase: &pass,
+            vars: None,
+        })
+        .await
+        .expect_err("a public key does not sign");
+    let chain = hallmark_core::error::chain(&e);
+    assert_eq!(chain.matches(shown).count(), 1, "{chain}");
+    assert_eq!(chain.matches("unexpected PEM label").count(), 1, "{chain}");
+    assert!(!e.to_string().contains("PEM label"), "{e}");
+    assert!(
+        matches!(
+            std::error::Error::source(&e).and_then(|s| s.downcast_ref::<hallmark_core::KeyError>()),
+            Some(hallmark_core::KeyError::UnexpectedLabel { .. })
+        ),
+        "{chain}"
+    );
+}
+
 #[tokio::test]
 async fn missing_passphrase_source_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,4 +1,5 @@
-//! Errors of registry and layout access.
+//! Errors of registry and layout access. A variant with a cause says only its context; the
+//! cause is its `source()` (see `hallmark_core::error`).
 
 use thiserror::Error;
 
@@ -6,14 +7,17 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum OciError {
-    /// The registry could not be reached.
-    #[error("registry {registry} unreachable: {source}")]
+    /// The registry could not be reached (or the connection failed mid-response).
+    #[error("registry {registry} unreachable: {url}: {reason}")]
     Unreachable {
         /// Registry host.
         registry: String,
-        /// The transport error.
-        #[source]
-        source: reqwest::Error,
+        /// The URL requested, without its query.
+        url: String,
+        /// The innermost cause of the transport error ("Connection refused (os error 111)",
+        /// "operation timed out", "invalid peer certificate: UnknownIssuer"): reqwest's own
+        /// text and its intermediate causes only repeat the URL or say "client error".
+        reason: String,
     },
     /// The registry answered with an unexpected HTTP status.
     #[error("{method} {url}: expected HTTP {expected}, registry answered {status}: {body}")]
@@ -56,7 +60,7 @@ pub enum OciError {
         limit: u64,
     },
     /// Content did not match the digest it was asked for by.
-    #[error("{what} from {location}: {source}")]
+    #[error("{what} from {location}")]
     DigestMismatch {
         /// What was being read.
         what: String,
@@ -111,7 +115,7 @@ pub enum OciError {
         status: u16,
     },
     /// Local file system error (layouts, docker config).
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: String,

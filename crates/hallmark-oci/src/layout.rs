@@ -574,7 +574,7 @@ impl Layout {
                 let result = self
                     .write_index_updates(&batch)
                     .await
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| hallmark_core::error::chain(&e));
                 for p in batch {
                     let _ = p.done.send(result.clone());
                 }

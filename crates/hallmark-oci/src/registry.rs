@@ -229,7 +229,10 @@ impl RegistryClient {
         if let Some(pem) = &options.extra_ca_pem {
             let certs =
                 reqwest::Certificate::from_pem_bundle(pem).map_err(|e| OciError::Client {
-                    reason: format!("extra CA certificates: expected PEM certificates: {e}"),
+                    reason: format!(
+                        "extra CA certificates: expected PEM certificates: {}",
+                        hallmark_core::error::chain(&e)
+                    ),
                 })?;
             if certs.is_empty() {
                 return Err(OciError::Client {
@@ -241,7 +244,7 @@ impl RegistryClient {
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| OciError::Client {
-            reason: e.to_string(),
+            reason: hallmark_core::error::chain(&e),
         })?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -1072,10 +1075,14 @@ impl RegistryRepo {
         Ok(buf)
     }
 
-    fn unreachable(&self, source: reqwest::Error) -> OciError {
+    fn unreachable(&self, e: reqwest::Error) -> OciError {
+        let e = e.without_url_query();
+        let url = e.url().map(|u| u.to_string()).unwrap_or_default();
+        let e = e.without_url();
         OciError::Unreachable {
             registry: self.registry.to_string(),
-            source,
+            url,
+            reason: hallmark_core::error::root_cause(&e).to_string(),
         }
     }
 
@@ -1490,7 +1497,7 @@ impl RegistryRepo {
                         url = strip_query(req.url),
                         attempt = retries + 1,
                         transient,
-                        error = %e,
+                        error = %hallmark_core::error::chain(&e),
                         "registry request failed"
                     );
                     if !transient || retries >= inner.max_retries {

@@ -49,7 +49,7 @@ pub enum PayloadError {
         found: String,
     },
     /// The digest in the payload is malformed.
-    #[error("payload docker-manifest-digest: {source}")]
+    #[error("payload docker-manifest-digest")]
     BadDigest {
         /// Why.
         source: DigestError,
@@ -146,7 +146,9 @@ impl std::fmt::Display for Rejection {
             Rejection::NoKeyVerifies { tried } => {
                 write!(f, "signature does not verify with the given key{} ({})", if tried.len() == 1 { "" } else { "s" }, tried.iter().map(|t| format!("sha256:{t}")).collect::<Vec<_>>().join(", "))
             }
-            Rejection::Payload(e) => write!(f, "{e}"),
+            // A rejection is one line of a list, not an error chain: the payload error and
+            // its cause are written here.
+            Rejection::Payload(e) => f.write_str(&hallmark_core::error::chain(e)),
             Rejection::DigestMismatch { expected, found } => {
                 write!(f, "payload signs {found}, expected the image digest {expected}")
             }

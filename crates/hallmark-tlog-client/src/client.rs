@@ -51,6 +51,14 @@ pub struct TlogClient {
     base: Url,
 }
 
+/// A reqwest error as its innermost cause ("Connection refused (os error 111)", "operation
+/// timed out"): [`ClientError::Unreachable`] names the method and URL, and reqwest's own text
+/// only repeats the URL or says "error sending request".
+fn transport_reason(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    hallmark_core::error::root_cause(&e).to_string()
+}
+
 impl TlogClient {
     /// A client for the log at `base_url` (`https://host[:port][/prefix]`; plain HTTP is
     /// accepted, since everything a log returns is verified by signatures and proofs).
@@ -121,7 +129,7 @@ impl TlogClient {
         req.send().await.map_err(|e| ClientError::Unreachable {
             method,
             url: url.to_string(),
-            reason: e.without_url().to_string(),
+            reason: transport_reason(e),
         })
     }
 
@@ -143,7 +151,7 @@ impl TlogClient {
             let chunk = resp.chunk().await.map_err(|e| ClientError::Unreachable {
                 method,
                 url: url.to_string(),
-                reason: e.without_url().to_string(),
+                reason: transport_reason(e),
             })?;
             let Some(chunk) = chunk else { break };
             if (buf.len() + chunk.len()) as u64 > limit {

@@ -143,7 +143,7 @@ pub async fn search_key(
         frontier
             .append(leaf_hash(body), &mut scratch)
             .map_err(|e| ClientError::BadResponse {
-                reason: e.to_string(),
+                reason: hallmark_core::error::chain(&e),
             })?;
         let Ok(rekord) = HashedRekord::parse(body) else {
             continue;

@@ -39,6 +39,12 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
 
+    /// 500 Internal Server Error for a failed operation: the error and its causes are logged
+    /// to standard error, not sent.
+    pub fn internal_error(context: &str, e: &(dyn std::error::Error + 'static)) -> Self {
+        Self::internal(context, hallmark_core::error::chain(e))
+    }
+
     /// 500 Internal Server Error; the detail is logged to standard error, not sent.
     pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
         eprintln!("hallmark-tlog-server: {context}: {detail}");
@@ -64,10 +70,10 @@ impl IntoResponse for ApiError {
 #[non_exhaustive]
 pub enum StorageError {
     /// The database failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] sqlx::Error),
     /// Applying the schema migrations failed.
-    #[error("database migration: {0}")]
+    #[error("database migration")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Another sequencer appended first (the batch's indexes or tree size are taken).
     #[error("the tree grew under this sequencer (another sequencer appended): {0}")]
@@ -85,6 +91,6 @@ impl StorageError {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
-        ApiError::internal("storage", e)
+        ApiError::internal_error("storage", &e)
     }
 }

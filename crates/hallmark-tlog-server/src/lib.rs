@@ -90,7 +90,7 @@ pub enum ServerError {
     #[error("{0}")]
     Config(String),
     /// I/O failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was done.
         context: String,

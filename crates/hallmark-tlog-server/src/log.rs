@@ -149,11 +149,11 @@ impl<S: Storage> LogCore<S> {
         checkpoint: &StoredCheckpoint,
     ) -> Result<Vec<Hash>, ApiError> {
         let indexes = inclusion_proof_indexes(checkpoint.size, index)
-            .map_err(|e| ApiError::internal("inclusion proof", e))?;
+            .map_err(|e| ApiError::internal_error("inclusion proof", &e))?;
         let raw: Vec<u64> = indexes.iter().map(|i| i.get()).collect();
         let hashes = self.storage.read_hashes(&raw).await?;
         inclusion_proof_from_hashes(checkpoint.size, index, &hashes)
-            .map_err(|e| ApiError::internal("inclusion proof", e))
+            .map_err(|e| ApiError::internal_error("inclusion proof", &e))
     }
 
     /// A stored entry with its inclusion proof in the latest checkpoint.

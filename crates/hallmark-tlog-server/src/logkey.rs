@@ -16,7 +16,7 @@ pub const LOG_KEY_FILE: &str = "log-key.pem";
 #[non_exhaustive]
 pub enum LogKeyError {
     /// Reading or writing the key file failed.
-    #[error("log key file {path}: {source}")]
+    #[error("log key file {path}")]
     Io {
         /// The file.
         path: String,

@@ -69,7 +69,7 @@ pub(crate) fn sign_checkpoint<S: Storage>(
 ) -> Result<StoredCheckpoint, ApiError> {
     let note = Checkpoint::new(&core.origin, size, root)
         .and_then(|c| c.sign(&[core.key.note_signer()]))
-        .map_err(|e| ApiError::internal("signing the checkpoint", e))?;
+        .map_err(|e| ApiError::internal_error("signing the checkpoint", &e))?;
     Ok(StoredCheckpoint { size, root, note })
 }
 
@@ -89,13 +89,13 @@ pub(crate) async fn load_state<S: Storage>(
         }
     };
     let indexes: Vec<u64> = tree_hash_indexes(latest.size)
-        .map_err(|e| ApiError::internal("startup", e))?
+        .map_err(|e| ApiError::internal_error("startup", &e))?
         .iter()
         .map(|i| i.get())
         .collect();
     let hashes = core.storage.read_hashes(&indexes).await?;
     let frontier =
-        Frontier::from_hashes(latest.size, hashes).map_err(|e| ApiError::internal("startup", e))?;
+        Frontier::from_hashes(latest.size, hashes).map_err(|e| ApiError::internal_error("startup", &e))?;
     if frontier.root() != latest.root {
         return Err(ApiError::internal(
             "startup",
@@ -117,7 +117,7 @@ fn sign_sets<S: Storage>(core: &LogCore<S>, entries: &mut [StoredEntry]) -> Resu
             e.set = core
                 .key
                 .sign_set(&e.body, e.integrated_time, e.index)
-                .map_err(|err| ApiError::internal("signing the SET", err))?;
+                .map_err(|err| ApiError::internal_error("signing the SET", &err))?;
         }
         Ok(())
     };
@@ -398,7 +398,7 @@ async fn prepare<S: Storage>(
     let leaves: Vec<Hash> = entries.iter().map(|e| e.leaf_hash).collect();
     let hashes = new_frontier
         .append_batch(&leaves)
-        .map_err(|e| ApiError::internal("appending", e))?;
+        .map_err(|e| ApiError::internal_error("appending", &e))?;
     let size = new_frontier.size();
     let checkpoint = if size == frontier.size() {
         // Nothing new: no checkpoint to publish.
@@ -411,7 +411,7 @@ async fn prepare<S: Storage>(
     let mut old: BTreeSet<u64> = BTreeSet::new();
     for e in &entries {
         let idx: Vec<u64> = inclusion_proof_indexes(size, e.index)
-            .map_err(|err| ApiError::internal("inclusion proof", err))?
+            .map_err(|err| ApiError::internal_error("inclusion proof", &err))?
             .iter()
             .map(|i| i.get())
             .collect();
@@ -453,7 +453,7 @@ async fn prepare<S: Storage>(
         let got = got.ok_or_else(|| ApiError::internal("inclusion proof", "missing hash"))?;
         proofs.push(
             inclusion_proof_from_hashes(size, e.index, &got)
-                .map_err(|err| ApiError::internal("inclusion proof", err))?,
+                .map_err(|err| ApiError::internal_error("inclusion proof", &err))?,
         );
     }
     sign_sets(core, &mut entries)?;
@@ -471,7 +471,8 @@ fn fail_all(items: Vec<Pending>, e: &StorageError) {
                 Ok(Ack::NotLeader)
             } else {
                 Err(ApiError::unavailable(format!(
-                    "the batch could not be committed: {e}"
+                    "the batch could not be committed: {}",
+                    hallmark_core::error::chain(e)
                 )))
             });
         }
@@ -505,7 +506,10 @@ async fn gather<S: Storage>(
                         reply: Reply::Queue(r.id),
                     }),
             ),
-            Err(e) => eprintln!("hallmark-tlog-server: reading the queue: {e}"),
+            Err(e) => eprintln!(
+                "hallmark-tlog-server: reading the queue: {}",
+                hallmark_core::error::chain(&e)
+            ),
         }
     }
     let deadline = tokio::time::Instant::now() + core.tuning.batch_wait;
@@ -566,7 +570,10 @@ pub(crate) async fn run<S: Storage>(
         let leading = match core.storage.try_lead().await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("hallmark-tlog-server: taking the sequencer lease: {e}");
+                eprintln!(
+                    "hallmark-tlog-server: taking the sequencer lease: {}",
+                    hallmark_core::error::chain(&e)
+                );
                 false
             }
         };
@@ -647,7 +654,10 @@ pub(crate) async fn run<S: Storage>(
                         (Err(e), _) => e,
                         (Ok(_), Ok(())) => unreachable!("handled above"),
                     };
-                    eprintln!("hallmark-tlog-server: batch not committed: {e}");
+                    eprintln!(
+                        "hallmark-tlog-server: batch not committed: {}",
+                        hallmark_core::error::chain(&e)
+                    );
                     core.set_leading(false);
                     if matches!(e, StorageError::Conflict(_)) {
                         core.storage.resign().await;

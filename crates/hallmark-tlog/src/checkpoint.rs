@@ -18,7 +18,7 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum CheckpointError {
     /// The signed note is bad or not signed by a known key.
-    #[error("checkpoint note: {0}")]
+    #[error("checkpoint note")]
     Note(#[from] NoteError),
     /// A line is missing.
     #[error("checkpoint has no {line} line")]

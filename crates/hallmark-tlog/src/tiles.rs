@@ -509,7 +509,7 @@ impl<R: TileReader + ?Sized> TileReader for &R {
 #[non_exhaustive]
 pub enum TileReadError<E: std::error::Error + 'static> {
     /// The tile reader failed.
-    #[error("reading tiles failed: {0}")]
+    #[error("reading tiles failed")]
     Read(#[source] E),
     /// A stored hash is not in the tree, or a tile has the wrong size.
     #[error(transparent)]

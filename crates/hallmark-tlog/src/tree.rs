@@ -27,7 +27,7 @@ pub const MAX_TREE_SIZE: u64 = 1 << 62;
 #[non_exhaustive]
 pub enum TreeError {
     /// The [`HashReader`] failed.
-    #[error("reading stored hashes failed: {0}")]
+    #[error("reading stored hashes failed")]
     Read(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The [`HashReader`] (or the caller of a `*_from_hashes` function) gave the wrong number
     /// of hashes.

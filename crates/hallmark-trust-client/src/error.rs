@@ -1,4 +1,5 @@
-//! Errors of the trust client.
+//! Errors of the trust client. A variant with a cause says only its context; the cause is its
+//! `source()` (see `hallmark_core::error`).
 
 use hallmark_tuf::TufError;
 use hallmark_tuf::keyfile::KeyFileError;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum TrustError {
     /// Trust data did not verify.
-    #[error("trust data for {gun} does not verify: {source}")]
+    #[error("trust data for {gun} does not verify")]
     Verify {
         /// The repository.
         gun: String,
@@ -18,7 +19,7 @@ pub enum TrustError {
         source: Box<TufError>,
     },
     /// Building or signing metadata failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Metadata {
         /// What was being built.
         what: String,
@@ -55,7 +56,7 @@ pub enum TrustError {
         dir: PathBuf,
     },
     /// A private key file could not be read, decrypted or written.
-    #[error("private key {path}: {source}")]
+    #[error("private key {path}")]
     KeyFile {
         /// The key file.
         path: PathBuf,
@@ -77,7 +78,7 @@ pub enum TrustError {
     #[error("{0}")]
     Passphrase(String),
     /// File system error.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: PathBuf,
@@ -139,15 +140,10 @@ pub enum TrustError {
         /// What was expected and found.
         reason: String,
     },
-    /// The backend of a key reference failed to sign (its message names the reference).
-    #[error("{source}")]
-    ExternalSigner {
-        /// The reference, redacted.
-        reference: String,
-        /// The backend's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    /// The backend of a key reference failed to sign: its error, which names the reference
+    /// (redacted), as it is.
+    #[error(transparent)]
+    ExternalSigner(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl TrustError {

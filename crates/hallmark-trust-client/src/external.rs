@@ -164,10 +164,7 @@ impl<S: hallmark_keys::Signer + std::fmt::Debug> RoleSigner for KeyRefSigner<S> 
                 .inner
                 .sign(message)
                 .await
-                .map_err(|e| TrustError::ExternalSigner {
-                    reference: self.reference.clone(),
-                    source: Box::new(e),
-                })?;
+                .map_err(|e| TrustError::ExternalSigner(Box::new(e)))?;
             let method = method_of(&self.key);
             let raw = if method == "ecdsa" {
                 ecdsa_der_to_fixed(&der, 32).ok_or_else(|| TrustError::ExternalKey {

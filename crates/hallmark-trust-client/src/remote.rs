@@ -188,7 +188,7 @@ impl Remote {
         }
         let http = builder.build().map_err(|e| TrustError::Http {
             url: url.to_string(),
-            reason: e.to_string(),
+            reason: hallmark_core::error::chain(&e.without_url()),
         })?;
         Ok(Self {
             base: url.trim_end_matches('/').to_string(),
@@ -252,7 +252,7 @@ impl Remote {
         };
         let http_err = |e: reqwest::Error| TrustError::Http {
             url: url.to_string(),
-            reason: error_chain(&e),
+            reason: transport_reason(e),
         };
         let token = self.current_token();
         let resp = build(token.as_deref().map(String::as_str))
@@ -305,7 +305,7 @@ impl Remote {
         }
         let resp = req.send().await.map_err(|e| TrustError::Http {
             url: realm.clone(),
-            reason: error_chain(&e),
+            reason: transport_reason(e),
         })?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
@@ -349,7 +349,7 @@ impl Remote {
         let mut out = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| TrustError::Http {
             url: url.to_string(),
-            reason: error_chain(&e),
+            reason: transport_reason(e),
         })? {
             if (out.len() + chunk.len()) as u64 > limit {
                 return Err(TrustError::TooLarge {
@@ -553,16 +553,10 @@ pub fn multipart_body(boundary: &str, files: &[(String, Vec<u8>)]) -> Vec<u8> {
     body
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cur = c.source();
-    }
-    s
+/// A reqwest error as its innermost cause ("Connection refused (os error 111)", "invalid peer
+/// certificate: UnknownIssuer"): [`TrustError::Http`] names the URL, and reqwest's own text
+/// and intermediate causes only repeat it or say "client error".
+fn transport_reason(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    hallmark_core::error::root_cause(&e).to_string()
 }

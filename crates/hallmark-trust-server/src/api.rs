@@ -182,7 +182,7 @@ impl State {
                 Ok(ServerKey {
                     role: k.role.clone(),
                     key: self.sealer.unseal(gun, k).map_err(|e| {
-                        NotaryError::new(Code::Unknown, Value::String(e.to_string()))
+                        NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e)))
                     })?,
                 })
             })
@@ -913,14 +913,14 @@ async fn key(state: &State, gun: &str, role: &str, rotate: bool) -> Result<Respo
             let key = state
                 .sealer
                 .unseal(gun, k)
-                .map_err(|e| NotaryError::new(Code::Unknown, Value::String(e.to_string())))?;
+                .map_err(|e| NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e))))?;
             return Ok(plain(Bytes::from(public_key_json(&key))));
         }
     }
     let (key, row) = state
         .sealer
         .generate(gun, role, state.key_type)
-        .map_err(|e| NotaryError::new(Code::Unknown, Value::String(e.to_string())))?;
+        .map_err(|e| NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e))))?;
     state
         .storage
         .insert_key(gun, &row)

@@ -30,7 +30,7 @@ const PBKDF2_ITERATIONS: u32 = 600_000;
 #[non_exhaustive]
 pub enum KeyError {
     /// Reading or writing the sealing key material failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was done.
         context: String,

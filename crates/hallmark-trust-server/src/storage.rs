@@ -33,10 +33,10 @@ pub enum StorageError {
         version: u64,
     },
     /// The database failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] sqlx::Error),
     /// Migrations failed.
-    #[error("database migrations: {0}")]
+    #[error("database migrations")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 

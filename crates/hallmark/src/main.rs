@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod context;
+mod hints;
 mod logging;
 mod output;
 mod secrets;
@@ -30,6 +31,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {e:#}");
+            if let Some(hint) = hints::hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }

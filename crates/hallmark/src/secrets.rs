@@ -9,6 +9,22 @@ use zeroize::Zeroizing;
 /// The environment variables a passphrase is read from, in order.
 pub(crate) const PASSPHRASE_VARS: [&str; 2] = ["HALLMARK_PASSWORD", "COSIGN_PASSWORD"];
 
+/// What is missing when no passphrase can be had (the error names the purpose, or its caller
+/// does).
+const NO_PASSPHRASE: &str = "expected HALLMARK_PASSWORD or COSIGN_PASSWORD in the environment (an empty value is a valid passphrase); found neither, and no terminal to prompt on";
+
+/// The variable a passphrase comes from, if one is set (`HALLMARK_PASSWORD` wins).
+pub(crate) fn passphrase_var() -> Option<&'static str> {
+    PASSPHRASE_VARS
+        .into_iter()
+        .find(|var| std::env::var_os(var).is_some())
+}
+
+/// Whether [`passphrase`] would prompt (no variable set, a terminal, `CI` unset).
+fn can_prompt() -> bool {
+    std::env::var_os("CI").is_none() && std::io::stdin().is_terminal()
+}
+
 /// A passphrase from `HALLMARK_PASSWORD` / `COSIGN_PASSWORD` (empty is valid), else a prompt
 /// on a terminal (never when `CI` is set), else an error.
 pub(crate) fn passphrase(purpose: &str, confirm: bool) -> Result<Passphrase> {
@@ -28,9 +44,7 @@ pub(crate) fn passphrase(purpose: &str, confirm: bool) -> Result<Passphrase> {
             ci = std::env::var_os("CI").is_some(),
             "no passphrase: not in the environment, and no prompt"
         );
-        bail!(
-            "a passphrase is needed for {purpose}: expected HALLMARK_PASSWORD or COSIGN_PASSWORD in the environment (an empty value is a valid passphrase); found neither, and no terminal to prompt on"
-        );
+        bail!("a passphrase is needed for {purpose}: {NO_PASSPHRASE}");
     }
     tracing::debug!(purpose, confirm, "passphrase from terminal prompt");
     let first = Zeroizing::new(
@@ -70,8 +84,12 @@ pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// The passphrase source of key references: environment, terminal prompt, or an error naming
-/// the variables to set.
+/// the variables to set. `purpose` names the key for the prompt; the error leaves it out, since
+/// the key reference error it becomes names the key.
 fn passphrase_for(purpose: &str) -> Result<Passphrase, String> {
+    if passphrase_var().is_none() && !can_prompt() {
+        return Err(format!("a passphrase is needed: {NO_PASSPHRASE}"));
+    }
     passphrase(purpose, false).map_err(|e| format!("{e:#}"))
 }
 

@@ -11,7 +11,8 @@ use crate::{
 };
 use anyhow::{Context as _, Result};
 use hallmark_core::ImageRef;
-use hallmark_flows::{AttestOptions, SignOptions};
+use hallmark_flows::{AttestOptions, SigstoreError, SignOptions};
+use hallmark_oci::OciError;
 use hallmark_keys::Signer as _;
 use hallmark_sigstore::{
     CertificateIdentity, CertificatePolicy, IdentityCheck, OidcIssuer, SubjectName, TlogPolicy,
@@ -36,6 +37,34 @@ fn parse_all(images: &[String]) -> Result<Vec<ImageRef>> {
     images.iter().map(|s| parse_image(s)).collect()
 }
 
+/// An error of one image's `action` (`signing`, `attesting`; `None`: verifying), named by the
+/// image once: a verdict (`no valid signature for IMAGE: ...`) names it already, and so does a
+/// registry or layout error naming its repository or URL; anything else (a key, an
+/// authentication refusal naming only the registry) gets the image as context.
+fn in_image(e: SigstoreError, image: &ImageRef, action: Option<&str>) -> anyhow::Error {
+    let located = match &e {
+        SigstoreError::Verify(_) => true,
+        SigstoreError::Oci(o) => matches!(
+            o,
+            OciError::Unreachable { .. }
+                | OciError::Status { .. }
+                | OciError::NotFound { .. }
+                | OciError::TooLarge { .. }
+                | OciError::DigestMismatch { .. }
+                | OciError::Malformed { .. }
+                | OciError::RetriesExhausted { .. }
+        ),
+        _ => false,
+    };
+    let e = anyhow::Error::new(e);
+    match (located, action) {
+        (true, None) => e,
+        (true, Some(action)) => e.context(action.to_owned()),
+        (false, None) => e.context(image.to_string()),
+        (false, Some(action)) => e.context(format!("{action} {image}")),
+    }
+}
+
 /// Report per-image results in input order: `ok` prints an image's text and returns its JSON
 /// object; a failure prints `error: ...` and becomes `{"reference", "error"}` plus
 /// `failure_fields`. `-o json` prints the array. Exit 0 only if every image succeeded.
@@ -55,6 +84,9 @@ fn report<T>(
             Err(e) => {
                 failed += 1;
                 eprintln!("error: {e:#}");
+                if let Some(hint) = crate::hints::hint(&e) {
+                    eprintln!("hint: {hint}");
+                }
                 let mut obj = json!({"reference": image.to_string(), "error": format!("{e:#}")});
                 if let (Some(o), Some(extra)) = (obj.as_object_mut(), failure_fields.as_object()) {
                     o.extend(extra.clone());
@@ -106,7 +138,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
             let store = ctx.store(&image, false)?;
             hallmark_flows::sign(&store, &image, key.as_ref(), &options)
                 .await
-                .with_context(|| format!("signing {image}"))
+                .map_err(|e| in_image(e, &image, Some("signing")))
         }
     })
     .await;
@@ -345,7 +377,7 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
             let store = ctx.store(&image, false)?;
             hallmark_flows::verify_image(&store, &image, &policy)
                 .await
-                .with_context(|| image.to_string())
+                .map_err(|e| in_image(e, &image, None))
         }
     })
     .await;
@@ -410,7 +442,7 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
             let store = ctx.store(&image, false)?;
             hallmark_flows::attest(&store, &image, key.as_ref(), &options)
                 .await
-                .with_context(|| format!("attesting {image}"))
+                .map_err(|e| in_image(e, &image, Some("attesting")))
         }
     })
     .await;
@@ -453,7 +485,7 @@ pub(crate) async fn verify_attestation(
             let store = ctx.store(&image, false)?;
             hallmark_flows::verify_attestations(&store, &image, &keys, predicate_type.as_deref())
                 .await
-                .with_context(|| image.to_string())
+                .map_err(|e| in_image(e, &image, None))
         }
     })
     .await;
