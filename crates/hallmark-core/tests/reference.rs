@@ -192,8 +192,14 @@ fn rejects_bad_digests_with_the_digest_error() {
     // The reference in the message, the digest rule in its cause, each said once.
     let err = RegistryRef::parse("nginx@sha256:abc").unwrap_err();
     let (top, msg) = (err.to_string(), hallmark_core::error::chain(&err));
-    assert!(top.contains("nginx@sha256:abc") && !top.contains("64 hex"), "{top}");
-    assert!(msg.contains("64 hex") && msg.matches("64 hex").count() == 1, "{msg}");
+    assert!(
+        top.contains("nginx@sha256:abc") && !top.contains("64 hex"),
+        "{top}"
+    );
+    assert!(
+        msg.contains("64 hex") && msg.matches("64 hex").count() == 1,
+        "{msg}"
+    );
 }
 
 #[test]

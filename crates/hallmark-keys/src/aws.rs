@@ -205,13 +205,7 @@ impl KmsKey {
             .key_id(key_id)
             .send()
             .await
-            .map_err(|e| {
-                fail(
-                    reference,
-                    KMS,
-                    sdk_reason("DescribeKey", &e),
-                )
-            })?;
+            .map_err(|e| fail(reference, KMS, sdk_reason("DescribeKey", &e)))?;
         let meta = described
             .key_metadata()
             .ok_or_else(|| fail(reference, KMS, "DescribeKey returned no KeyMetadata"))?;
@@ -280,22 +274,16 @@ impl KmsKey {
             .key_id(key_id)
             .send()
             .await
-            .map_err(|e| {
-                fail(
-                    reference,
-                    KMS,
-                    sdk_reason("GetPublicKey", &e),
-                )
-            })?;
+            .map_err(|e| fail(reference, KMS, sdk_reason("GetPublicKey", &e)))?;
         let der = got
             .public_key()
             .ok_or_else(|| fail(reference, KMS, "GetPublicKey returned no PublicKey"))?;
-        let public = PublicKey::from_spki_der_named(der.as_ref(), "the KMS public key").map_err(|source| {
-            KeysError::Key {
+        let public = PublicKey::from_spki_der_named(der.as_ref(), "the KMS public key").map_err(
+            |source| KeysError::Key {
                 reference: reference.to_owned(),
                 source,
-            }
-        })?;
+            },
+        )?;
         if public.algorithm() != expected {
             return Err(fail(
                 reference,
@@ -348,13 +336,7 @@ impl KmsKey {
             .signing_algorithm(self.algorithm.clone())
             .send()
             .await
-            .map_err(|e| {
-                fail(
-                    &self.reference,
-                    KMS,
-                    sdk_reason("Sign", &e),
-                )
-            })?;
+            .map_err(|e| fail(&self.reference, KMS, sdk_reason("Sign", &e)))?;
         let signature = out
             .signature()
             .ok_or_else(|| fail(&self.reference, KMS, "Sign returned no Signature"))?
@@ -400,13 +382,7 @@ pub(crate) async fn create_kms_key(
         .description("hallmark signing key")
         .send()
         .await
-        .map_err(|e| {
-            fail(
-                reference,
-                KMS,
-                sdk_reason("CreateKey", &e),
-            )
-        })?;
+        .map_err(|e| fail(reference, KMS, sdk_reason("CreateKey", &e)))?;
     let new_id = created
         .key_metadata()
         .map(|m| m.key_id().to_owned())

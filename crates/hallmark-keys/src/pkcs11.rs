@@ -73,10 +73,7 @@ fn context(module: &PathBuf, reference: &str) -> Result<Pkcs11, KeysError> {
                 Some(rest) if reference.contains(&shown) => rest.to_owned(),
                 _ => text,
             };
-            fail(
-                reference,
-                format!("cannot load the PKCS#11 module: {text}"),
-            )
+            fail(reference, format!("cannot load the PKCS#11 module: {text}"))
         }
         _ => fail(
             reference,
@@ -349,9 +346,11 @@ fn read_public(
         .ok_or_else(|| fail(reference, "CKA_EC_POINT is not an uncompressed point"))?;
     let spki = der::ec_spki_der(curve.oid(), raw);
     let public =
-        PublicKey::from_spki_der_named(&spki, "the token's public key").map_err(|source| KeysError::Key {
-            reference: reference.to_owned(),
-            source,
+        PublicKey::from_spki_der_named(&spki, "the token's public key").map_err(|source| {
+            KeysError::Key {
+                reference: reference.to_owned(),
+                source,
+            }
         })?;
     Ok((public, curve))
 }

@@ -242,15 +242,10 @@ impl BlobReader {
 
     async fn read_source(&mut self) -> Result<Option<Bytes>, OciError> {
         match &mut self.source {
-            Source::Http { response, registry } => {
-                response
-                    .chunk()
-                    .await
-                    .map_err(|source| OciError::Unreachable {
-                        registry: registry.clone(),
-                        source,
-                    })
-            }
+            Source::Http { response, registry } => response
+                .chunk()
+                .await
+                .map_err(|e| crate::registry::unreachable(registry, e)),
             Source::File { file, path } => {
                 // Never ask for more than is left (+1 to see a file that grew).
                 let left = self.size.saturating_sub(self.read).saturating_add(1);

@@ -1052,8 +1052,46 @@ fn yaml_key(k: &str) -> String {
 }
 
 fn scalar(v: &serde_json::Value) -> String {
-    // JSON scalars are YAML 1.2 flow scalars; strings are always double-quoted.
-    v.to_string()
+    // JSON scalars are YAML 1.2 flow scalars; a string is written plain only when YAML 1.2
+    // reads it back as that same string (no indicator first, nothing a resolver would take
+    // for a number, a boolean or null), else double-quoted.
+    match v {
+        serde_json::Value::String(t) if is_plain(t) => t.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn is_plain(t: &str) -> bool {
+    let Some(first) = t.chars().next() else {
+        return false;
+    };
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_./:@+-".contains(c);
+    (first.is_ascii_alphanumeric() || first == '/' || first == '.')
+        && t.chars().all(safe)
+        && !t.ends_with(':')
+        && !matches!(
+            t.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | ".inf" | ".nan"
+        )
+        && t.parse::<f64>().is_err()
+        && !t.starts_with("0x")
+        && !t.starts_with("0o")
+}
+
+/// Keys in the order a reader expects them (the file's own order), the rest alphabetically.
+fn key_rank(k: &str) -> usize {
+    const ORDER: [&str; 9] = [
+        "apiVersion",
+        "kind",
+        "default",
+        "name",
+        "images",
+        "namespaces",
+        "mode",
+        "require",
+        "anyOf",
+    ];
+    ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len())
 }
 
 fn emit(v: &serde_json::Value, indent: usize, out: &mut String) {
@@ -1061,7 +1099,9 @@ fn emit(v: &serde_json::Value, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     match v {
         J::Object(m) => {
-            for (k, x) in m {
+            let mut entries: Vec<_> = m.iter().collect();
+            entries.sort_by_key(|(k, _)| key_rank(k));
+            for (k, x) in entries {
                 match x {
                     J::Object(o) if !o.is_empty() => {
                         out.push_str(&format!("{pad}{}:\n", yaml_key(k)));

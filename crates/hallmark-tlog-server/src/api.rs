@@ -320,7 +320,8 @@ async fn consistency<S: Storage>(
     let (p, r) = hashes.split_at(proof_idx.len());
     let proof = consistency_proof_from_hashes(first, last, p)
         .map_err(|e| ApiError::internal_error("consistency proof", &e))?;
-    let root = tree_hash_from_hashes(last, r).map_err(|e| ApiError::internal_error("tree root", &e))?;
+    let root =
+        tree_hash_from_hashes(last, r).map_err(|e| ApiError::internal_error("tree root", &e))?;
     Ok(json_response(
         StatusCode::OK,
         &json!({
@@ -384,8 +385,8 @@ async fn tile<S: Storage>(
                 )));
             }
             let bodies = core.storage.entry_bodies(start, end).await?;
-            let data =
-                encode_entry_bundle(&bodies).map_err(|e| ApiError::internal_error("entry bundle", &e))?;
+            let data = encode_entry_bundle(&bodies)
+                .map_err(|e| ApiError::internal_error("entry bundle", &e))?;
             (tile, data)
         }
         _ => return Err(ApiError::not_found("no such tile")),

@@ -94,8 +94,8 @@ pub(crate) async fn load_state<S: Storage>(
         .map(|i| i.get())
         .collect();
     let hashes = core.storage.read_hashes(&indexes).await?;
-    let frontier =
-        Frontier::from_hashes(latest.size, hashes).map_err(|e| ApiError::internal_error("startup", &e))?;
+    let frontier = Frontier::from_hashes(latest.size, hashes)
+        .map_err(|e| ApiError::internal_error("startup", &e))?;
     if frontier.root() != latest.root {
         return Err(ApiError::internal(
             "startup",

@@ -142,8 +142,8 @@ impl LogKey {
                 self.key.fingerprint()
             ))
         })?;
-        let checkpoint = Checkpoint::parse(&verified.text)
-            .map_err(|e| bad(hallmark_core::error::chain(&e)))?;
+        let checkpoint =
+            Checkpoint::parse(&verified.text).map_err(|e| bad(hallmark_core::error::chain(&e)))?;
         let key_name = verified
             .verified
             .first()

@@ -910,10 +910,9 @@ async fn key(state: &State, gun: &str, role: &str, rotate: bool) -> Result<Respo
     if !rotate {
         let stored = state.storage.keys(gun).await.map_err(storage_error)?;
         if let Some(k) = stored.iter().rev().find(|k| k.role == role) {
-            let key = state
-                .sealer
-                .unseal(gun, k)
-                .map_err(|e| NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e))))?;
+            let key = state.sealer.unseal(gun, k).map_err(|e| {
+                NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e)))
+            })?;
             return Ok(plain(Bytes::from(public_key_json(&key))));
         }
     }

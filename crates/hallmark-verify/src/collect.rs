@@ -8,6 +8,7 @@
 //! denial can say what was found.
 
 use crate::material::Material;
+use hallmark_core::error::chain;
 use hallmark_core::{Digest, ImageRef};
 use hallmark_flows::{self as flow, Attachment};
 use hallmark_oci::{OciError, Store};
@@ -65,11 +66,8 @@ impl Collection {
     }
 }
 
-fn failure(what: Collected, e: &dyn std::fmt::Display) -> CollectionFailure {
-    CollectionFailure {
-        what,
-        message: e.to_string(),
-    }
+fn failure(what: Collected, message: String) -> CollectionFailure {
+    CollectionFailure { what, message }
 }
 
 fn now() -> UnixTime {
@@ -289,18 +287,18 @@ pub async fn signatures(
     let candidates: Result<Vec<SignatureCandidate>, String> = match which {
         Referrers::IfNeeded => flow::attachment_candidates(store, digest, Attachment::Signature)
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| chain(&e)),
         Referrers::Only => match flow::bundle_candidates(store, digest).await {
             Ok(c) => Ok(c),
             // A registry or layout without referrers has no bundles.
             Err(hallmark_flows::SigstoreError::Oci(OciError::NotFound { .. })) => Ok(Vec::new()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(chain(&e)),
         },
     };
     match candidates {
         Ok(c) => check_signatures(digest, &c, rule, material),
         Err(e) => Collection {
-            failures: vec![failure(Collected::Signatures, &e)],
+            failures: vec![failure(Collected::Signatures, e)],
             ..Collection::default()
         },
     }
@@ -318,14 +316,17 @@ pub async fn attestations(
         match flow::attachment_candidates(store, digest, Attachment::Attestation).await {
             Ok(c) => c,
             Err(e) => {
-                out.failures.push(failure(Collected::Attestations, &e));
+                out.failures
+                    .push(failure(Collected::Attestations, chain(&e)));
                 return out;
             }
         };
     match flow::bundle_candidates(store, digest).await {
         Ok(c) => candidates.extend(c),
         Err(hallmark_flows::SigstoreError::Oci(OciError::NotFound { .. })) => {}
-        Err(e) => out.failures.push(failure(Collected::Attestations, &e)),
+        Err(e) => out
+            .failures
+            .push(failure(Collected::Attestations, chain(&e))),
     }
     let mut key_ids: Vec<String> = Vec::new();
     for r in rule.require.iter().chain(&rule.any_of) {

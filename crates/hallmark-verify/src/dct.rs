@@ -21,7 +21,7 @@ pub async fn collect(
             server: server.clone(),
             result: signed_tags(config, r, server.as_deref())
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|e| hallmark_core::error::chain(&e)),
         }
     });
     futures::future::join_all(lookups).await

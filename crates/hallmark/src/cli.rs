@@ -392,6 +392,10 @@ pub(crate) struct PullArgs {
     /// or docker-archive:FILE (one image; `docker load -i FILE` reads it).
     #[arg(long, value_name = "DEST")]
     pub(crate) to: String,
+    /// OS/ARCH[/VARIANT] written to a docker-archive when an image is an index (default:
+    /// this machine's, as docker pull chooses).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub(crate) platform: Option<String>,
     /// Images to pull: registry/repo:tag or registry/repo@sha256:...
     #[arg(required = true, value_name = "IMAGE")]
     pub(crate) images: Vec<String>,
@@ -428,24 +432,6 @@ pub(crate) enum DebugCommand {
     TlogLoad(crate::commands::log::TlogLoadArgs),
     /// Append COUNT signed entries to a log's storage through the sequencer, in big batches.
     TlogSeed(crate::commands::log::TlogSeedArgs),
-    /// Write IMAGE to FILE as a docker-archive (`docker load -i FILE`).
-    DockerArchive(DockerArchiveArgs),
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct DockerArchiveArgs {
-    /// The image (registry reference or oci:DIR[:TAG]); an index gives its linux/amd64 (or
-    /// --platform) manifest.
-    pub(crate) image: String,
-    /// The archive to write (replaced only once complete).
-    pub(crate) file: PathBuf,
-    /// The REPOSITORY:TAG `docker load` gives the image (default: the image's own
-    /// repository and tag).
-    #[arg(long, value_name = "REPOSITORY:TAG")]
-    pub(crate) tag: Option<String>,
-    /// OS/ARCH[/VARIANT] to take from an index (default: this machine's, else linux/amd64).
-    #[arg(long, value_name = "OS/ARCH")]
-    pub(crate) platform: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,8 +3,8 @@
 
 use crate::secrets::PASSPHRASE_VARS;
 use hallmark_core::KeyError;
+use hallmark_flows::SigstoreError;
 use hallmark_oci::OciError;
-use hallmark_sigstore::SigstoreError;
 
 /// The hint for `e`, if it is one of the common mistakes.
 pub(crate) fn hint(e: &anyhow::Error) -> Option<String> {
@@ -18,13 +18,13 @@ pub(crate) fn hint(e: &anyhow::Error) -> Option<String> {
 /// A [`KeyError`] in the chain, also behind `SigstoreError`'s transparent wrapper (which
 /// forwards `source()` past it).
 fn key_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a KeyError> {
-    cause.downcast_ref::<KeyError>().or_else(|| {
-        match cause.downcast_ref::<SigstoreError>()? {
+    cause
+        .downcast_ref::<KeyError>()
+        .or_else(|| match cause.downcast_ref::<SigstoreError>()? {
             SigstoreError::Key(k) => Some(k),
             SigstoreError::Signer(hallmark_keys::KeysError::Key { source, .. }) => Some(source),
             _ => None,
-        }
-    })
+        })
 }
 
 /// An [`OciError`] in the chain, also behind `SigstoreError::Oci`.
@@ -91,7 +91,8 @@ fn oci_hint(e: &OciError) -> Option<String> {
         // rustls's answer when the server speaks plain HTTP on a port hallmark asked over TLS.
         OciError::Unreachable { url, reason, .. }
             if url.starts_with("https://")
-                && (reason.contains("InvalidContentType") || reason.contains("corrupt message")) =>
+                && (reason.contains("InvalidContentType")
+                    || reason.contains("corrupt message")) =>
         {
             Some(
                 "the registry seems to speak plain HTTP: hallmark uses HTTPS except for \
@@ -120,8 +121,11 @@ mod tests {
 
     #[test]
     fn public_key_for_signing_and_private_key_for_verifying_get_a_hint() {
-        let h = hint(&label("PUBLIC KEY", "ENCRYPTED SIGSTORE PRIVATE KEY, PRIVATE KEY"))
-            .expect("a hint for a public key given to sign");
+        let h = hint(&label(
+            "PUBLIC KEY",
+            "ENCRYPTED SIGSTORE PRIVATE KEY, PRIVATE KEY",
+        ))
+        .expect("a hint for a public key given to sign");
         assert!(h.contains("signing needs a private key"), "{h}");
         let h = hint(&label("ENCRYPTED COSIGN PRIVATE KEY", "PUBLIC KEY"))
             .expect("a hint for a private key given to verify");

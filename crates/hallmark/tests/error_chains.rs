@@ -204,7 +204,10 @@ fn checks_catch_a_repeated_cause_and_an_sdk_dump() {
         Vec::<String>::new()
     );
     assert!(!problems("error: a\nerror: b\n", "a", None).is_empty());
-    assert!(!problems(once, "PEM label", None).is_empty(), "unexpected hint");
+    assert!(
+        !problems(once, "PEM label", None).is_empty(),
+        "unexpected hint"
+    );
 }
 
 /// Keys, passphrases, image references and registries: no external service but the shared
@@ -269,20 +272,17 @@ fn keys_references_and_registries() {
         ),
         Case::new(
             "missing key file",
-            w.hm(["sign", "--key", &missing, &image.by_tag()])
-                .pw("x"),
+            w.hm(["sign", "--key", &missing, &image.by_tag()]).pw("x"),
             "No such file or directory",
         ),
         Case::new(
             "corrupt key file",
-            w.hm(["sign", "--key", &corrupt, &image.by_tag()])
-                .pw("x"),
+            w.hm(["sign", "--key", &corrupt, &image.by_tag()]).pw("x"),
             "not valid base64",
         ),
         Case::new(
             "not a key file",
-            w.hm(["sign", "--key", &garbage, &image.by_tag()])
-                .pw("x"),
+            w.hm(["sign", "--key", &garbage, &image.by_tag()]).pw("x"),
             "not a PEM file",
         ),
         Case::new(
@@ -419,8 +419,7 @@ fn pkcs11_wrong_pin() {
         "pkcs11:token=errpin;object=signer?module-path={}&pin-value=9876-not-the-pin",
         hsm.module().display()
     );
-    let missing_module =
-        "pkcs11:token=errpin;object=signer?module-path=/nonexistent/dir/of/libpkcs11-module.so&pin-value=1";
+    let missing_module = "pkcs11:token=errpin;object=signer?module-path=/nonexistent/dir/of/libpkcs11-module.so&pin-value=1";
     let conf = hsm.conf().to_str().unwrap();
     check(vec![
         Case::new(
@@ -447,7 +446,11 @@ fn trust_server_tls_failure() {
         return;
     };
     let w = World::new();
-    let gun = format!("{}/{}", registry(), crate::util::unique("error-chains-trust"));
+    let gun = format!(
+        "{}/{}",
+        registry(),
+        crate::util::unique("error-chains-trust")
+    );
     check(vec![Case::new(
         "trust server with an unknown CA",
         w.hm([

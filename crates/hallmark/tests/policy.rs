@@ -284,7 +284,7 @@ fn bad_policies_exit_2_naming_file_line_and_column() {
         (
             "equal specificity overlap",
             format!(
-                "{head}  - name: a\n    images: [\"reg.example.com/*/app\"]\n    require: [accept: {{}}]\n  - name: b\n    images: [\"reg.example.com/team/*\"]\n    require: [accept: {{}}]\n"
+                "{head}  - name: a\n    images: [\"reg.example.com/*/app\"]\n    require: [accept: {{}}]\n  - name: b\n    images: [\"reg.example.com/app/*\"]\n    require: [accept: {{}}]\n"
             ),
             &["policy.yaml:", "a", "b"],
         ),
@@ -476,6 +476,90 @@ fn dct_signer_requirement(n: &crate::trust_client::Notary) {
     assert!(
         reason.contains("alice") && reason.contains("carol"),
         "expected the reason to name the signer required and the one found, found {reason:?}"
+    );
+    stale_trust_data_is_refused(&w, n, by_alice);
+}
+
+/// A server (or anyone in the way) that replays the trust data it served before alice signed
+/// again: the client has seen the newer data, so the replayed one is stale and the tag is
+/// denied, though every signature in it is valid.
+fn stale_trust_data_is_refused(w: &World, n: &crate::trust_client::Notary, image: &Image) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    // None: pass every request through to the server and record its answer; Some: replay.
+    let replay: Arc<Mutex<Option<HashMap<String, Vec<u8>>>>> = Arc::new(Mutex::new(None));
+    let recorded: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+    let (upstream, ca) = (n.url.clone(), n.ca.clone());
+    let proxy = {
+        let (replay, recorded) = (replay.clone(), recorded.clone());
+        crate::util::FakeRegistry::start(move |_method, path| {
+            if let Some(frozen) = replay.lock().unwrap().as_ref() {
+                return frozen.get(path).cloned().unwrap_or_else(|| {
+                    crate::util::http_response("404 Not Found", &[], b"", true)
+                });
+            }
+            let body = tempfile::NamedTempFile::new().unwrap();
+            let out = std::process::Command::new("curl")
+                .args(["-sS", "--max-time", "20", "-w", "%{http_code}", "--cacert"])
+                .arg(&ca)
+                .arg("-o")
+                .arg(body.path())
+                .arg(format!("{upstream}{path}"))
+                .output()
+                .unwrap();
+            let code = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let status = match code.as_str() {
+                "200" => "200 OK",
+                "404" => "404 Not Found",
+                other => panic!("replaying proxy: {upstream}{path} answered {other:?}"),
+            };
+            let response = crate::util::http_response(
+                status,
+                &[("Content-Type", "application/json")],
+                &std::fs::read(body.path()).unwrap(),
+                true,
+            );
+            recorded
+                .lock()
+                .unwrap()
+                .insert(path.to_owned(), response.clone());
+            response
+        })
+    };
+    std::fs::write(
+        w.path("policy-proxy.yaml"),
+        format!(
+            "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n  - name: dct\n    images: [\"**\"]\n    require:\n      - dct: {{server: \"http://{}\", signers: [alice], threshold: 1}}\n",
+            proxy.addr
+        ),
+    )
+    .unwrap();
+    let (code, _, out) = decide(w, "policy-proxy.yaml", &image.by_tag());
+    assert_eq!(
+        code,
+        Some(0),
+        "through the proxy, before the replay: expected allowed, found:\n{out}"
+    );
+    *replay.lock().unwrap() = Some(recorded.lock().unwrap().clone());
+    // alice signs again: the server's trust data moves on, and the client sees it.
+    trust(w, n, &["sign", &image.by_tag()]).success();
+    let (code, _, out) = decide(w, "policy.yaml", &image.by_tag());
+    assert_eq!(
+        code,
+        Some(0),
+        "after alice signed again: expected allowed, found:\n{out}"
+    );
+    let (code, d, out) = decide(w, "policy-proxy.yaml", &image.by_tag());
+    assert_eq!(
+        code,
+        Some(1),
+        "stale trust data replayed: expected denied, found:\n{out}"
+    );
+    assert_eq!(d["requirements"][0]["met"], false, "{out}");
+    let reason = d["requirements"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("timestamp: expected version") && reason.contains("trusted before"),
+        "expected the reason to name the older version replayed, found {reason:?}"
     );
 }
 

@@ -262,7 +262,7 @@ fn hallmark_decides_as_skopeo_for_every_case_of_one_containers_policy() {
     let mut mismatches = Vec::new();
     let (mut accepted, mut rejected) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
-        let dest = format!("oci:{}:x", w.path(&format!("out{i}")).display());
+        let dest = format!("dir:{}", w.path(&format!("out{i}")).display());
         let skopeo = tools::skopeo_copy(
             &format!("docker://{}", case.reference),
             &dest,

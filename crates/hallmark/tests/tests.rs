@@ -15,6 +15,7 @@ mod blob;
 mod bundle_referrer;
 mod certificates;
 mod copy_tree;
+mod docker_engine;
 mod error_chains;
 mod interop_skopeo;
 mod keyrefs;

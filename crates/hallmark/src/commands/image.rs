@@ -11,9 +11,9 @@ use crate::{
 };
 use anyhow::{Context as _, Result};
 use hallmark_core::ImageRef;
-use hallmark_flows::{AttestOptions, SigstoreError, SignOptions};
-use hallmark_oci::OciError;
+use hallmark_flows::{AttestOptions, SignOptions, SigstoreError};
 use hallmark_keys::Signer as _;
+use hallmark_oci::OciError;
 use hallmark_sigstore::{
     CertificateIdentity, CertificatePolicy, IdentityCheck, OidcIssuer, SubjectName, TlogPolicy,
     TransparencyLog, TrustedCertificates, TrustedLogs, VerificationPolicy, VerifiedSignature,

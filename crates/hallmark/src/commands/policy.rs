@@ -136,15 +136,22 @@ fn print_decision(d: &Decision) {
     } else {
         "denied"
     };
-    let rule = match &d.rule {
-        Some(r) => format!("rule {r} ({})", d.mode.as_str()),
-        None => "no rule matched: the policy's default".to_owned(),
+    let name = if d.image.contains('@') {
+        d.image.clone()
+    } else {
+        format!("{}@{}", d.image, d.digest)
     };
-    let reason = match &d.reason {
-        Some(r) if d.verdict != Verdict::Allow => format!(": {r}"),
-        _ => String::new(),
-    };
-    println!("{}@{}: {verdict} by {rule}{reason}", d.image, d.digest);
+    match (&d.rule, &d.reason) {
+        (Some(rule), Some(why)) if d.verdict != Verdict::Allow => println!(
+            "{name}: {verdict} by rule {rule} ({}): {why}",
+            d.mode.as_str()
+        ),
+        (Some(rule), _) => println!("{name}: {verdict} by rule {rule} ({})", d.mode.as_str()),
+        (None, Some(why)) if d.verdict != Verdict::Allow => println!("{name}: {verdict}: {why}"),
+        (None, _) => println!(
+            "{name}: {verdict}: no rule matches this image and the policy's default is allow"
+        ),
+    }
     for r in &d.requirements {
         let state = if r.met { "met    " } else { "not met" };
         match &r.reason {
@@ -214,7 +221,8 @@ pub(crate) async fn pull(ctx: &Arc<Context>, a: PullArgs) -> Result<ExitCode> {
         .iter()
         .map(|s| parse_image(s))
         .collect::<Result<_>>()?;
-    let dest = crate::commands::pull::Destination::parse(&a.to, images.len())?;
+    let dest =
+        crate::commands::pull::Destination::parse(&a.to, images.len(), a.platform.as_deref())?;
     let verifier = match verifier(ctx, &a.policy).await? {
         Ok(v) => v,
         Err(code) => return Ok(code),

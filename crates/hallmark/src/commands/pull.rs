@@ -4,6 +4,7 @@
 use crate::context::{Context, parse_image};
 use anyhow::{Result, bail};
 use hallmark_core::{ImageRef, RegistryRef};
+use hallmark_oci::{docker_archive::write_docker_archive, manifest::Platform};
 use hallmark_verify::Verified;
 use std::path::PathBuf;
 
@@ -14,12 +15,12 @@ pub(crate) enum Destination {
     Layout(PathBuf),
     /// `registry/repo`: each image keeps its tag in this repository.
     Registry(RegistryRef),
-    /// `docker-archive:FILE`.
-    DockerArchive(PathBuf),
+    /// `docker-archive:FILE`, with the platform taken from an index (default: this machine's).
+    DockerArchive(PathBuf, Option<Platform>),
 }
 
 impl Destination {
-    pub(crate) fn parse(s: &str, images: usize) -> Result<Self> {
+    pub(crate) fn parse(s: &str, images: usize, platform: Option<&str>) -> Result<Self> {
         if let Some(file) = s.strip_prefix("docker-archive:") {
             if file.is_empty() {
                 bail!("--to {s}: expected docker-archive:FILE, found no file name");
@@ -27,7 +28,13 @@ impl Destination {
             if images != 1 {
                 bail!("--to {s}: a docker archive holds one image here, found {images} images");
             }
-            return Ok(Destination::DockerArchive(PathBuf::from(file)));
+            let platform = platform.map(parse_platform).transpose()?;
+            return Ok(Destination::DockerArchive(PathBuf::from(file), platform));
+        }
+        if let Some(p) = platform {
+            bail!(
+                "--platform {p}: expected only with --to docker-archive:FILE (other destinations keep the whole index)"
+            );
         }
         match parse_image(s)? {
             ImageRef::Layout {
@@ -81,13 +88,47 @@ pub(crate) async fn copy_verified(
             let w = t.to_string();
             (ImageRef::Registry(t), w)
         }
-        Destination::DockerArchive(file) => bail!(
-            "docker-archive:{}: writing docker archives is not available yet; pull to oci:DIR and load that instead",
-            file.display()
-        ),
+        Destination::DockerArchive(file, platform) => {
+            // The manifest that was decided on, streamed blob by blob into the archive; docker
+            // names the loaded image by the repository and tag that were asked for.
+            let ImageRef::Registry(r) = image else {
+                unreachable!("layouts are refused above")
+            };
+            let repo_tag = format!("{}/{}:{tag}", r.registry, r.repository);
+            let store = ctx.store(&pinned, false)?;
+            let report = write_docker_archive(
+                &store,
+                &verified.manifest,
+                &repo_tag,
+                file,
+                platform.as_ref(),
+            )
+            .await?;
+            return Ok(format!(
+                "docker-archive:{} as {} (image ID {})",
+                file.display(),
+                report.repo_tag,
+                report.config
+            ));
+        }
     };
     let src_store = ctx.store(&pinned, false)?;
     let dst_store = ctx.store(&dst, true)?;
     hallmark_flows::copy(&src_store, &pinned, &dst_store, Some(&tag)).await?;
     Ok(written)
+}
+
+/// `os/arch[/variant]`.
+pub(crate) fn parse_platform(s: &str) -> Result<Platform> {
+    let mut parts = s.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(os), Some(arch), variant, None) if !os.is_empty() && !arch.is_empty() => {
+            Ok(Platform {
+                os: os.to_owned(),
+                architecture: arch.to_owned(),
+                variant: variant.filter(|v| !v.is_empty()).map(str::to_owned),
+            })
+        }
+        _ => bail!("--platform {s:?}: expected OS/ARCH[/VARIANT], such as linux/amd64"),
+    }
 }
