@@ -1076,7 +1076,7 @@ impl RegistryRepo {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> OciError {
-        unreachable(&self.registry.to_string(), e)
+        unreachable(self.registry.as_ref(), e)
     }
 
     /// An [`OciError::Status`] with the start of the body.
@@ -1791,6 +1791,19 @@ fn read_docker_credentials(
     }
 }
 
+/// An [`OciError::Unreachable`] for a transport error of `registry`: the URL without its query,
+/// and the innermost cause only.
+pub(crate) fn unreachable(registry: &str, e: reqwest::Error) -> OciError {
+    let e = e.without_url_query();
+    let url = e.url().map(|u| u.to_string()).unwrap_or_default();
+    let e = e.without_url();
+    OciError::Unreachable {
+        registry: registry.to_owned(),
+        url,
+        reason: hallmark_core::error::root_cause(&e).to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1844,18 +1857,5 @@ mod tests {
             password: "hunter2".into(),
         };
         assert!(!format!("{c:?}").contains("hunter2"));
-    }
-}
-
-/// An [`OciError::Unreachable`] for a transport error of `registry`: the URL without its query,
-/// and the innermost cause only.
-pub(crate) fn unreachable(registry: &str, e: reqwest::Error) -> OciError {
-    let e = e.without_url_query();
-    let url = e.url().map(|u| u.to_string()).unwrap_or_default();
-    let e = e.without_url();
-    OciError::Unreachable {
-        registry: registry.to_owned(),
-        url,
-        reason: hallmark_core::error::root_cause(&e).to_string(),
     }
 }

@@ -10,7 +10,7 @@ use hallmark_policy::model::{FileOrData, KeySource, LogSource, TrustSource};
 use hallmark_sigstore::{
     TrustedCertificates, TrustedLogs, certificate::SigstoreTrustedRoot, tlog::TlogError,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map::Entry};
 
 /// A certificate trust source: the roots, and the Rekor keys of a `trusted_root.json` (what
 /// Fulcio certificates are checked against: their SET gives the instant they must be valid at).
@@ -36,21 +36,19 @@ impl Material {
         let mut m = Material::default();
         for rule in &policy.rules {
             for (id, key) in rule.key_sources() {
-                if !m.keys.contains_key(&id) {
-                    let k = load_key(&key).await?;
-                    m.keys.insert(id, k);
+                if let Entry::Vacant(e) = m.keys.entry(id) {
+                    e.insert(load_key(&key).await?);
                 }
             }
             for (id, source) in rule.trust_sources() {
-                if !m.roots.contains_key(&id) {
-                    let r = load_roots(&source)?;
-                    m.roots.insert(id, r);
+                if let Entry::Vacant(e) = m.roots.entry(id) {
+                    e.insert(load_roots(&source)?);
                 }
             }
             for (id, source) in rule.log_sources() {
-                if !m.logs.contains_key(&id) {
-                    let logs = load_logs(&id, &source).await?;
-                    m.logs.insert(id, logs);
+                if let Entry::Vacant(e) = m.logs.entry(id) {
+                    let logs = load_logs(e.key(), &source).await?;
+                    e.insert(logs);
                 }
             }
         }

@@ -486,9 +486,11 @@ fn dct_signer_requirement(n: &crate::trust_client::Notary) {
 fn stale_trust_data_is_refused(w: &World, n: &crate::trust_client::Notary, image: &Image) {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
+    /// Raw responses by request path.
+    type Responses = HashMap<String, Vec<u8>>;
     // None: pass every request through to the server and record its answer; Some: replay.
-    let replay: Arc<Mutex<Option<HashMap<String, Vec<u8>>>>> = Arc::new(Mutex::new(None));
-    let recorded: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+    let replay: Arc<Mutex<Option<Responses>>> = Arc::new(Mutex::new(None));
+    let recorded: Arc<Mutex<Responses>> = Arc::default();
     let (upstream, ca) = (n.url.clone(), n.ca.clone());
     let proxy = {
         let (replay, recorded) = (replay.clone(), recorded.clone());
