@@ -228,8 +228,41 @@ fn docker_content_trust_push_and_pull_through_hallmark_trust_serve() {
         ])
         .run();
     out.success();
-    assert!(
-        out.stdout.contains(digest.trim_start_matches("sha256:")),
+    let inspect = out.json();
+    let tags = &inspect[0]["SignedTags"];
+    assert_eq!(tags[0]["SignedTag"], "signed", "{out}");
+    assert_eq!(
+        tags[0]["Digest"],
+        digest.trim_start_matches("sha256:"),
+        "{out}"
+    );
+    assert_eq!(tags[0]["Signers"][0], "Repo Admin", "{out}");
+
+    // A policy decides on what docker signed: the repository key is the signer `targets`.
+    let host = server.url.trim_start_matches("https://");
+    let tls = w.dir().join(".no-docker-config/tls").join(host);
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::copy(&server.ca, tls.join("ca.crt")).unwrap();
+    std::fs::write(
+        w.path("policy.yaml"),
+        format!(
+            "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n  - name: dct\n    images: [\"{repo}\"]\n    require:\n      - dct: {{server: \"{}\", signers: [targets]}}\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    let out = w
+        .hm(["verify", "--policy", "policy.yaml", "-o", "json", &signed])
+        .run();
+    out.success();
+    assert_eq!(out.json()[0]["digest"], digest.as_str(), "{out}");
+    let out = w
+        .hm(["verify", "--policy", "policy.yaml", "-o", "json", &unsigned])
+        .run();
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(
+        out.json()[0]["requirements"][0]["code"],
+        "dct_not_signed",
         "{out}"
     );
 }
