@@ -182,7 +182,10 @@ impl State {
                 Ok(ServerKey {
                     role: k.role.clone(),
                     key: self.sealer.unseal(gun, k).map_err(|e| {
-                        NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e)))
+                        NotaryError::new(
+                            Code::Unknown,
+                            Value::String(hallmark_core::error::chain(&e)),
+                        )
                     })?,
                 })
             })
@@ -911,7 +914,10 @@ async fn key(state: &State, gun: &str, role: &str, rotate: bool) -> Result<Respo
         let stored = state.storage.keys(gun).await.map_err(storage_error)?;
         if let Some(k) = stored.iter().rev().find(|k| k.role == role) {
             let key = state.sealer.unseal(gun, k).map_err(|e| {
-                NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e)))
+                NotaryError::new(
+                    Code::Unknown,
+                    Value::String(hallmark_core::error::chain(&e)),
+                )
             })?;
             return Ok(plain(Bytes::from(public_key_json(&key))));
         }
@@ -919,7 +925,12 @@ async fn key(state: &State, gun: &str, role: &str, rotate: bool) -> Result<Respo
     let (key, row) = state
         .sealer
         .generate(gun, role, state.key_type)
-        .map_err(|e| NotaryError::new(Code::Unknown, Value::String(crate::error_chain(&e))))?;
+        .map_err(|e| {
+            NotaryError::new(
+                Code::Unknown,
+                Value::String(hallmark_core::error::chain(&e)),
+            )
+        })?;
     state
         .storage
         .insert_key(gun, &row)

@@ -134,22 +134,6 @@ pub enum ServerError {
     },
 }
 
-/// `e` and each of its causes, joined by `": "` (hallmark's errors say each cause once, in
-/// `source()`; where one becomes a string, the chain is written out).
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = c.source();
-    }
-    out
-}
-
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
     let context = context.into();
     move |source| ServerError::Io { context, source }

@@ -15,9 +15,8 @@ fn engine() -> &'static DockerEngine {
         .expect("a Docker engine (./scripts/test installs docker.io); the reason is printed above")
 }
 
-/// `docker import` a one-file tar as `reference` (content differs by `content`) and push it
-/// to the shared registry; returns the manifest digest the registry holds.
-fn import_and_push(w: &World, docker: &DockerClient, reference: &str, content: &str) -> String {
+/// A tar of one file holding `content`, for `docker import`.
+fn rootfs_tar(w: &World, content: &str) -> std::path::PathBuf {
     let dir = w.path(&unique("rootfs"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hello.txt"), content).unwrap();
@@ -31,6 +30,13 @@ fn import_and_push(w: &World, docker: &DockerClient, reference: &str, content: &
         .output()
         .unwrap();
     assert!(out.status.success(), "tar: {out:?}");
+    tar
+}
+
+/// `docker import` a one-file tar as `reference` (content differs by `content`) and push it
+/// to the shared registry; returns the manifest digest the registry holds.
+fn import_and_push(w: &World, docker: &DockerClient, reference: &str, content: &str) -> String {
+    let tar = rootfs_tar(w, content);
     docker
         .run(["import", tar.to_str().unwrap(), reference])
         .assert_success();
@@ -157,21 +163,7 @@ fn docker_content_trust_push_and_pull_through_hallmark_trust_serve() {
 
     // The unsigned tag is pushed with trust off; the signed one with trust on.
     import_and_push(&w, &docker, &unsigned, "unsigned");
-    let dir = w.path("rootfs-signed");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("hello.txt"), "signed").unwrap();
-    let tar = w.path("rootfs-signed.tar");
-    assert!(
-        std::process::Command::new("tar")
-            .arg("-cf")
-            .arg(&tar)
-            .arg("-C")
-            .arg(&dir)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success()
-    );
+    let tar = rootfs_tar(&w, "signed");
     docker
         .run(["import", tar.to_str().unwrap(), &signed])
         .assert_success();
@@ -239,18 +231,7 @@ fn docker_content_trust_push_and_pull_through_hallmark_trust_serve() {
     assert_eq!(tags[0]["Signers"][0], "Repo Admin", "{out}");
 
     // A policy decides on what docker signed: the repository key is the signer `targets`.
-    let host = server.url.trim_start_matches("https://");
-    let tls = w.dir().join(".no-docker-config/tls").join(host);
-    std::fs::create_dir_all(&tls).unwrap();
-    std::fs::copy(&server.ca, tls.join("ca.crt")).unwrap();
-    std::fs::write(
-        w.path("policy.yaml"),
-        format!(
-            "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n  - name: dct\n    images: [\"{repo}\"]\n    require:\n      - dct: {{server: \"{}\", signers: [targets]}}\n",
-            server.url
-        ),
-    )
-    .unwrap();
+    crate::policy::write_dct_policy(&w, server, &repo, "targets");
     let out = w
         .hm(["verify", "--policy", "policy.yaml", "-o", "json", &signed])
         .run();

@@ -405,6 +405,29 @@ fn trust(w: &World, n: &crate::trust_client::Notary, args: &[&str]) -> crate::ut
         .run()
 }
 
+/// `policy.yaml`: images matching `images` need a DCT signature by `signer` on `n`, whose CA
+/// is put where docker looks for it (`$DOCKER_CONFIG/tls/<host:port>/ca.crt`): the policy
+/// names only the server.
+pub(crate) fn write_dct_policy(
+    w: &World,
+    n: &crate::trust_client::Notary,
+    images: &str,
+    signer: &str,
+) {
+    let host = n.url.trim_start_matches("https://");
+    let tls = w.dir().join(".no-docker-config/tls").join(host);
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::copy(&n.ca, tls.join("ca.crt")).unwrap();
+    std::fs::write(
+        w.path("policy.yaml"),
+        format!(
+            "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n  - name: dct\n    images: [\"{images}\"]\n    require:\n      - dct: {{server: \"{}\", signers: [{signer}], threshold: 1}}\n",
+            n.url
+        ),
+    )
+    .unwrap();
+}
+
 fn dct_signer_requirement(n: &crate::trust_client::Notary) {
     let w = World::new();
     let imgs = w.seed("policy-dct", 2);
@@ -446,19 +469,7 @@ fn dct_signer_requirement(n: &crate::trust_client::Notary) {
     )
     .success();
     trust(&w, n, &["sign", &by_carol.by_tag()]).success();
-    // docker's per-host CA location: the policy names only the server.
-    let host = n.url.trim_start_matches("https://").to_string();
-    let tls = w.dir().join(".no-docker-config/tls").join(&host);
-    std::fs::create_dir_all(&tls).unwrap();
-    std::fs::copy(&n.ca, tls.join("ca.crt")).unwrap();
-    std::fs::write(
-        w.path("policy.yaml"),
-        format!(
-            "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n  - name: dct\n    images: [\"**\"]\n    require:\n      - dct: {{server: \"{}\", signers: [alice], threshold: 1}}\n",
-            n.url
-        ),
-    )
-    .unwrap();
+    write_dct_policy(&w, n, "**", "alice");
     let (code, d, out) = decide(&w, "policy.yaml", &by_alice.by_tag());
     assert_eq!(
         code,
