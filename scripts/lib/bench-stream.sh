@@ -4,7 +4,8 @@
 # One image with one MIB MiB layer (default 1024, also HALLMARK_BENCH_STREAM_MIB) of random
 # bytes in a local docker-registry, then, each under /usr/bin/time (peak RSS and wall time):
 #   hallmark copy registry -> OCI layout      vs  skopeo copy docker:// -> oci:
-#   hallmark copy registry -> registry        vs  skopeo copy docker:// -> docker://
+#   hallmark copy registry -> registry        vs  skopeo copy docker:// -> docker:// (a second
+#                                                 registry: within one, the blob is mounted)
 #   hallmark pull --policy (accept) -> docker-archive:FILE
 # Target: hallmark's peak RSS stays flat (well under 64 MiB) whatever the layer size.
 # Env: HALLMARK_BIN, HALLMARK_BENCH_KEEP=1. Results also in target/bench/stream.json.
@@ -30,15 +31,22 @@ fi
 step_done
 
 WORK="$(mktemp -d -t hallmark-bench-stream.XXXXXX)"
+R2_PID=""
 cleanup() {
   local rc=$?
   registry_stop
+  if [ -n "$R2_PID" ]; then REGISTRY_PID="$R2_PID" registry_stop; fi
   if [ "${HALLMARK_BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
 trap cleanup EXIT
 
-step "registry and one image with a $MIB MiB layer"
+step "two registries and one image with a $MIB MiB layer"
+# A second registry for registry-to-registry copies: within one registry the blob would be
+# mounted, not moved.
+registry_start "$WORK/registry2" error
+R2="$REGISTRY_ADDR"
+R2_PID="$REGISTRY_PID"
 registry_start "$WORK/registry" error
 R="$REGISTRY_ADDR"
 head -c "$((MIB * 1024 * 1024))" /dev/urandom >"$WORK/layer"
@@ -88,9 +96,9 @@ step "copy and pull the $MIB MiB image (each under /usr/bin/time)"
 measure "hallmark copy -> oci:" "$HM" copy "$R/bench/big:v1" "oci:$WORK/hm-layout:v1"
 measure "skopeo copy -> oci:" "$SKOPEO" copy -q --policy "$WORK/containers-policy.json" --src-tls-verify=false \
   "docker://$R/bench/big:v1" "oci:$WORK/sk-layout:v1"
-measure "hallmark copy -> registry" "$HM" copy "$R/bench/big:v1" "$R/bench/hm-copy:v1"
+measure "hallmark copy -> registry" "$HM" copy "$R/bench/big:v1" "$R2/bench/hm-copy:v1"
 measure "skopeo copy -> registry" "$SKOPEO" copy -q --policy "$WORK/containers-policy.json" --src-tls-verify=false \
-  --dest-tls-verify=false "docker://$R/bench/big:v1" "docker://$R/bench/sk-copy:v1"
+  --dest-tls-verify=false "docker://$R/bench/big:v1" "docker://$R2/bench/sk-copy:v1"
 measure "hallmark pull -> docker-archive:" "$HM" pull --policy "$WORK/accept.yaml" --to "docker-archive:$WORK/big.tar" "$R/bench/big:v1"
 step_done
 
