@@ -19,6 +19,17 @@ pub enum OciError {
         /// text and its intermediate causes only repeat the URL or say "client error".
         reason: String,
     },
+    /// A file of an OCI layout that is not a regular file inside the layout directory: a
+    /// FIFO, socket, device or directory, or a symlink leading out of the layout.
+    #[error("{path}: expected a regular file inside the layout {location}, found {found}")]
+    UnsafeFile {
+        /// The file, as named in the layout.
+        path: String,
+        /// The layout (`oci:DIR`, symlinks resolved).
+        location: String,
+        /// What it is instead.
+        found: String,
+    },
     /// The registry answered with an unexpected HTTP status.
     #[error("{method} {url}: expected HTTP {expected}, registry answered {status}: {body}")]
     Status {

@@ -35,12 +35,16 @@ const LAYOUT_VERSION: &str = "1.0.0";
 const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// Largest `index.json` read.
 const MAX_INDEX_BYTES: u64 = 64 << 20;
+/// Largest `oci-layout` file read (it holds one short JSON object).
+const MAX_LAYOUT_FILE_BYTES: u64 = 4 << 10;
 
 /// An OCI image layout directory. Cheap to clone; index updates within one process are
 /// serialised.
 #[derive(Clone, Debug)]
 pub struct Layout {
     path: PathBuf,
+    /// `path` with every symlink resolved: no file is read from outside it.
+    root: PathBuf,
     /// Shared by every `Layout` of the same directory in this process.
     shared: Arc<Shared>,
 }
@@ -194,15 +198,31 @@ impl Layout {
     /// Open an existing layout (its `oci-layout` file must say version 1.0.0).
     pub fn open(path: &Path) -> Result<Self, OciError> {
         let marker = path.join(LAYOUT_FILE);
-        let bytes = match std::fs::read(&marker) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let root = std::fs::canonicalize(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                OciError::NotFound {
+                    what: "OCI image layout (no such directory)".into(),
+                    location: path.display().to_string(),
+                }
+            } else {
+                io_err(path, e)
+            }
+        })?;
+        let bytes = match read_file_bounded(&root, &marker, MAX_LAYOUT_FILE_BYTES)? {
+            Read::Bytes(bytes) => bytes,
+            Read::NotFound => {
                 return Err(OciError::NotFound {
                     what: "OCI image layout (no oci-layout file)".into(),
                     location: path.display().to_string(),
                 });
             }
-            Err(e) => return Err(io_err(&marker, e)),
+            Read::TooLarge => {
+                return Err(OciError::TooLarge {
+                    what: LAYOUT_FILE.into(),
+                    location: path.display().to_string(),
+                    limit: MAX_LAYOUT_FILE_BYTES,
+                });
+            }
         };
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -227,6 +247,7 @@ impl Layout {
         }
         Ok(Self {
             path: path.to_path_buf(),
+            root,
             shared: index_lock_for(path),
         })
     }
@@ -269,6 +290,7 @@ impl Layout {
     async fn read_index(&self) -> Result<Map<String, Value>, OciError> {
         let path = self.path.join(INDEX_FILE);
         let bytes = read_bounded(
+            &self.root,
             &path,
             MAX_INDEX_BYTES,
             || self.not_found(INDEX_FILE),
@@ -363,6 +385,7 @@ impl Layout {
         what: &str,
     ) -> Result<Vec<u8>, OciError> {
         let bytes = read_bounded(
+            &self.root,
             &self.blob_path(digest),
             max_bytes,
             || self.not_found(what),
@@ -466,14 +489,12 @@ impl Layout {
     pub async fn open_blob(&self, descriptor: &Descriptor) -> Result<BlobReader, OciError> {
         let what = format!("blob {}", descriptor.digest);
         let path = self.blob_path(&descriptor.digest);
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(self.not_found(&what));
-            }
-            Err(e) => return Err(io_err(&path, e)),
+        let (root, opened) = (self.root.clone(), path.clone());
+        let file = blocking(&path, move || open_in_layout(&root, &opened)).await?;
+        let Some((file, len)) = file else {
+            return Err(self.not_found(&what));
         };
-        let len = file.metadata().await.map_err(|e| io_err(&path, e))?.len();
+        let file = tokio::fs::File::from_std(file);
         if len > descriptor.size {
             return Err(self.too_large(&format!("{what} (the descriptor's size)"), descriptor.size));
         }
@@ -491,16 +512,13 @@ impl Layout {
     /// True if the blob's file exists with the descriptor's size.
     pub async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool, OciError> {
         let path = self.blob_path(&descriptor.digest);
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) => Ok(meta.is_file() && meta.len() == descriptor.size),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_err(&path, e)),
-        }
+        let (root, opened) = (self.root.clone(), path.clone());
+        let file = blocking(&path, move || open_in_layout(&root, &opened)).await?;
+        Ok(file.is_some_and(|(_, len)| len == descriptor.size))
     }
 
-    /// Write a blob read from `blob`: into a temporary file next to its place, renamed into
-    /// place only once the reader has verified every byte. On any error (or if the future is
-    /// dropped) the temporary file is removed and the layout is as it was.
+    /// Write a blob from a stream, checked against its descriptor as it arrives; the file
+    /// appears under `blobs/` only once every byte has been verified.
     pub async fn put_blob_stream(&self, blob: &mut BlobReader) -> Result<(), OciError> {
         use tokio::io::AsyncWriteExt as _;
         let digest = blob.digest().clone();
@@ -748,44 +766,96 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Read a file of at most `limit` bytes.
+/// What reading a layout file found.
+enum Read {
+    Bytes(Vec<u8>),
+    NotFound,
+    TooLarge,
+}
+
+/// Read a file of the layout at `root`, at most `limit` bytes (see [`open_in_layout`]).
 async fn read_bounded(
+    root: &Path,
     path: &Path,
     limit: u64,
     not_found: impl FnOnce() -> OciError,
     too_large: impl Fn() -> OciError,
 ) -> Result<Vec<u8>, OciError> {
-    enum Outcome {
-        Bytes(Vec<u8>),
-        NotFound,
-        TooLarge,
+    // One trip to the blocking pool per file: open, checks and bounded read together.
+    let (root, owned) = (root.to_path_buf(), path.to_path_buf());
+    match blocking(path, move || read_file_bounded(&root, &owned, limit)).await? {
+        Read::Bytes(bytes) => Ok(bytes),
+        Read::NotFound => Err(not_found()),
+        Read::TooLarge => Err(too_large()),
     }
-    // One trip to the blocking pool per file: open, size check and bounded read together.
-    let owned = path.to_path_buf();
-    let outcome = blocking(path, move || {
-        use std::io::Read as _;
-        let file = match std::fs::File::open(&owned) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Outcome::NotFound),
-            Err(e) => return Err(io_err(&owned, e)),
+}
+
+/// [`read_bounded`], blocking.
+fn read_file_bounded(root: &Path, path: &Path, limit: u64) -> Result<Read, OciError> {
+    use std::io::Read as _;
+    let Some((file, len)) = open_in_layout(root, path)? else {
+        return Ok(Read::NotFound);
+    };
+    if len > limit {
+        return Ok(Read::TooLarge);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Ok(Read::TooLarge);
+    }
+    Ok(Read::Bytes(bytes))
+}
+
+/// Open a file of the layout whose resolved directory is `root`, for reading: `None` when
+/// it does not exist. Only a regular file whose real path (every symlink resolved) lies
+/// inside `root` is opened; a FIFO, socket, device or directory, or a symlink leading out of
+/// the layout, is refused without blocking (a FIFO is opened non-blocking, then refused by
+/// its type), as a layout may come from an untrusted tarball. Returns the file and its size.
+fn open_in_layout(root: &Path, path: &Path) -> Result<Option<(std::fs::File, u64)>, OciError> {
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let real = match std::fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path, e)),
+    };
+    if !real.starts_with(root) {
+        return Err(OciError::UnsafeFile {
+            path: path.display().to_string(),
+            location: format!("oci:{}", root.display()),
+            found: format!("a symlink to {}, outside the layout", real.display()),
+        });
+    }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&real)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path, e)),
+    };
+    let meta = file.metadata().map_err(|e| io_err(path, e))?;
+    let t = meta.file_type();
+    if !t.is_file() {
+        let found = if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_dir() {
+            "a directory"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_block_device() || t.is_char_device() {
+            "a device"
+        } else {
+            "not a regular file"
         };
-        let len = file.metadata().map_err(|e| io_err(&owned, e))?.len();
-        if len > limit {
-            return Ok(Outcome::TooLarge);
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        file.take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_err(&owned, e))?;
-        if bytes.len() as u64 > limit {
-            return Ok(Outcome::TooLarge);
-        }
-        Ok(Outcome::Bytes(bytes))
-    })
-    .await?;
-    match outcome {
-        Outcome::Bytes(bytes) => Ok(bytes),
-        Outcome::NotFound => Err(not_found()),
-        Outcome::TooLarge => Err(too_large()),
+        return Err(OciError::UnsafeFile {
+            path: path.display().to_string(),
+            location: format!("oci:{}", root.display()),
+            found: found.to_owned(),
+        });
     }
+    Ok(Some((file, meta.len())))
 }

@@ -6,6 +6,7 @@
 mod common;
 mod docker_archive;
 mod faults;
+mod hostile_layout;
 mod layout;
 mod registry;
 mod stream;

@@ -409,3 +409,37 @@ fn non_loopback_registries_are_not_spoken_to_over_plain_http() {
         "expected no plain HTTP to example.invalid, found:\n{out}"
     );
 }
+
+/// A layout from an untrusted tarball may hold a FIFO where `index.json` should be: `verify`,
+/// `tree` and `copy` refuse it at once, by what it is, instead of waiting forever.
+#[test]
+fn a_fifo_in_a_layout_is_refused_not_waited_on() {
+    let w = World::new();
+    let (k, image) = signed(&w, "fifo-layout");
+    let dir = w.path("layout");
+    w.hm([
+        "copy",
+        &image.by_tag(),
+        &format!("oci:{}:v1", dir.display()),
+    ])
+    .run()
+    .success();
+    std::fs::remove_file(dir.join("index.json")).unwrap();
+    let out = std::process::Command::new("mkfifo")
+        .arg(dir.join("index.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mkfifo: {out:?}");
+    let layout = format!("oci:{}:v1", dir.display());
+    let needles = [
+        "index.json",
+        "expected a regular file inside the layout",
+        "a FIFO",
+    ];
+    w.verify(&k, &[], &layout).failure(&needles);
+    w.hm(["tree", &layout]).run().failure(&needles);
+    let dest = format!("{}/{}", registry(), unique("fifo-copy"));
+    w.hm(["copy", &layout, &format!("{dest}:v1")])
+        .run()
+        .failure(&needles);
+}
