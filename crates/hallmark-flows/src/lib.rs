@@ -786,8 +786,94 @@ pub struct CopyReport {
     pub referrers: Vec<String>,
 }
 
-/// Copy one manifest (and, for an index, its children) with all blobs; the top manifest is
-/// written under `tag` (or by digest).
+/// Deepest nesting of image indexes below an image that is followed: an index of images is 1
+/// deep, an index of indexes of images 2. Real images do not nest deeply; a chain of nested
+/// indexes is refused with this limit in the error rather than walked.
+pub const MAX_INDEX_DEPTH: usize = 8;
+
+/// Most distinct manifests in one image tree (an index and everything below it).
+pub const MAX_TREE_MANIFESTS: usize = 10_000;
+
+/// A manifest of an image tree, parsed once.
+enum TreeNode {
+    /// An image manifest: its config and layers.
+    Image(ImageManifest),
+    /// An index: its children, and how many of them have been visited.
+    Index(Vec<Descriptor>, usize),
+}
+
+fn parse_tree_node(src: &Store, m: &FetchedManifest) -> Result<TreeNode, SigstoreError> {
+    match Manifest::parse(&m.bytes, Some(&m.media_type)) {
+        Ok(Manifest::Image(im)) => Ok(TreeNode::Image(im)),
+        Ok(Manifest::Index(index)) => Ok(TreeNode::Index(index.manifests, 0)),
+        Err(e) => Err(SigstoreError::Malformed {
+            what: "manifest".into(),
+            location: format!("{}@{}", src.location(), m.digest),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Every manifest of the tree below `top`, each fetched once however often it is listed,
+/// children before their parents (`top` last), with the image manifests parsed. Iterative:
+/// the depth is bounded by [`MAX_INDEX_DEPTH`], the size by [`MAX_TREE_MANIFESTS`].
+async fn fetch_tree(
+    src: &Store,
+    top: &FetchedManifest,
+) -> Result<Vec<(FetchedManifest, Option<ImageManifest>)>, SigstoreError> {
+    let mut order = Vec::new();
+    let mut seen = std::collections::HashSet::from([top.digest.clone()]);
+    let mut stack = vec![(top.clone(), parse_tree_node(src, top)?)];
+    while let Some((manifest, node)) = stack.last_mut() {
+        let parent = manifest.digest.clone();
+        let next = match node {
+            TreeNode::Index(children, visited) if *visited < children.len() => {
+                *visited += 1;
+                Some(children[*visited - 1].clone())
+            }
+            _ => None,
+        };
+        let Some(child) = next else {
+            let (manifest, node) = stack.pop().unwrap_or_else(|| unreachable!("not empty"));
+            let image = match node {
+                TreeNode::Image(im) => Some(im),
+                TreeNode::Index(..) => None,
+            };
+            order.push((manifest, image));
+            continue;
+        };
+        if !seen.insert(child.digest.clone()) {
+            continue;
+        }
+        if stack.len() > MAX_INDEX_DEPTH {
+            return Err(SigstoreError::Malformed {
+                what: "image index".into(),
+                location: format!("{}@{}", src.location(), top.digest),
+                reason: format!(
+                    "expected indexes nested at most {MAX_INDEX_DEPTH} deep, found index {parent} at depth {} listing more",
+                    stack.len()
+                ),
+            });
+        }
+        if seen.len() > MAX_TREE_MANIFESTS {
+            return Err(SigstoreError::Malformed {
+                what: "image index".into(),
+                location: format!("{}@{}", src.location(), top.digest),
+                reason: format!(
+                    "expected at most {MAX_TREE_MANIFESTS} distinct manifests below it, found more"
+                ),
+            });
+        }
+        let fetched = src.get_manifest(&child.digest.to_string()).await?;
+        let node = parse_tree_node(src, &fetched)?;
+        stack.push((fetched, node));
+    }
+    Ok(order)
+}
+
+/// Copy one manifest (and, for an index, everything below it) with all blobs; the top
+/// manifest is written under `tag` (or by digest). Children are written before the manifests
+/// that name them, so nothing ever names content that is not there yet.
 async fn copy_manifest_tree(
     src: &Store,
     dst: &Store,
@@ -796,41 +882,34 @@ async fn copy_manifest_tree(
     report: &mut CopyReport,
     copied: &mut Vec<Digest>,
 ) -> Result<(), SigstoreError> {
-    // Children first, so nothing ever names content that is not there yet.
-    match Manifest::parse(&top.bytes, Some(&top.media_type)) {
-        Ok(Manifest::Image(im)) => {
+    for (manifest, image) in fetch_tree(src, top).await? {
+        if let Some(im) = image {
             for d in std::iter::once(&im.config).chain(im.layers.iter()) {
                 dst.copy_blob(src, d).await?;
                 report.blobs += 1;
             }
         }
-        Ok(Manifest::Index(index)) => {
-            for child in &index.manifests {
-                let fm = src.get_manifest(&child.digest.to_string()).await?;
-                Box::pin(copy_manifest_tree(src, dst, &fm, None, report, copied)).await?;
-            }
-        }
-        Err(e) => {
+        let tag = if manifest.digest == top.digest {
+            tag
+        } else {
+            None
+        };
+        let written = dst
+            .put_manifest(&manifest.bytes, &manifest.media_type, tag)
+            .await?;
+        if written != manifest.digest {
             return Err(SigstoreError::Malformed {
-                what: "manifest".into(),
-                location: format!("{}@{}", src.location(), top.digest),
-                reason: e.to_string(),
+                what: "copied manifest".into(),
+                location: dst.location(),
+                reason: format!(
+                    "expected digest {}, destination computed {written}",
+                    manifest.digest
+                ),
             });
         }
+        report.manifests += 1;
+        copied.push(manifest.digest);
     }
-    let written = dst.put_manifest(&top.bytes, &top.media_type, tag).await?;
-    if written != top.digest {
-        return Err(SigstoreError::Malformed {
-            what: "copied manifest".into(),
-            location: dst.location(),
-            reason: format!(
-                "expected digest {}, destination computed {written}",
-                top.digest
-            ),
-        });
-    }
-    report.manifests += 1;
-    copied.push(top.digest.clone());
     Ok(())
 }
 
@@ -895,9 +974,7 @@ pub async fn copy(
     // The manifests of the image (an index and its children), as copied: no second fetch.
     let mut digests = Vec::new();
     copy_manifest_tree(src, dst, &top, dst_tag, &mut report, &mut digests).await?;
-    digests.rotate_right(1); // the top manifest first, as it was pushed last
-    let mut seen = std::collections::HashSet::new();
-    digests.retain(|d| seen.insert(d.clone())); // an index may list a child twice
+    digests.rotate_right(1); // the top manifest first, as it was written last
     let mut attached = Vec::new();
     for digest in &digests {
         for kind in [Attachment::Signature, Attachment::Attestation] {
