@@ -23,6 +23,7 @@ pub mod keys;
 mod pem_block;
 pub mod reference;
 pub mod secret;
+pub mod text;
 
 pub use digest::{Digest, DigestAlgorithm, Hasher};
 pub use error::{DigestError, KeyError, ReferenceError};

@@ -1542,9 +1542,11 @@ async fn status_error(
         }
     }
     buf.truncate(ERROR_BODY_BYTES);
+    // The registry chooses these bytes: one line, no terminal controls.
     let body = String::from_utf8_lossy(&buf)
         .trim()
         .replace(['\n', '\r'], " ");
+    let body = hallmark_core::text::escape_controls(&body).into_owned();
     OciError::Status {
         method,
         url: strip_query(url).to_owned(),

@@ -30,7 +30,10 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!(
+                "error: {}",
+                hallmark_core::text::escape_controls_keep_lines(&format!("{e:#}"))
+            );
             if let Some(hint) = hints::hint(&e) {
                 eprintln!("hint: {hint}");
             }

@@ -105,3 +105,21 @@ pub(crate) fn signature_json(s: &VerifiedSignature) -> Value {
     }
     v
 }
+
+/// `println!` for text that may carry bytes from outside (registry bodies, media types,
+/// annotations, reasons): every control character but `\n` is escaped, so a registry cannot
+/// drive the terminal (see `hallmark_core::text`).
+macro_rules! term_println {
+    ($($arg:tt)*) => {
+        println!("{}", hallmark_core::text::escape_controls_keep_lines(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with the escaping of [`term_println`].
+macro_rules! term_eprintln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", hallmark_core::text::escape_controls_keep_lines(&format!($($arg)*)))
+    };
+}
+
+pub(crate) use {term_eprintln, term_println};

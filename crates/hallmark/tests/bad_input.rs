@@ -443,3 +443,61 @@ fn a_fifo_in_a_layout_is_refused_not_waited_on() {
         .run()
         .failure(&needles);
 }
+
+/// A registry chooses media types, artifact types and error bodies: `tree` and every error
+/// print them with control characters escaped, so they cannot retitle or clear the terminal
+/// or print a fake result.
+#[test]
+fn registry_text_cannot_drive_the_terminal() {
+    const EVIL: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\rverified OK";
+    let assert_inert = |text: &str, what: &str| {
+        for c in ['\u{1b}', '\u{7}', '\r'] {
+            assert!(
+                !text.contains(c),
+                "{what}: expected no raw {c:?}, found:\n{text:?}"
+            );
+        }
+        assert!(
+            text.contains("\\u{1b}]0;pwned\\u{7}\\u{1b}[2J"),
+            "{what}: expected the escaped text, found:\n{text:?}"
+        );
+    };
+    let w = World::new();
+    let image = w.seed("escape", 1).remove(0);
+    // A referrer in the tag-schema fallback index, with a hostile artifactType.
+    let referrers = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": image.digest, "size": 10,
+                       "artifactType": EVIL}]
+    });
+    put_manifest(
+        &image.path,
+        &format!("sha256-{}", image.digest.trim_start_matches("sha256:")),
+        OCI_INDEX,
+        referrers.to_string().as_bytes(),
+    );
+    let out = w.hm(["tree", &image.by_tag()]).run();
+    out.success();
+    assert_inert(&out.stdout, "tree");
+
+    let k = w.key("k", "pw");
+    let fake = FakeRegistry::start(|_, _| {
+        http_response(
+            "400 Bad Request",
+            &[("Content-Type", "text/plain")],
+            EVIL.as_bytes(),
+            true,
+        )
+    });
+    let out = w
+        .hm([
+            "verify",
+            "--key",
+            k.public.to_str().unwrap(),
+            &format!("{}/x/y:v1", fake.addr),
+        ])
+        .run();
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_inert(&out.stderr, "an error body");
+}

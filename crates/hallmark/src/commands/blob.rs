@@ -1,6 +1,7 @@
 //! `hallmark sign-blob` / `verify-blob`: cosign-compatible signatures over files, optionally
 //! logged in a transparency log and written as key-signed Sigstore bundles v0.3.
 
+use crate::output::{term_eprintln, term_println};
 use crate::{
     cli::{OutputFormat, SignBlobArgs, VerifyBlobArgs},
     context::Context,
@@ -56,9 +57,9 @@ pub(crate) async fn sign(ctx: &Context, a: SignBlobArgs) -> Result<ExitCode> {
     }
     match ctx.output {
         OutputFormat::Text => {
-            println!("{sig}");
+            term_println!("{sig}");
             if let Some(e) = &entry {
-                eprintln!(
+                term_eprintln!(
                     "logged in {} at index {} (entry {})",
                     a.tlog.tlog_url.as_deref().unwrap_or_default(),
                     e.log_index,
@@ -66,7 +67,7 @@ pub(crate) async fn sign(ctx: &Context, a: SignBlobArgs) -> Result<ExitCode> {
                 );
             }
         }
-        OutputFormat::Json => println!(
+        OutputFormat::Json => term_println!(
             "{}",
             serde_json::json!({
                 "file": a.file.display().to_string(),
@@ -115,12 +116,12 @@ fn verify_bundle(
         None => ", transparency log entry NOT checked (give --trusted-root)".into(),
     };
     match ctx.output {
-        OutputFormat::Text => eprintln!(
+        OutputFormat::Text => term_eprintln!(
             "Verified OK: {} signed by key sha256:{}{logged}",
             a.file.display(),
             v.key_fingerprint
         ),
-        OutputFormat::Json => println!(
+        OutputFormat::Json => term_println!(
             "{}",
             serde_json::json!({
                 "file": a.file.display().to_string(),
@@ -158,12 +159,12 @@ pub(crate) fn verify(ctx: &Context, a: VerifyBlobArgs) -> Result<ExitCode> {
     key.verify(&data, &sig)
         .with_context(|| format!("verifying {} against its signature", a.file.display()))?;
     match ctx.output {
-        OutputFormat::Text => eprintln!(
+        OutputFormat::Text => term_eprintln!(
             "Verified OK: {} signed by key sha256:{}",
             a.file.display(),
             key.fingerprint()
         ),
-        OutputFormat::Json => println!(
+        OutputFormat::Json => term_println!(
             "{}",
             serde_json::json!({"file": a.file.display().to_string(), "verified": true, "key_fingerprint": key.fingerprint()})
         ),

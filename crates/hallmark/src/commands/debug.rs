@@ -1,5 +1,6 @@
 //! Hidden helpers for benchmarks and tests.
 
+use crate::output::{term_eprintln, term_println};
 use crate::{cli::DebugCommand, context::Context, output::for_each};
 use anyhow::{Result, bail};
 use hallmark_core::ImageRef;
@@ -48,10 +49,10 @@ pub(crate) async fn run(ctx: &Arc<Context>, cmd: DebugCommand) -> Result<ExitCod
             let mut failed = 0;
             for r in results {
                 match r {
-                    Ok((image, d)) => println!("{image} {d}"),
+                    Ok((image, d)) => term_println!("{image} {d}"),
                     Err(e) => {
                         failed += 1;
-                        eprintln!("error: {e:#}");
+                        term_eprintln!("error: {e:#}");
                     }
                 }
             }

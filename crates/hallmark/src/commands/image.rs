@@ -1,5 +1,6 @@
 //! Commands over images: sign, verify, attest, verify-attestation, tree, copy.
 
+use crate::output::{term_eprintln, term_println};
 use crate::{
     cli::{
         AttestArgs, CopyArgs, OutputFormat, SignArgs, TreeArgs, VerifyArgs, VerifyAttestationArgs,
@@ -83,9 +84,9 @@ fn report<T>(
             Ok(v) => out.push(ok(image, v)),
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e:#}");
+                term_eprintln!("error: {e:#}");
                 if let Some(hint) = crate::hints::hint(&e) {
-                    eprintln!("hint: {hint}");
+                    term_eprintln!("hint: {hint}");
                 }
                 let mut obj = json!({"reference": image.to_string(), "error": format!("{e:#}")});
                 if let (Some(o), Some(extra)) = (obj.as_object_mut(), failure_fields.as_object()) {
@@ -96,10 +97,10 @@ fn report<T>(
         }
     }
     if ctx.output == OutputFormat::Json {
-        println!("{}", Value::Array(out));
+        term_println!("{}", Value::Array(out));
     }
     if failed > 0 && images.len() > 1 {
-        eprintln!("{failed} of {} images {what_failed}", images.len());
+        term_eprintln!("{failed} of {} images {what_failed}", images.len());
     }
     if failed == 0 {
         ExitCode::SUCCESS
@@ -172,7 +173,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
                         .as_ref()
                         .map(|e| format!(", transparency log index {}", e.log_index))
                         .unwrap_or_default();
-                    eprintln!("{image}: {} {what} ({}){logged}", s.digest, s.tag);
+                    term_eprintln!("{image}: {} {what} ({}){logged}", s.digest, s.tag);
                 }
             }
             json!({"reference": image.to_string(), "key": key.reference(), "signed": signed.iter().map(|s| json!({
@@ -401,7 +402,7 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
                 } else {
                     format!(", transparency log entry {}", logged.join(", "))
                 };
-                println!(
+                term_println!(
                     "{}: verified, {} valid signature{} by {}{logged}",
                     with_digest(image, &v.digest),
                     v.signatures.len(),
@@ -459,7 +460,7 @@ pub(crate) async fn attest(ctx: &Arc<Context>, a: AttestArgs) -> Result<ExitCode
                 } else {
                     ", identical attestation already present"
                 };
-                eprintln!("{image}: {} attested ({}){note}", s.digest, s.tag);
+                term_eprintln!("{image}: {} attested ({}){note}", s.digest, s.tag);
             }
             json!({"reference": image.to_string(), "key": key.reference(), "digest": s.digest.to_string(), "tag": s.tag, "added": s.added})
         },
@@ -498,14 +499,14 @@ pub(crate) async fn verify_attestation(
         "failed verification",
         |image, (digest, atts)| {
             if ctx.output == OutputFormat::Text {
-                eprintln!(
+                term_eprintln!(
                     "{}: {} verified attestation{}",
                     with_digest(image, &digest),
                     atts.len(),
                     if atts.len() == 1 { "" } else { "s" }
                 );
                 for att in &atts {
-                    println!("{}", att.statement);
+                    term_println!("{}", att.statement);
                 }
             }
             json!({
@@ -523,9 +524,9 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
     let store = ctx.store(&image, false)?;
     let t = hallmark_flows::tree(&store, &image).await?;
     match ctx.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&t)?),
+        OutputFormat::Json => term_println!("{}", serde_json::to_string_pretty(&t)?),
         OutputFormat::Text => {
-            println!("{} ({}, {})", t.reference, t.digest, t.media_type);
+            term_println!("{} ({}, {})", t.reference, t.digest, t.media_type);
             let sections: [(&str, Vec<String>); 4] = [
                 (
                     "Signatures",
@@ -565,14 +566,14 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
             ];
             let present: Vec<_> = sections.iter().filter(|(_, v)| !v.is_empty()).collect();
             if present.is_empty() {
-                println!("└── (no signatures, attestations or referrers)");
+                term_println!("└── (no signatures, attestations or referrers)");
             }
             for (i, (name, items)) in present.iter().enumerate() {
                 let last = i + 1 == present.len();
-                println!("{} {name}", if last { "└──" } else { "├──" });
+                term_println!("{} {name}", if last { "└──" } else { "├──" });
                 for (j, item) in items.iter().enumerate() {
                     let bar = if last { "    " } else { "│   " };
-                    println!(
+                    term_println!(
                         "{bar}{} {item}",
                         if j + 1 == items.len() {
                             "└──"
@@ -604,8 +605,8 @@ pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("copying {src} to {dst}"))?;
     match ctx.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string(&report)?),
-        OutputFormat::Text => eprintln!(
+        OutputFormat::Json => term_println!("{}", serde_json::to_string(&report)?),
+        OutputFormat::Text => term_eprintln!(
             "copied {src} ({}) to {dst}: {} manifests, {} blobs, attachments [{}], {} referrers",
             report.digest,
             report.manifests,

@@ -2,6 +2,7 @@
 //! commands over one trust policy, decided by `hallmark-policy` with evidence from
 //! `hallmark-verify`.
 
+use crate::output::{term_eprintln, term_println};
 use crate::{
     cli::{OutputFormat, PolicyCommand, PolicyFileArgs, PullArgs, VerifyArgs},
     context::{Context, parse_image},
@@ -22,7 +23,7 @@ fn load(path: &Path) -> Result<Policy, ExitCode> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!(
+            term_eprintln!(
                 "error: policy {}: cannot be read: {e}; expected a hallmark/v1 policy (YAML or JSON) or a containers-policy.json",
                 path.display()
             );
@@ -30,7 +31,7 @@ fn load(path: &Path) -> Result<Policy, ExitCode> {
         }
     };
     Policy::parse(&bytes, path).map_err(|e| {
-        eprintln!("error: {e}");
+        term_eprintln!("error: {e}");
         ExitCode::from(POLICY_ERROR)
     })
 }
@@ -39,7 +40,7 @@ pub(crate) fn run(cmd: PolicyCommand) -> Result<ExitCode> {
     match cmd {
         PolicyCommand::Check(PolicyFileArgs { file }) => Ok(match load(&file) {
             Ok(p) => {
-                println!(
+                term_println!(
                     "{}: ok ({} rule{}, default {})",
                     file.display(),
                     p.rules.len(),
@@ -54,7 +55,7 @@ pub(crate) fn run(cmd: PolicyCommand) -> Result<ExitCode> {
             Err(code) => code,
         }),
         PolicyCommand::Schema => {
-            println!(
+            term_println!(
                 "{}",
                 serde_json::to_string_pretty(&hallmark_policy::schema::json_schema())?
             );
@@ -92,7 +93,7 @@ async fn verifier(ctx: &Context, path: &Path) -> Result<Result<Arc<Verifier>, Ex
     match Verifier::new(policy, TrustConfig { dct }).await {
         Ok(v) => Ok(Ok(Arc::new(v))),
         Err(e) => {
-            eprintln!("error: policy {}: {}", path.display(), error_chain(&e));
+            term_eprintln!("error: policy {}: {}", path.display(), error_chain(&e));
             Ok(Err(ExitCode::from(POLICY_ERROR)))
         }
     }
@@ -142,25 +143,27 @@ fn print_decision(d: &Decision) {
         format!("{}@{}", d.image, d.digest)
     };
     match (&d.rule, &d.reason) {
-        (Some(rule), Some(why)) if d.verdict != Verdict::Allow => println!(
+        (Some(rule), Some(why)) if d.verdict != Verdict::Allow => term_println!(
             "{name}: {verdict} by rule {rule} ({}): {why}",
             d.mode.as_str()
         ),
-        (Some(rule), _) => println!("{name}: {verdict} by rule {rule} ({})", d.mode.as_str()),
-        (None, Some(why)) if d.verdict != Verdict::Allow => println!("{name}: {verdict}: {why}"),
-        (None, _) => println!(
+        (Some(rule), _) => term_println!("{name}: {verdict} by rule {rule} ({})", d.mode.as_str()),
+        (None, Some(why)) if d.verdict != Verdict::Allow => {
+            term_println!("{name}: {verdict}: {why}")
+        }
+        (None, _) => term_println!(
             "{name}: {verdict}: no rule matches this image and the policy's default is allow"
         ),
     }
     for r in &d.requirements {
         let state = if r.met { "met    " } else { "not met" };
         match &r.reason {
-            Some(why) if !r.met => println!("  {state} {}: {why}", r.description),
-            _ => println!("  {state} {}", r.description),
+            Some(why) if !r.met => term_println!("  {state} {}: {why}", r.description),
+            _ => term_println!("  {state} {}", r.description),
         }
     }
     for w in &d.warnings {
-        eprintln!("warning: {}: {w}", d.image);
+        term_eprintln!("warning: {}: {w}", d.image);
     }
 }
 
@@ -192,7 +195,7 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e:#}");
+                term_eprintln!("error: {e:#}");
                 out.push(serde_json::json!({
                     "reference": image.to_string(),
                     "decision": "deny",
@@ -202,10 +205,10 @@ pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode
         }
     }
     if ctx.output == OutputFormat::Json {
-        println!("{}", Value::Array(out));
+        term_println!("{}", Value::Array(out));
     }
     if failed > 0 && images.len() > 1 {
-        eprintln!("{failed} of {} images denied", images.len());
+        term_eprintln!("{failed} of {} images denied", images.len());
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -235,7 +238,7 @@ pub(crate) async fn pull(ctx: &Arc<Context>, a: PullArgs) -> Result<ExitCode> {
             Ok(v) => v,
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e:#}; nothing was written");
+                term_eprintln!("error: {e:#}; nothing was written");
                 out.push(serde_json::json!({"reference": image.to_string(), "decision": "deny", "error": format!("{e:#}")}));
                 continue;
             }
@@ -248,17 +251,17 @@ pub(crate) async fn pull(ctx: &Arc<Context>, a: PullArgs) -> Result<ExitCode> {
                 .reason
                 .as_ref()
                 .map_or_else(|| "denied".to_owned(), ToString::to_string);
-            eprintln!("error: {image}: denied by the policy: {why}; nothing was written");
+            term_eprintln!("error: {image}: denied by the policy: {why}; nothing was written");
             out.push(json);
             continue;
         }
         for w in &v.decision.warnings {
-            eprintln!("warning: {image}: {w}");
+            term_eprintln!("warning: {image}: {w}");
         }
         match crate::commands::pull::copy_verified(ctx, image, &v, &dest).await {
             Ok(written) => {
                 if ctx.output == OutputFormat::Text {
-                    eprintln!(
+                    term_eprintln!(
                         "{image}: allowed, {} written to {written}",
                         v.manifest.digest
                     );
@@ -269,7 +272,7 @@ pub(crate) async fn pull(ctx: &Arc<Context>, a: PullArgs) -> Result<ExitCode> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {image}: {e:#}");
+                term_eprintln!("error: {image}: {e:#}");
                 if let Some(o) = json.as_object_mut() {
                     o.insert("error".into(), Value::String(format!("{e:#}")));
                 }
@@ -278,7 +281,7 @@ pub(crate) async fn pull(ctx: &Arc<Context>, a: PullArgs) -> Result<ExitCode> {
         out.push(json);
     }
     if ctx.output == OutputFormat::Json {
-        println!("{}", Value::Array(out));
+        term_println!("{}", Value::Array(out));
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
