@@ -7,13 +7,16 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum OciError {
-    /// The registry could not be reached (or the connection failed mid-response).
-    #[error("registry {registry} unreachable: {url}: {reason}")]
-    Unreachable {
+    /// A request got no usable HTTP answer: no connection, a timeout, a redirect loop, a body
+    /// cut off, or an answer that is not HTTP; `failure` says which.
+    #[error("registry {registry}: {url}: {failure}: {reason}")]
+    Transport {
         /// Registry host.
         registry: String,
         /// The URL requested, without its query.
         url: String,
+        /// What happened.
+        failure: TransportFailure,
         /// The innermost cause of the transport error ("Connection refused (os error 111)",
         /// "operation timed out", "invalid peer certificate: UnknownIssuer"): reqwest's own
         /// text and its intermediate causes only repeat the URL or say "client error".
@@ -143,4 +146,35 @@ pub enum OciError {
     /// The operation is not possible on this kind of store.
     #[error("{0}")]
     Unsupported(String),
+}
+
+/// How a request failed below HTTP (see [`OciError::Transport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportFailure {
+    /// No connection (refused, unreachable, TLS handshake failed).
+    Connect,
+    /// No answer in time.
+    Timeout,
+    /// Redirected more often than allowed (a redirect loop).
+    Redirects,
+    /// The response body was cut off or could not be read.
+    Body,
+    /// The answer is not valid HTTP (garbage, oversized headers).
+    NotHttp,
+    /// Anything else.
+    Other,
+}
+
+impl std::fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportFailure::Connect => "unreachable",
+            TransportFailure::Timeout => "timed out",
+            TransportFailure::Redirects => "too many redirects (a redirect loop)",
+            TransportFailure::Body => "the response body was cut off or unreadable",
+            TransportFailure::NotHttp => "the answer is not valid HTTP",
+            TransportFailure::Other => "request failed",
+        })
+    }
 }

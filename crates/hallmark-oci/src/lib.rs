@@ -25,7 +25,7 @@ pub use hallmark_oci_spec::manifest;
 
 pub use blob::{BlobCopy, BlobReader};
 pub use bytes::Bytes;
-pub use error::OciError;
+pub use error::{OciError, TransportFailure};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, media_types};
 pub use registry::{
     Credentials, DockerCredential, HttpPolicy, Limits, RegistryClient, RegistryOptions,

@@ -11,7 +11,7 @@
 
 use crate::{
     blob::{BlobReader, MIN_TRANSFER_BYTES_PER_SEC, UPLOAD_CHUNK_BYTES},
-    error::OciError,
+    error::{OciError, TransportFailure},
     manifest::{Descriptor, ImageIndex, Manifest, essence, manifest_media_type, media_types},
     store::FetchedManifest,
 };
@@ -906,9 +906,26 @@ impl RegistryRepo {
                 let bytes = self
                     .read_limited(resp, self.inner().limits.max_manifest_bytes, &what)
                     .await?;
-                match Manifest::parse(&bytes, Some(media_types::OCI_INDEX)) {
+                // A 200 is the referrers API answering: what it says must be an index. Taking
+                // anything else for "no API" would carry no referrers and say nothing.
+                match Manifest::parse(&bytes, None) {
                     Ok(Manifest::Index(index)) => Some(index.manifests),
-                    _ => None,
+                    Ok(Manifest::Image(_)) => {
+                        return Err(OciError::Malformed {
+                            what: what(),
+                            location: self.location(),
+                            reason: "expected an image index from the referrers API (HTTP 200), found an image manifest".into(),
+                        });
+                    }
+                    Err(e) => {
+                        return Err(OciError::Malformed {
+                            what: what(),
+                            location: self.location(),
+                            reason: format!(
+                                "expected an image index from the referrers API (HTTP 200): {e}"
+                            ),
+                        });
+                    }
                 }
             }
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => None,
@@ -1793,16 +1810,39 @@ fn read_docker_credentials(
     }
 }
 
-/// An [`OciError::Unreachable`] for a transport error of `registry`: the URL without its query,
-/// and the innermost cause only.
+/// An [`OciError::Transport`] for a transport error of `registry`: what happened, the URL
+/// without its query, and the innermost cause only.
 pub(crate) fn unreachable(registry: &str, e: reqwest::Error) -> OciError {
     let e = e.without_url_query();
     let url = e.url().map(|u| u.to_string()).unwrap_or_default();
     let e = e.without_url();
-    OciError::Unreachable {
+    let reason = hallmark_core::error::root_cause(&e).to_string();
+    let failure = if e.is_timeout() {
+        TransportFailure::Timeout
+    } else if e.is_redirect() {
+        TransportFailure::Redirects
+    } else if e.is_connect() {
+        TransportFailure::Connect
+    } else if e.is_body() || e.is_decode() {
+        TransportFailure::Body
+    } else if [
+        "invalid HTTP",
+        "message head is too large",
+        "invalid header",
+        "parse",
+    ]
+    .iter()
+    .any(|m| reason.contains(m))
+    {
+        TransportFailure::NotHttp
+    } else {
+        TransportFailure::Other
+    };
+    OciError::Transport {
         registry: registry.to_owned(),
         url,
-        reason: hallmark_core::error::root_cause(&e).to_string(),
+        failure,
+        reason,
     }
 }
 

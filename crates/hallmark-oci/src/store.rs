@@ -65,10 +65,20 @@ impl Store {
     }
     /// Get a manifest by tag or digest string.
     pub async fn get_manifest(&self, reference: &str) -> Result<FetchedManifest, OciError> {
-        match self {
-            Store::Registry(repo) => repo.get_manifest(reference).await,
-            Store::Layout(layout) => layout.get_manifest(reference).await,
+        let fetched = match self {
+            Store::Registry(repo) => repo.get_manifest(reference).await?,
+            Store::Layout(layout) => layout.get_manifest(reference).await?,
+        };
+        // Every reader (verify, tree, copy) gets the same answer for what is not a manifest
+        // at all.
+        if let Some(found) = not_a_json_object(&fetched.bytes) {
+            return Err(OciError::Malformed {
+                what: format!("manifest {reference}"),
+                location: self.location(),
+                reason: format!("expected a manifest (a JSON object), found {found}"),
+            });
         }
+        Ok(fetched)
     }
     /// Resolve a tag or digest to a descriptor, `None` if absent.
     pub async fn head_manifest(&self, reference: &str) -> Result<Option<Descriptor>, OciError> {
@@ -202,4 +212,19 @@ pub(crate) fn parse_reference(
             location: location(),
             reason: format!("expected a tag or a digest: {e}"),
         })
+}
+
+/// What `bytes` are when they are not a JSON object (judged by the first byte that is not
+/// white space; the manifest's own parser says what else is wrong).
+fn not_a_json_object(bytes: &[u8]) -> Option<&'static str> {
+    match bytes.iter().find(|b| !b" \t\r\n".contains(b)) {
+        Some(b'{') => None,
+        Some(b'[') => Some("a JSON array"),
+        Some(b'"') => Some("a JSON string"),
+        Some(b'-' | b'0'..=b'9') => Some("a JSON number"),
+        Some(b't' | b'f') => Some("a JSON boolean"),
+        Some(b'n') => Some("JSON null"),
+        Some(_) => Some("bytes that are not JSON"),
+        None => Some("an empty body"),
+    }
 }

@@ -494,7 +494,58 @@ async fn unreachable_registry() {
     .unwrap();
     let repo = client.repository(&crate::common::reference(&addr, "demo/app"));
     match repo.get_manifest("v1").await {
-        Err(OciError::Unreachable { registry, .. }) => assert_eq!(registry, addr),
-        other => panic!("expected Unreachable, got {other:?}"),
+        Err(OciError::Transport { registry, .. }) => assert_eq!(registry, addr),
+        other => panic!("expected Transport, got {other:?}"),
+    }
+}
+
+/// A referrers API that answers 200 with something that is not an index (deep nesting,
+/// invalid UTF-8, a bad digest, an image manifest) is an error naming it, never "no
+/// referrers": a copy would otherwise carry none and succeed.
+#[tokio::test]
+async fn a_referrers_answer_that_is_not_an_index_is_an_error() {
+    let subject = Digest::sha256_of(b"subject");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bad_digest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{{"mediaType":"{}","digest":"sha256:nothex","size":1}}]}}"#,
+        media_types::OCI_INDEX,
+        media_types::OCI_MANIFEST
+    );
+    let image = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"a/b","digest":"{}","size":1}},"layers":[]}}"#,
+        media_types::OCI_MANIFEST,
+        Digest::sha256_of(b"c")
+    );
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("deeply nested JSON", deep.into_bytes()),
+        (
+            "invalid UTF-8",
+            b"{\"schemaVersion\":2,\"manifests\":[\"\xff\xfe\"]}".to_vec(),
+        ),
+        ("a bad digest", bad_digest.into_bytes()),
+        ("an image manifest", image.into_bytes()),
+    ];
+    for (name, body) in cases {
+        let server = FakeServer::start(move |req, _| {
+            if req.path().contains("/referrers/") {
+                Reply::new(200)
+                    .header("Content-Type", media_types::OCI_INDEX)
+                    .body(body.clone())
+            } else {
+                // The tag-schema fallback has an (empty) answer: it must not be used.
+                Reply::new(404)
+            }
+        });
+        let repo = server.repo(options(), "demo/app");
+        match repo.referrers(&subject, None).await {
+            Err(e @ OciError::Malformed { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("expected an image index from the referrers API"),
+                    "{name}: {text}"
+                );
+            }
+            other => panic!("{name}: expected Malformed, found {other:?}"),
+        }
     }
 }

@@ -395,10 +395,10 @@ async fn stopped_registry_is_unreachable() {
         .unwrap();
     registry.stop();
     match repo.get_manifest("v1").await {
-        Err(OciError::Unreachable { registry: host, .. }) => {
+        Err(OciError::Transport { registry: host, .. }) => {
             assert_eq!(host, registry.addr());
         }
-        other => panic!("expected Unreachable, got {other:?}"),
+        other => panic!("expected Transport, got {other:?}"),
     }
 }
 

@@ -252,7 +252,7 @@ pub enum SigManifestError {
         reason: String,
     },
     /// Too many layers in an attachment manifest.
-    #[error("{location}: signature manifest already has {count} layers (limit {limit})")]
+    #[error("{location}: expected a signature manifest of at most {limit} layers, found {count}")]
     TooManyLayers {
         /// Where.
         location: String,

@@ -140,7 +140,7 @@ pub fn build(
     if layers.len() > MAX_LAYERS {
         return Err(SigManifestError::TooManyLayers {
             location: location.to_owned(),
-            count: layers.len() - 1,
+            count: layers.len(),
             limit: MAX_LAYERS,
         });
     }

@@ -89,7 +89,7 @@ fn passphrase_hint() -> String {
 fn oci_hint(e: &OciError) -> Option<String> {
     match e {
         // rustls's answer when the server speaks plain HTTP on a port hallmark asked over TLS.
-        OciError::Unreachable { url, reason, .. }
+        OciError::Transport { url, reason, .. }
             if url.starts_with("https://")
                 && (reason.contains("InvalidContentType")
                     || reason.contains("corrupt message")) =>

@@ -386,13 +386,13 @@ fn unreachable_registry() {
     let dead = dead_addr();
     let image = format!("{dead}/x/y:v1");
     w.verify(&k, &[], &image).failure(&[
-        &format!("registry {dead} unreachable"),
+        &format!("registry {dead}: http://{dead}/v2/x/y/manifests/v1: unreachable"),
         "Connection refused",
     ]);
     w.hm(["sign", "--key", "k.key", &image])
         .pw("pw")
         .run()
-        .failure(&[&format!("registry {dead} unreachable")]);
+        .failure(&[&format!("registry {dead}: "), ": unreachable: "]);
 }
 
 #[test]
@@ -500,4 +500,69 @@ fn registry_text_cannot_drive_the_terminal() {
         .run();
     assert_eq!(out.code, Some(1), "{out}");
     assert_inert(&out.stderr, "an error body");
+}
+
+/// A JSON array served as a manifest: `verify`, `tree` and `copy` tell the same story.
+#[test]
+fn a_manifest_that_is_not_a_json_object_is_one_clear_error_everywhere() {
+    let w = World::new();
+    let k = w.key("k", "pw");
+    let fake = FakeRegistry::start(|_, path| {
+        if path.contains("/manifests/") {
+            http_response(
+                "200 OK",
+                &[("Content-Type", OCI_MANIFEST)],
+                b"[1, 2, 3]",
+                true,
+            )
+        } else {
+            http_response("404 Not Found", &[], b"", true)
+        }
+    });
+    let image = format!("{}/x/y:v1", fake.addr);
+    let needle = "expected a manifest (a JSON object), found a JSON array";
+    w.verify(&k, &[], &image).failure(&[needle]);
+    w.hm(["tree", &image]).run().failure(&[needle]);
+    let dest = w.path("dest");
+    w.hm(["copy", &image, &format!("oci:{}:v1", dest.display())])
+        .run()
+        .failure(&[needle]);
+}
+
+/// Garbage, a redirect loop and a body cut short are each reported as what they are, not as
+/// an unreachable registry.
+#[test]
+fn transport_failures_say_what_happened() {
+    let w = World::new();
+    let k = w.key("k", "pw");
+    let cases: [(&str, fn(&str, &str) -> Vec<u8>, &str); 3] = [
+        (
+            "garbage",
+            |_, _| b"SSH-2.0-OpenSSH_9.2\r\n\r\n".to_vec(),
+            ": the answer is not valid HTTP: ",
+        ),
+        (
+            "a redirect loop",
+            |_, path| http_response("302 Found", &[("Location", path)], b"", true),
+            ": too many redirects (a redirect loop): ",
+        ),
+        (
+            "a body cut short",
+            |_, _| {
+                let mut r = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n".to_vec();
+                r.extend_from_slice(b"{\"schemaVersion\":2");
+                r
+            },
+            ": the response body was cut off or unreadable: ",
+        ),
+    ];
+    for (name, handler, needle) in cases {
+        let fake = FakeRegistry::start(handler);
+        let out = w.verify(&k, &[], &format!("{}/x/y:v1", fake.addr));
+        out.failure(&[needle]);
+        assert!(
+            !out.stderr.contains("unreachable"),
+            "{name}: expected no 'unreachable', found:\n{out}"
+        );
+    }
 }

@@ -47,7 +47,7 @@ fn in_image(e: SigstoreError, image: &ImageRef, action: Option<&str>) -> anyhow:
         SigstoreError::Verify(_) => true,
         SigstoreError::Oci(o) => matches!(
             o,
-            OciError::Unreachable { .. }
+            OciError::Transport { .. }
                 | OciError::Status { .. }
                 | OciError::NotFound { .. }
                 | OciError::TooLarge { .. }
