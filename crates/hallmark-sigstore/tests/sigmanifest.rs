@@ -88,7 +88,7 @@ fn append_refuses_past_the_layer_limit() {
         }) => {
             assert_eq!(
                 (location.as_str(), count, limit),
-                ("repo:sha256-x.sig", 1000, 1000)
+                ("repo:sha256-x.sig", 1001, 1000)
             );
         }
         other => panic!("expected TooManyLayers, got {:?}", other.map(|_| ())),
