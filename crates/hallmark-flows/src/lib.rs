@@ -871,16 +871,24 @@ async fn fetch_tree(
     Ok(order)
 }
 
-/// Copy one manifest (and, for an index, everything below it) with all blobs; the top
-/// manifest is written under `tag` (or by digest). Children are written before the manifests
-/// that name them, so nothing ever names content that is not there yet.
-async fn copy_manifest_tree(
+/// A manifest [`copy`] has written where nothing names it yet, and the name (tag) it gets
+/// when the copy is published.
+struct Staged {
+    manifest: FetchedManifest,
+    tag: Option<String>,
+}
+
+/// Stage one manifest (and, for an index, everything below it) with all blobs: blobs and
+/// manifests are written to `dst` where nothing names them yet (a registry: by digest; a
+/// layout: blob files only, no `index.json` entry), children before the manifests that name
+/// them. The top manifest is published under `tag` (or by digest) by [`publish`].
+async fn stage_tree(
     src: &Store,
     dst: &Store,
     top: &FetchedManifest,
     tag: Option<&str>,
     report: &mut CopyReport,
-    copied: &mut Vec<Digest>,
+    staged: &mut Vec<Staged>,
 ) -> Result<(), SigstoreError> {
     for (manifest, image) in fetch_tree(src, top).await? {
         if let Some(im) = image {
@@ -889,14 +897,13 @@ async fn copy_manifest_tree(
                 report.blobs += 1;
             }
         }
-        let tag = if manifest.digest == top.digest {
-            tag
-        } else {
-            None
+        let written = match dst {
+            Store::Registry(_) => {
+                dst.put_manifest(&manifest.bytes, &manifest.media_type, None)
+                    .await?
+            }
+            Store::Layout(_) => dst.put_blob(&manifest.bytes).await?,
         };
-        let written = dst
-            .put_manifest(&manifest.bytes, &manifest.media_type, tag)
-            .await?;
         if written != manifest.digest {
             return Err(SigstoreError::Malformed {
                 what: "copied manifest".into(),
@@ -908,7 +915,22 @@ async fn copy_manifest_tree(
             });
         }
         report.manifests += 1;
-        copied.push(manifest.digest);
+        let tag = (manifest.digest == top.digest)
+            .then(|| tag.map(str::to_owned))
+            .flatten();
+        staged.push(Staged { manifest, tag });
+    }
+    Ok(())
+}
+
+/// Name what was staged, in order: a layout gets the `index.json` entry of every manifest
+/// (untagged ones too, as OCI layouts list them), a registry the tags.
+async fn publish(dst: &Store, staged: &[Staged]) -> Result<(), SigstoreError> {
+    for s in staged {
+        if matches!(dst, Store::Layout(_)) || s.tag.is_some() {
+            dst.put_manifest(&s.manifest.bytes, &s.manifest.media_type, s.tag.as_deref())
+                .await?;
+        }
     }
     Ok(())
 }
@@ -971,25 +993,38 @@ pub async fn copy(
         digest: top.digest.to_string(),
         ..CopyReport::default()
     };
-    // The manifests of the image (an index and its children), as copied: no second fetch.
-    let mut digests = Vec::new();
-    copy_manifest_tree(src, dst, &top, dst_tag, &mut report, &mut digests).await?;
-    digests.rotate_right(1); // the top manifest first, as it was written last
+    // Everything is fetched, checked and written where nothing names it yet; only then are
+    // names published, the image's own tag last: a copy that fails leaves every tag of the
+    // destination as it was.
+    let mut image_tree = Vec::new();
+    stage_tree(src, dst, &top, dst_tag, &mut report, &mut image_tree).await?;
+    // The manifests of the image (an index and its children), top first: no second fetch.
+    let mut digests: Vec<Digest> = image_tree
+        .iter()
+        .map(|s| s.manifest.digest.clone())
+        .collect();
+    digests.rotate_right(1);
     let mut attached = Vec::new();
+    let mut links = Vec::new();
     for digest in &digests {
         for kind in [Attachment::Signature, Attachment::Attestation] {
             let tag = kind.tag(digest);
             if let Some(m) = get_optional_manifest(src, &tag).await? {
-                copy_manifest_tree(src, dst, &m, Some(&tag), &mut report, &mut attached).await?;
+                stage_tree(src, dst, &m, Some(&tag), &mut report, &mut attached).await?;
                 report.attachments.push(tag);
             }
         }
         for r in src.referrers(digest, None).await? {
             let m = src.get_manifest(&r.digest.to_string()).await?;
-            copy_manifest_tree(src, dst, &m, None, &mut report, &mut attached).await?;
-            add_to_referrers_index(dst, digest, r.clone()).await?;
+            stage_tree(src, dst, &m, None, &mut report, &mut attached).await?;
             report.referrers.push(r.digest.to_string());
+            links.push((digest.clone(), r));
         }
     }
+    publish(dst, &attached).await?;
+    for (subject, r) in links {
+        add_to_referrers_index(dst, &subject, r).await?;
+    }
+    publish(dst, &image_tree).await?;
     Ok(report)
 }

@@ -109,6 +109,34 @@ impl Context {
         }
     }
 
+    /// Copy `src` (from `src_store`) into `dst`, tagged `tag`. A layout this creates is
+    /// removed again when the copy fails: a failed copy leaves the destination as it was
+    /// (the flow itself publishes no name before everything is written).
+    pub(crate) async fn copy_into(
+        &self,
+        src_store: &Store,
+        src: &ImageRef,
+        dst: &ImageRef,
+        tag: Option<&str>,
+    ) -> Result<hallmark_flows::CopyReport> {
+        let created = match dst {
+            ImageRef::Layout { path, .. } if !path.exists() => Some(path.clone()),
+            _ => None,
+        };
+        let dst_store = self.store(dst, true)?;
+        let result = hallmark_flows::copy(src_store, src, &dst_store, tag).await;
+        if result.is_err()
+            && let Some(path) = created
+        {
+            let key = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+            if let Ok(mut map) = self.layouts.lock() {
+                map.remove(&key);
+            }
+            let _ = std::fs::remove_dir_all(&path);
+        }
+        Ok(result?)
+    }
+
     /// True when progress bars should be drawn.
     pub(crate) fn progress(&self, count: usize) -> bool {
         count > 1 && std::io::stderr().is_terminal() && self.output == OutputFormat::Text

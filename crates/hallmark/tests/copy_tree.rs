@@ -155,3 +155,61 @@ fn copy_of_a_recursively_signed_index_carries_the_children_signatures() {
             .success();
     }
 }
+
+/// A copy that fails (here: the signature payload is missing from the source, so the
+/// attachment step fails after the image itself was written) leaves the destination as it
+/// was: a layout it would have created does not exist, an existing layout's `index.json` is
+/// unchanged, and a registry repository gets no tag.
+#[test]
+fn a_copy_that_fails_leaves_the_destination_as_it_was() {
+    let w = World::new();
+    let k = w.key("k", "pw");
+    let images = w.seed("copy-fails", 2);
+    w.sign(&k, &[&images[0].by_tag()]);
+    let src = w.path("src");
+    let src_ref = format!("oci:{}:v1", src.display());
+    w.hm(["copy", &images[0].by_tag(), &src_ref])
+        .run()
+        .success();
+    let tree = w.tree(&src_ref);
+    let payload = tree["signatures"][0]["digest"].as_str().unwrap().to_owned();
+    std::fs::remove_file(
+        src.join("blobs/sha256")
+            .join(payload.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+
+    let fresh = w.path("fresh");
+    w.hm(["copy", &src_ref, &format!("oci:{}:v1", fresh.display())])
+        .run()
+        .failure(&[&payload]);
+    assert!(!fresh.exists(), "a failed copy left {}", fresh.display());
+
+    let existing = w.path("existing");
+    w.hm([
+        "copy",
+        &images[1].by_tag(),
+        &format!("oci:{}:other", existing.display()),
+    ])
+    .run()
+    .success();
+    let before = std::fs::read(existing.join("index.json")).unwrap();
+    w.hm(["copy", &src_ref, &format!("oci:{}:v1", existing.display())])
+        .run()
+        .failure(&[&payload]);
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(existing.join("index.json")).unwrap()),
+        String::from_utf8_lossy(&before),
+        "a failed copy changed index.json"
+    );
+
+    let path = unique("copy-fails-dst");
+    w.hm(["copy", &src_ref, &format!("{}/{path}:v1", registry())])
+        .run()
+        .failure(&[&payload]);
+    assert_eq!(
+        tags(&path),
+        Vec::<String>::new(),
+        "a failed copy tagged the destination"
+    );
+}

@@ -599,9 +599,9 @@ pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
         );
     }
     let src_store = ctx.store(&src, false)?;
-    let dst_store = ctx.store(&dst, true)?;
     let tag = dst.tag().or(src.tag()).map(str::to_owned);
-    let report = hallmark_flows::copy(&src_store, &src, &dst_store, tag.as_deref())
+    let report = ctx
+        .copy_into(&src_store, &src, &dst, tag.as_deref())
         .await
         .with_context(|| format!("copying {src} to {dst}"))?;
     match ctx.output {

@@ -113,8 +113,7 @@ pub(crate) async fn copy_verified(
         }
     };
     let src_store = ctx.store(&pinned, false)?;
-    let dst_store = ctx.store(&dst, true)?;
-    hallmark_flows::copy(&src_store, &pinned, &dst_store, Some(&tag)).await?;
+    ctx.copy_into(&src_store, &pinned, &dst, Some(&tag)).await?;
     Ok(written)
 }
 
