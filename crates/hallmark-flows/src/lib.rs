@@ -16,7 +16,7 @@ pub use error::SigstoreError;
 pub use hallmark_sigstore::sigmanifest::Attachment;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use futures::future::try_join_all;
+use futures::{StreamExt as _, TryStreamExt as _};
 use hallmark_core::{Digest, ImageRef, PublicKey};
 use hallmark_keys::Signer;
 use hallmark_oci::{
@@ -42,6 +42,55 @@ use std::collections::BTreeMap;
 /// The largest signature payload, envelope or bundle read (cosign's default is larger; these
 /// objects are a few KiB).
 pub const MAX_ATTACHMENT_BYTES: u64 = 16 << 20;
+
+/// The most bytes of signatures (`.sig` layers, or bundle referrers) read for one image: a
+/// signature is a few KiB, so a manifest that lists more is refused before anything is
+/// fetched (it used to be fetched all at once and held: 100 payloads of 16 MiB, 1.7 GB).
+pub const MAX_SIGNATURE_BYTES_PER_IMAGE: u64 = 16 << 20;
+
+/// The most bytes of attestations (`.att` layers) read for one image (SBOM attestations can
+/// be large).
+pub const MAX_ATTESTATION_BYTES_PER_IMAGE: u64 = 128 << 20;
+
+/// Attachment blobs fetched at once for one image.
+const ATTACHMENT_FETCHES: usize = 8;
+
+/// The per-image byte budget of `kind`.
+fn attachment_budget(kind: Attachment) -> u64 {
+    match kind {
+        Attachment::Signature => MAX_SIGNATURE_BYTES_PER_IMAGE,
+        Attachment::Attestation => MAX_ATTESTATION_BYTES_PER_IMAGE,
+    }
+}
+
+/// Refuse a set of attachment layers whose declared sizes exceed `budget` (each blob is then
+/// read with its declared size as its limit, so the declared total bounds what is read).
+fn check_budget<'a>(
+    layers: impl IntoIterator<Item = &'a Descriptor>,
+    budget: u64,
+    location: &str,
+) -> Result<(), SigstoreError> {
+    let total = layers
+        .into_iter()
+        .fold(0u64, |sum, d| sum.saturating_add(d.size));
+    if total > budget {
+        return Err(SigManifestError::Malformed {
+            what: "attachments".into(),
+            location: location.to_owned(),
+            reason: format!(
+                "expected at most {budget} bytes of signatures or attestations for one image, found layers of {total} bytes"
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The per-blob read limit of an attachment layer: its declared size, at most
+/// [`MAX_ATTACHMENT_BYTES`].
+fn layer_limit(d: &Descriptor) -> u64 {
+    d.size.min(MAX_ATTACHMENT_BYTES)
+}
 
 /// The manifest reference (digest or tag) an image reference points at.
 pub fn manifest_reference(image: &ImageRef) -> String {
@@ -367,10 +416,11 @@ pub async fn attachment_candidates(
         }
         .into());
     }
+    check_budget(&im.layers, attachment_budget(kind), &location)?;
     let fetches = im.layers.iter().enumerate().map(|(i, d)| {
         let tag = tag.clone();
         async move {
-            let body = store.get_blob(&d.digest, MAX_ATTACHMENT_BYTES).await?;
+            let body = store.get_blob(&d.digest, layer_limit(d)).await?;
             Ok::<_, SigstoreError>(SignatureCandidate {
                 source: CandidateSource::AttachmentTag { tag, layer: i },
                 media_type: d.media_type.clone(),
@@ -379,7 +429,10 @@ pub async fn attachment_candidates(
             })
         }
     });
-    try_join_all(fetches).await
+    futures::stream::iter(fetches)
+        .buffered(ATTACHMENT_FETCHES)
+        .try_collect()
+        .await
 }
 
 /// Sigstore bundle referrers of `digest` as candidates.
@@ -389,16 +442,20 @@ pub async fn bundle_candidates(
 ) -> Result<Vec<SignatureCandidate>, SigstoreError> {
     let referrers = store.referrers(digest, Some(BUNDLE_V03_MEDIA_TYPE)).await?;
     let mut out = Vec::new();
+    let mut budget = MAX_SIGNATURE_BYTES_PER_IMAGE;
     for r in referrers.iter().take(sigmanifest::MAX_LAYERS) {
         let m = store.get_manifest(&r.digest.to_string()).await?;
         let location = format!("{}@{}", store.location(), r.digest);
         let im = parse_attachment_manifest(&m, &location)?;
-        for l in im
+        let bundles: Vec<&Descriptor> = im
             .layers
             .iter()
             .filter(|l| l.media_type == BUNDLE_V03_MEDIA_TYPE)
-        {
-            let body = store.get_blob(&l.digest, MAX_ATTACHMENT_BYTES).await?;
+            .collect();
+        check_budget(bundles.iter().copied(), budget, &location)?;
+        for l in bundles {
+            budget = budget.saturating_sub(l.size);
+            let body = store.get_blob(&l.digest, layer_limit(l)).await?;
             out.push(SignatureCandidate {
                 source: CandidateSource::Referrer {
                     manifest: r.digest.to_string(),

@@ -1,6 +1,7 @@
 //! Hostile image trees: a chain of nested indexes thousands deep is refused with the depth
-//! limit in the error (it used to overflow the stack), and a child listed many times is
-//! fetched and copied once (it used to be fetched once per listing).
+//! limit in the error (it used to overflow the stack), a child listed many times is fetched
+//! and copied once (it used to be fetched once per listing), and a signature manifest listing
+//! gigabytes of payloads is refused before any is read.
 
 use hallmark_core::{Digest, ImageRef};
 use hallmark_flows::{MAX_INDEX_DEPTH, SigstoreError, copy};
@@ -93,4 +94,56 @@ async fn a_child_listed_15000_times_is_copied_once() {
     // The index and its one distinct child, with the child's config and layer.
     assert_eq!(report.manifests, 2, "{report:?}");
     assert_eq!(report.blobs, 2, "{report:?}");
+}
+
+/// A `.sig` manifest listing 100 distinct payloads of 16 MiB − 1 each is refused from the
+/// layers' declared sizes, before any payload is read (they used to be fetched at once and
+/// held: 1.7 GB).
+#[tokio::test]
+async fn fat_signature_payloads_are_refused_before_they_are_read() {
+    use hallmark_flows::{MAX_SIGNATURE_BYTES_PER_IMAGE, verify_image};
+    use hallmark_sigstore::{SIMPLE_SIGNING_MEDIA_TYPE, VerificationPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::Layout(Layout::create(dir.path()).unwrap());
+    let image = SampleImage::build("fat", "amd64");
+    let digest = image.push(&store, Some("v1")).await.unwrap();
+    let config = store.put_blob(b"{}").await.unwrap();
+    // Distinct, digest-shaped layers; none of the blobs exists: nothing may be fetched.
+    let layers: Vec<String> = (0..100u32)
+        .map(|i| {
+            format!(
+                r#"{{"mediaType":"{SIMPLE_SIGNING_MEDIA_TYPE}","digest":"{}","size":{}}}"#,
+                Digest::sha256_of(&i.to_be_bytes()),
+                (16 << 20) - 1
+            )
+        })
+        .collect();
+    let sig = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":2}},"layers":[{}]}}"#,
+        media_types::OCI_MANIFEST,
+        layers.join(",")
+    );
+    store
+        .put_manifest(
+            sig.as_bytes(),
+            media_types::OCI_MANIFEST,
+            Some(&format!("{}.sig", digest.tag_form())),
+        )
+        .await
+        .unwrap();
+    let image = ImageRef::parse(&format!("oci:{}:v1", dir.path().display())).unwrap();
+    let e = tokio::time::timeout(
+        BOUND,
+        verify_image(&store, &image, &VerificationPolicy::default()),
+    )
+    .await
+    .expect("verify did not end in time")
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "expected at most {MAX_SIGNATURE_BYTES_PER_IMAGE} bytes of signatures"
+        )),
+        "expected the per-image budget in the error, found {text:?}"
+    );
 }
