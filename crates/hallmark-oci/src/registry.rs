@@ -1442,7 +1442,11 @@ impl RegistryRepo {
     ) -> Result<reqwest::Response, OciError> {
         let inner = self.inner();
         let mut retries = 0u32;
+        // The request's timeout is the budget of all its attempts and the waits between them.
+        let budget = req.timeout.unwrap_or(inner.timeout);
+        let started = std::time::Instant::now();
         loop {
+            let remaining = budget.saturating_sub(started.elapsed());
             let mut builder = inner.http.request(req.method.clone(), req.url);
             if let Some(accept) = req.accept {
                 builder = builder.header(header::ACCEPT, accept);
@@ -1453,9 +1457,7 @@ impl RegistryRepo {
             for (name, value) in &req.headers {
                 builder = builder.header(name.clone(), value.clone());
             }
-            if let Some(timeout) = req.timeout {
-                builder = builder.timeout(timeout);
-            }
+            builder = builder.timeout(remaining.max(Duration::from_millis(1)));
             if let Some(body) = &req.body {
                 if let Some(ct) = req.content_type {
                     builder = builder.header(header::CONTENT_TYPE, ct);
@@ -1478,7 +1480,9 @@ impl RegistryRepo {
                     if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
                         return Ok(resp);
                     }
-                    if retries >= inner.max_retries {
+                    let delay =
+                        retry_after(resp.headers()).unwrap_or_else(|| self.backoff(retries));
+                    if retries >= inner.max_retries || started.elapsed() + delay >= budget {
                         return Err(OciError::RetriesExhausted {
                             method: req.method_name,
                             url: strip_query(req.url).to_owned(),
@@ -1486,8 +1490,6 @@ impl RegistryRepo {
                             status: status.as_u16(),
                         });
                     }
-                    let delay =
-                        retry_after(resp.headers()).unwrap_or_else(|| self.backoff(retries));
                     tracing::debug!(
                         method = req.method_name,
                         url = strip_query(req.url),
@@ -1501,7 +1503,13 @@ impl RegistryRepo {
                 }
                 Err(e) => {
                     let e = e.without_url_query();
-                    let transient = e.is_connect() || (e.is_request() && !e.is_timeout());
+                    // A refused or dropped connection may work next time; a timeout, a
+                    // redirect loop or an answer that is not HTTP will not.
+                    let transient = e.is_connect()
+                        || (e.is_request()
+                            && !e.is_timeout()
+                            && !e.is_redirect()
+                            && classify(&e) != TransportFailure::NotHttp);
                     tracing::debug!(
                         method = req.method_name,
                         url = strip_query(req.url),
@@ -1510,10 +1518,14 @@ impl RegistryRepo {
                         error = %hallmark_core::error::chain(&e),
                         "registry request failed"
                     );
-                    if !transient || retries >= inner.max_retries {
+                    let delay = self.backoff(retries);
+                    if !transient
+                        || retries >= inner.max_retries
+                        || started.elapsed() + delay >= budget
+                    {
                         return Err(self.unreachable(e));
                     }
-                    tokio::time::sleep(self.backoff(retries)).await;
+                    tokio::time::sleep(delay).await;
                 }
             }
             retries += 1;
@@ -1810,14 +1822,9 @@ fn read_docker_credentials(
     }
 }
 
-/// An [`OciError::Transport`] for a transport error of `registry`: what happened, the URL
-/// without its query, and the innermost cause only.
-pub(crate) fn unreachable(registry: &str, e: reqwest::Error) -> OciError {
-    let e = e.without_url_query();
-    let url = e.url().map(|u| u.to_string()).unwrap_or_default();
-    let e = e.without_url();
-    let reason = hallmark_core::error::root_cause(&e).to_string();
-    let failure = if e.is_timeout() {
+/// What kind of transport failure `e` is.
+fn classify(e: &reqwest::Error) -> TransportFailure {
+    if e.is_timeout() {
         TransportFailure::Timeout
     } else if e.is_redirect() {
         TransportFailure::Redirects
@@ -1825,19 +1832,32 @@ pub(crate) fn unreachable(registry: &str, e: reqwest::Error) -> OciError {
         TransportFailure::Connect
     } else if e.is_body() || e.is_decode() {
         TransportFailure::Body
-    } else if [
-        "invalid HTTP",
-        "message head is too large",
-        "invalid header",
-        "parse",
-    ]
-    .iter()
-    .any(|m| reason.contains(m))
-    {
-        TransportFailure::NotHttp
     } else {
-        TransportFailure::Other
-    };
+        let reason = hallmark_core::error::root_cause(e).to_string();
+        if [
+            "invalid HTTP",
+            "message head is too large",
+            "invalid header",
+            "parse",
+        ]
+        .iter()
+        .any(|m| reason.contains(m))
+        {
+            TransportFailure::NotHttp
+        } else {
+            TransportFailure::Other
+        }
+    }
+}
+
+/// An [`OciError::Transport`] for a transport error of `registry`: what happened, the URL
+/// without its query, and the innermost cause only.
+pub(crate) fn unreachable(registry: &str, e: reqwest::Error) -> OciError {
+    let e = e.without_url_query();
+    let url = e.url().map(|u| u.to_string()).unwrap_or_default();
+    let e = e.without_url();
+    let reason = hallmark_core::error::root_cause(&e).to_string();
+    let failure = classify(&e);
     OciError::Transport {
         registry: registry.to_owned(),
         url,

@@ -44,6 +44,31 @@ pub(crate) struct GlobalArgs {
     /// How many images to work on at once.
     #[arg(long, global = true, default_value_t = 64)]
     pub(crate) max_workers: usize,
+    /// The longest a command that talks to registries, trust servers or logs may take in all
+    /// (retries included): `90s`, `5m`, `1h` or seconds. Servers (`log serve`, `trust serve`)
+    /// run until stopped.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+}
+
+/// `90s`, `5m`, `1h`, or a number of seconds; more than zero.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration such as 90s, 5m or 1h, found {s:?}"))?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+    .filter(|&secs| secs > 0)
+    .ok_or_else(|| format!("expected a duration such as 90s, 5m or 1h, found {s:?}"))?;
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// Written by hand so the registry password never shows.
@@ -53,6 +78,7 @@ impl std::fmt::Debug for GlobalArgs {
             .field("verbose", &self.verbose)
             .field("output", &self.output)
             .field("allow_http_registry", &self.allow_http_registry)
+            .field("timeout", &self.timeout)
             .field("registry_username", &self.registry_username)
             .field(
                 "registry_password",

@@ -566,3 +566,49 @@ fn transport_failures_say_what_happened() {
         );
     }
 }
+
+/// Retries stay within the deadline: a registry that answers 503 slowly, forever, ends the
+/// command at `--timeout` with a clear error (each retry used to get the whole request
+/// timeout again); an answer that is not HTTP is not retried at all.
+#[test]
+fn slow_failures_end_at_the_deadline_and_garbage_is_not_retried() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let w = World::new();
+    let k = w.key("k", "pw");
+    let slow = FakeRegistry::start(|_, _| {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        http_response("503 Service Unavailable", &[], b"busy", true)
+    });
+    let started = std::time::Instant::now();
+    let out = w
+        .hm([
+            "verify",
+            "--timeout",
+            "5s",
+            "--key",
+            k.public.to_str().unwrap(),
+            &format!("{}/x/y:v1", slow.addr),
+        ])
+        .run();
+    let took = started.elapsed();
+    out.failure(&["expected the command to finish within 5s (--timeout)"]);
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "expected the command to end near its 5 s deadline, it took {took:?}"
+    );
+
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    let garbage = FakeRegistry::start(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        b"SSH-2.0-OpenSSH_9.2\r\n\r\n".to_vec()
+    });
+    w.verify(&k, &[], &format!("{}/x/y:v1", garbage.addr))
+        .failure(&["the answer is not valid HTTP"]);
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "expected one request to a server that does not speak HTTP"
+    );
+}

@@ -23,23 +23,48 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         keyless_flags(v);
     }
     let ctx = Context::new(&cli.global)?;
-    match cli.command {
-        Command::Key(k) => key::run(&ctx, k),
-        Command::Sign(a) => image::sign(&ctx, a).await,
-        Command::Verify(a) if a.policy.is_some() => policy::verify(&ctx, a).await,
-        Command::Verify(a) => image::verify(&ctx, a).await,
-        Command::Pull(a) => policy::pull(&ctx, a).await,
-        Command::Policy(p) => policy::run(p),
-        Command::Attest(a) => image::attest(&ctx, a).await,
-        Command::VerifyAttestation(a) => image::verify_attestation(&ctx, a).await,
-        Command::SignBlob(a) => blob::sign(&ctx, a).await,
-        Command::VerifyBlob(a) => blob::verify(&ctx, a),
-        Command::Tree(a) => image::tree(&ctx, a).await,
-        Command::Copy(a) => image::copy(&ctx, a).await,
-        Command::Quickstart(a) => quickstart::run(&ctx, a).await,
-        Command::Log(l) => log::run(&ctx, l).await,
-        Command::Trust(t) => trust::run(&ctx, t).await,
-        Command::Debug(d) => debug::run(&ctx, d).await,
+    // Servers run until stopped, local-only commands need no deadline; everything that talks
+    // to registries, trust servers or logs ends by --timeout, retries included.
+    let deadline = match &cli.command {
+        Command::Key(_)
+        | Command::Policy(_)
+        | Command::VerifyBlob(_)
+        | Command::Quickstart(_)
+        | Command::Debug(_)
+        | Command::Log(crate::cli::LogCommand::Serve(_))
+        | Command::Trust(trust::TrustCommand::Serve(_)) => None,
+        _ => Some(cli.global.timeout),
+    };
+    let command = async move {
+        match cli.command {
+            Command::Key(k) => key::run(&ctx, k),
+            Command::Sign(a) => image::sign(&ctx, a).await,
+            Command::Verify(a) if a.policy.is_some() => policy::verify(&ctx, a).await,
+            Command::Verify(a) => image::verify(&ctx, a).await,
+            Command::Pull(a) => policy::pull(&ctx, a).await,
+            Command::Policy(p) => policy::run(p),
+            Command::Attest(a) => image::attest(&ctx, a).await,
+            Command::VerifyAttestation(a) => image::verify_attestation(&ctx, a).await,
+            Command::SignBlob(a) => blob::sign(&ctx, a).await,
+            Command::VerifyBlob(a) => blob::verify(&ctx, a),
+            Command::Tree(a) => image::tree(&ctx, a).await,
+            Command::Copy(a) => image::copy(&ctx, a).await,
+            Command::Quickstart(a) => quickstart::run(&ctx, a).await,
+            Command::Log(l) => log::run(&ctx, l).await,
+            Command::Trust(t) => trust::run(&ctx, t).await,
+            Command::Debug(d) => debug::run(&ctx, d).await,
+        }
+    };
+    match deadline {
+        None => command.await,
+        Some(limit) => tokio::time::timeout(limit, command)
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "timed out: expected the command to finish within {}s (--timeout), it did not",
+                    limit.as_secs()
+                ))
+            }),
     }
 }
 
