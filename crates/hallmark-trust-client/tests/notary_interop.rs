@@ -355,7 +355,8 @@ async fn wrong_passphrase_uploads_nothing() {
         .publish(&repo, &Fixed("not the passphrase"), now())
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("wrong passphrase"), "{err}");
+    let text = hallmark_core::error::chain(&err);
+    assert!(text.contains("wrong passphrase"), "{text}");
     let after = repo
         .remote
         .get_role(&gun, "targets")
@@ -539,7 +540,7 @@ async fn rolled_back_timestamp_is_refused_and_cache_kept() {
         root_trust: RootTrust::TrustOnFirstUse,
     };
     let err = replay.update(now()).await.unwrap_err();
-    let text = err.to_string();
+    let text = hallmark_core::error::chain(&err);
     assert!(
         matches!(&err, TrustError::Verify { source, .. } if matches!(**source, hallmark_tuf::TufError::Rollback { .. })),
         "{text}"

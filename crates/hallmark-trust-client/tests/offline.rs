@@ -27,7 +27,7 @@ fn key_files_are_0600_and_round_trip() {
     assert_eq!(keys[0].role, "alice");
     let read = trust.read_key(&keys[0], b"pw").unwrap();
     assert_eq!(read.key.key_id(), key.key_id());
-    let wrong = trust.read_key(&keys[0], b"nope").unwrap_err().to_string();
+    let wrong = hallmark_core::error::chain(&trust.read_key(&keys[0], b"nope").unwrap_err());
     assert!(wrong.contains("wrong passphrase"), "{wrong}");
     // A second write of the same key is refused, the file is unchanged.
     assert!(trust.write_key(&key, "alice", None, b"pw").is_err());
