@@ -28,5 +28,5 @@ pub mod text;
 pub use digest::{Digest, DigestAlgorithm, Hasher};
 pub use error::{DigestError, KeyError, ReferenceError};
 pub use keys::{KeyAlgorithm, PublicKey, SigningKey};
-pub use reference::{ImageRef, RegistryRef};
+pub use reference::{ImageRef, RegistryRef, is_valid_name};
 pub use secret::Passphrase;

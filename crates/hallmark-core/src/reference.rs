@@ -286,6 +286,28 @@ fn parse_layout(s: &str, rest: &str) -> Result<ImageRef, ReferenceError> {
     })
 }
 
+/// Whether `name` is a repository name of the docker reference grammar
+/// (`distribution/reference` NameRegexp, with docker's domain split: a first component with
+/// `.` or `:`, or `localhost`, is a domain): `[domain[:port]/]component(/component)*`, each
+/// component `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`, at most 255 characters; no tag, no
+/// digest. Notary GUNs are such names.
+pub fn is_valid_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > NAME_TOTAL_LENGTH_MAX {
+        return false;
+    }
+    let mut components = name.split('/');
+    let first = components.next().unwrap_or_default();
+    let rest: Vec<&str> = components.collect();
+    // As docker splits a name: the first component is a domain only when it looks like one.
+    let looks_like_domain = first.contains(['.', ':']) || first == "localhost";
+    let first_ok = if !rest.is_empty() && looks_like_domain {
+        is_valid_domain(first)
+    } else {
+        is_valid_path_component(first)
+    };
+    first_ok && rest.iter().all(|c| is_valid_path_component(c))
+}
+
 /// `[\w][\w.-]{0,127}`
 fn is_valid_tag(tag: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';

@@ -854,14 +854,14 @@ pub const MAX_TREE_MANIFESTS: usize = 10_000;
 /// A manifest of an image tree, parsed once.
 enum TreeNode {
     /// An image manifest: its config and layers.
-    Image(ImageManifest),
+    Image(Box<ImageManifest>),
     /// An index: its children, and how many of them have been visited.
     Index(Vec<Descriptor>, usize),
 }
 
 fn parse_tree_node(src: &Store, m: &FetchedManifest) -> Result<TreeNode, SigstoreError> {
     match Manifest::parse(&m.bytes, Some(&m.media_type)) {
-        Ok(Manifest::Image(im)) => Ok(TreeNode::Image(im)),
+        Ok(Manifest::Image(im)) => Ok(TreeNode::Image(Box::new(im))),
         Ok(Manifest::Index(index)) => Ok(TreeNode::Index(index.manifests, 0)),
         Err(e) => Err(SigstoreError::Malformed {
             what: "manifest".into(),
@@ -893,7 +893,7 @@ async fn fetch_tree(
         let Some(child) = next else {
             let (manifest, node) = stack.pop().unwrap_or_else(|| unreachable!("not empty"));
             let image = match node {
-                TreeNode::Image(im) => Some(im),
+                TreeNode::Image(im) => Some(*im),
                 TreeNode::Index(..) => None,
             };
             order.push((manifest, image));

@@ -75,6 +75,11 @@ struct Metrics {
     deletions: AtomicU64,
 }
 
+/// New server keys a minute anonymous requests may cause (when writes are not authenticated).
+const KEY_CREATION_PER_MINUTE: f64 = 60.0;
+/// How many of them may come at once.
+const KEY_CREATION_BURST: f64 = 60.0;
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct State {
@@ -90,6 +95,8 @@ pub struct State {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// When each GUN's timestamp was last re-signed (or tried) on read: at most once a minute.
     refreshed: Mutex<HashMap<String, Instant>>,
+    /// Server keys created on anonymous requests: a token bucket (tokens, last refill).
+    key_creations: Mutex<(f64, Instant)>,
     metrics: Metrics,
     current_cc: HeaderValue,
     consistent_cc: HeaderValue,
@@ -113,6 +120,7 @@ impl State {
             cache: RwLock::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
             refreshed: Mutex::new(HashMap::new()),
+            key_creations: Mutex::new((KEY_CREATION_BURST, Instant::now())),
             metrics: Metrics::default(),
             current_cc: cc(format!(
                 "public, max-age={0}, s-maxage={0}, must-revalidate",
@@ -122,6 +130,32 @@ impl State {
                 "public, max-age={0}, s-maxage={0}",
                 config.consistent_max_age
             )),
+        }
+    }
+
+    /// Whether a server key may be created now. When writes are authenticated, creating a
+    /// key needs the same authorization as a write (checked before); when they are not
+    /// (loopback-only or `--auth none`), creations are rate-limited so anonymous requests
+    /// cannot grow the key table without bound.
+    fn anonymous_key_creation_allowed(&self) -> bool {
+        if !matches!(self.auth, Auth::LoopbackOnly | Auth::AnonymousAnywhere(_)) {
+            return true;
+        }
+        let mut bucket = self
+            .key_creations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, last) = &mut *bucket;
+        let now = Instant::now();
+        *tokens = (*tokens
+            + now.duration_since(*last).as_secs_f64() * KEY_CREATION_PER_MINUTE / 60.0)
+            .min(KEY_CREATION_BURST);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 
@@ -548,7 +582,8 @@ fn file_response(
 }
 
 fn check_gun(state: &State, gun: &str) -> Result<(), NotaryError> {
-    if gun.len() > 255 || gun.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // A GUN is a repository name (`..`, `/abs`, `a%00b` are not).
+    if !hallmark_core::is_valid_name(gun) {
         return Err(NotaryError::new(
             Code::InvalidGun,
             Value::String(gun.to_string()),
@@ -921,6 +956,14 @@ async fn key(state: &State, gun: &str, role: &str, rotate: bool) -> Result<Respo
             })?;
             return Ok(plain(Bytes::from(public_key_json(&key))));
         }
+    }
+    if !state.anonymous_key_creation_allowed() {
+        return Err(NotaryError::new(
+            Code::TooManyRequests,
+            json!(format!(
+                "expected at most {KEY_CREATION_PER_MINUTE} new server keys a minute from anonymous requests; try again later"
+            )),
+        ));
     }
     let (key, row) = state
         .sealer

@@ -40,6 +40,8 @@ pub enum Code {
     Denied,
     /// `SIZE_INVALID`-like: the request body is too large, 413.
     TooLarge,
+    /// `TOOMANYREQUESTS`, 429 (docker/distribution errcode).
+    TooManyRequests,
     /// `UNKNOWN`, 500.
     Unknown,
 }
@@ -122,6 +124,11 @@ impl Code {
                 "SIZE_INVALID",
                 "The request body is larger than the server accepts.",
                 StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            Code::TooManyRequests => (
+                "TOOMANYREQUESTS",
+                "too many requests",
+                StatusCode::TOO_MANY_REQUESTS,
             ),
             Code::Unknown => (
                 "UNKNOWN",

@@ -819,3 +819,84 @@ async fn gun_prefixes_and_ed25519_server_keys() {
     assert_eq!(ts["signatures"][0]["method"], "eddsa");
     verify_served(&s, gun, &[]).await;
 }
+
+/// `GET path` written as it is (no URL normalisation): (status, body).
+async fn raw_get(url: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write the request");
+    let mut raw = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut raw))
+        .await
+        .expect("the server answered in time")
+        .expect("read the answer");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// A GUN is a repository name: `..`, `../../x`, `/abs`, `a%00b` and friends are refused with
+/// INVALID_GUN (they used to be accepted, and got server keys).
+#[tokio::test]
+async fn guns_that_are_not_repository_names_are_invalid() {
+    let s = start().await;
+    for gun in [
+        "..",
+        "../../x",
+        "/abs",
+        "a%00b",
+        "a%2F..",
+        "UPPER/case",
+        "a//b",
+        "x/..",
+        "-lead",
+    ] {
+        let (status, body) = raw_get(&s.url, &format!("/v2/{gun}/_trust/tuf/timestamp.key")).await;
+        assert!(
+            status == 400 && body.contains("INVALID_GUN"),
+            "{gun}: expected 400 INVALID_GUN, found {status}:\n{body}"
+        );
+    }
+    for gun in ["docker.io/library/alpine", "127.0.0.1:5000/a/b", "team/app"] {
+        s.get_file(gun, "timestamp.key").await.assert_ok();
+    }
+}
+
+/// Anonymous requests (writes not authenticated) may create only so many server keys a
+/// minute: past the burst, TOOMANYREQUESTS, while keys that exist are still served.
+#[tokio::test]
+async fn anonymous_key_creation_is_rate_limited() {
+    let s = start().await;
+    let mut created = 0;
+    let mut limited = None;
+    for i in 0..80 {
+        let r = s
+            .get_file(&format!("registry.example/anon/r{i}"), "timestamp.key")
+            .await;
+        match r.status {
+            200 => created += 1,
+            _ => {
+                limited = Some(r);
+                break;
+            }
+        }
+    }
+    let limited = limited.expect("expected the server to stop creating keys");
+    limited.assert_error(429, "TOOMANYREQUESTS");
+    assert!(
+        (50..=61).contains(&created),
+        "expected about 60 keys before the limit, created {created}"
+    );
+    s.get_file("registry.example/anon/r0", "timestamp.key")
+        .await
+        .assert_ok();
+}

@@ -535,7 +535,9 @@ fn a_manifest_that_is_not_a_json_object_is_one_clear_error_everywhere() {
 fn transport_failures_say_what_happened() {
     let w = World::new();
     let k = w.key("k", "pw");
-    let cases: [(&str, fn(&str, &str) -> Vec<u8>, &str); 3] = [
+    /// A fake registry's whole answer to (method, path).
+    type Answer = fn(&str, &str) -> Vec<u8>;
+    let cases: [(&str, Answer, &str); 3] = [
         (
             "garbage",
             |_, _| b"SSH-2.0-OpenSSH_9.2\r\n\r\n".to_vec(),
