@@ -60,6 +60,8 @@ pub struct Config {
     pub tuning: Tuning,
     /// Limit for any one HTTP request.
     pub request_timeout: Duration,
+    /// Connection limits: header-read and idle timeouts, most connections at once.
+    pub limits: hallmark_serve::Limits,
 }
 
 impl Config {
@@ -72,6 +74,7 @@ impl Config {
             key_type: LogKeyType::default(),
             tuning: Tuning::default(),
             request_timeout: Duration::from_secs(60),
+            limits: hallmark_serve::Limits::default(),
         }
     }
 }
@@ -318,12 +321,11 @@ async fn run_with<S: Storage>(
     }
     let app = api::router(core.clone(), config.request_timeout);
     let _ = ready.send(());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.await;
-        })
-        .await
-        .map_err(io("serving HTTP"));
+    let served = hallmark_serve::serve(listener, None, app, config.limits, async move {
+        let _ = stop.await;
+    })
+    .await
+    .map_err(io("serving HTTP"));
     let _ = seq_stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(30), sequencer).await;
     if let Some(core) = Arc::into_inner(core) {

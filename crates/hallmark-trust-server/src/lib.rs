@@ -68,6 +68,9 @@ pub struct Config {
     pub timestamp_refresh: time::Duration,
     /// Passphrase for the key sealing key (else a key file in the data directory).
     pub key_passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// Connection limits: TLS handshake, header-read and idle timeouts, most connections at
+    /// once.
+    pub limits: hallmark_serve::Limits,
     /// `max-age` of current metadata (Notary: 300 s).
     pub current_max_age: u32,
     /// `max-age` of consistent (hash- or version-addressed) metadata (Notary: 30 days).
@@ -98,6 +101,7 @@ impl Config {
             gun_prefixes: Vec::new(),
             timestamp_refresh: time::Duration::days(1),
             key_passphrase: None,
+            limits: hallmark_serve::Limits::default(),
             current_max_age: 300,
             consistent_max_age: 2_592_000,
             lifetimes: hallmark_tuf::server::Lifetimes::default(),
@@ -235,6 +239,7 @@ impl Server {
             }
             None => None,
         };
+        let limits = config.limits;
         let state = Arc::new(api::State::new(storage.clone(), sealer, &config));
         let (resign_stop, resign_stopped) = tokio::sync::watch::channel(false);
         let resigner = api::spawn_resigner(
@@ -250,26 +255,7 @@ impl Server {
             let shutdown = async move {
                 let _ = stop_rx.await;
             };
-            let served = match tls {
-                Some(tls) => {
-                    let listener =
-                        tls::TlsListener::new(listener, tls).map_err(io("TLS listener"))?;
-                    axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<tls::Peer>(),
-                    )
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                }
-                None => {
-                    axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<tls::Peer>(),
-                    )
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                }
-            };
+            let served = hallmark_serve::serve(listener, tls, app, limits, shutdown).await;
             // The re-signing task stops between GUNs (one re-signing is one transaction).
             let _ = resign_stop.send(true);
             let _ = tokio::time::timeout(Duration::from_secs(30), resigner).await;

@@ -1,50 +1,14 @@
-//! TLS with rustls: a listener whose handshakes run in their own tasks (a slow client never
-//! holds up others), and the per-connection facts the handlers need (client certificate
-//! presented and verified).
+//! TLS with rustls: the server configuration (certificate chain, key, optional client CA for
+//! mTLS); connections are accepted and handshaken by `hallmark-serve`, which also tells the
+//! handlers whether a client certificate was presented and verified.
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
-/// How long a TLS handshake may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the handlers know about a connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer {
-    /// The client's address.
-    pub addr: SocketAddr,
-    /// The client presented a certificate that chains to the configured client CA.
-    pub client_cert: bool,
-}
-
-impl Connected<IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Peer {
-            addr: *stream.remote_addr(),
-            client_cert: false,
-        }
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        let (_, conn) = stream.io().get_ref();
-        Peer {
-            addr: *stream.remote_addr(),
-            client_cert: conn.peer_certificates().is_some_and(|c| !c.is_empty()),
-        }
-    }
-}
+/// What the handlers know about a connection (`ConnectInfo<Peer>`).
+pub use hallmark_serve::Peer;
 
 /// A TLS error at startup.
 #[derive(Debug, thiserror::Error)]
@@ -147,69 +111,4 @@ pub fn server_config(
         .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// A listener yielding connections whose TLS handshake finished.
-#[derive(Debug)]
-pub struct TlsListener {
-    local: SocketAddr,
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl TlsListener {
-    /// Accepts on `listener`, handshaking each connection in its own task.
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, rx) = mpsc::channel(256);
-        let acceptor = TlsAcceptor::from(config);
-        let task = tokio::spawn(async move {
-            loop {
-                let (tcp, addr) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(_) => {
-                        // Out of file descriptors and the like: back off, as axum does.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = tcp.set_nodelay(true);
-                if tx.is_closed() {
-                    break;
-                }
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if let Ok(Ok(tls)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-                    {
-                        let _ = tx.send((tls, addr)).await;
-                    }
-                });
-            }
-        });
-        Ok(Self { local, rx, task })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(c) => c,
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }

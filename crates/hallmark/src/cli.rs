@@ -532,11 +532,39 @@ pub(crate) enum LogCommand {
     Search(LogSearchArgs),
 }
 
+/// Connection limits of a server (`trust serve`, `log serve`).
+#[derive(Debug, Args)]
+pub(crate) struct ConnectionArgs {
+    /// Most connections open at once; more are closed as they arrive.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub(crate) max_connections: usize,
+    /// Seconds a request's headers, and a TLS handshake, may take to arrive in full.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) header_timeout: u64,
+    /// Seconds a connection may go without reading or writing a byte before it is closed.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) idle_timeout: u64,
+}
+
+impl ConnectionArgs {
+    /// The limits these flags give.
+    pub(crate) fn limits(&self) -> hallmark_serve::Limits {
+        let mut limits = hallmark_serve::Limits::default();
+        limits.max_connections = self.max_connections.max(1);
+        limits.header_read_timeout = std::time::Duration::from_secs(self.header_timeout);
+        limits.handshake_timeout = std::time::Duration::from_secs(self.header_timeout);
+        limits.idle_timeout = std::time::Duration::from_secs(self.idle_timeout);
+        limits
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct LogServeArgs {
     /// Address to listen on (loopback unless --allow-remote).
     #[arg(long, default_value = "127.0.0.1:3000", value_name = "HOST:PORT")]
     pub(crate) addr: String,
+    #[command(flatten)]
+    pub(crate) connections: ConnectionArgs,
     /// Data directory: the log key, and the SQLite database unless --database
     /// (default: $XDG_DATA_HOME/hallmark/log).
     #[arg(long, value_name = "DIR")]

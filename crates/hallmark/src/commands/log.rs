@@ -51,6 +51,7 @@ async fn serve(a: LogServeArgs) -> Result<ExitCode> {
     }
     let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
     let mut config = Config::new(&data_dir);
+    config.limits = a.connections.limits();
     let a_database_set = a.database.is_some();
     config.database = a.database;
     config.origin = a.origin;

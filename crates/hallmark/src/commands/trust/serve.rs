@@ -35,6 +35,8 @@ pub(crate) struct ServeArgs {
     /// Address to listen on. Without --auth only a loopback address is accepted.
     #[arg(long, default_value = "127.0.0.1:4443")]
     pub(crate) addr: String,
+    #[command(flatten)]
+    pub(crate) connections: crate::cli::ConnectionArgs,
     /// Data directory: the SQLite database (unless --database) and the key sealing material.
     #[arg(long)]
     pub(crate) data_dir: PathBuf,
@@ -107,6 +109,7 @@ pub(crate) async fn run(_ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
         .parse()
         .with_context(|| format!("--addr {:?}: expected IP:PORT", a.addr))?;
     let mut config = Config::new(&a.data_dir);
+    config.limits = a.connections.limits();
     config.auth = auth(&a)?;
     config.database = a.database.clone();
     config.tls = match (&a.tls_cert, &a.tls_key) {
