@@ -23,7 +23,7 @@ use crate::tls::Peer;
 use crate::{Config, multipart};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State as AxState};
+use axum::extract::{ConnectInfo, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hallmark_tuf::KeyType;
@@ -97,6 +97,10 @@ pub struct State {
     refreshed: Mutex<HashMap<String, Instant>>,
     /// Server keys created on anonymous requests: a token bucket (tokens, last refill).
     key_creations: Mutex<(f64, Instant)>,
+    /// Request bodies in memory, in KiB, all requests together.
+    body_budget: Arc<tokio::sync::Semaphore>,
+    /// Longest a request body may take to arrive.
+    body_timeout: Duration,
     metrics: Metrics,
     current_cc: HeaderValue,
     consistent_cc: HeaderValue,
@@ -121,6 +125,10 @@ impl State {
             locks: Mutex::new(HashMap::new()),
             refreshed: Mutex::new(HashMap::new()),
             key_creations: Mutex::new((KEY_CREATION_BURST, Instant::now())),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                (config.body_budget / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            body_timeout: config.body_timeout,
             metrics: Metrics::default(),
             current_cc: cc(format!(
                 "public, max-age={0}, s-maxage={0}, must-revalidate",
@@ -274,10 +282,7 @@ fn storage_error(e: StorageError) -> NotaryError {
 
 /// The router: every path goes through [`handle`].
 pub fn router(state: Arc<State>) -> Router {
-    Router::new()
-        .fallback(handle)
-        .layer(DefaultBodyLimit::max(MAX_UPDATE_BYTES))
-        .with_state(state)
+    Router::new().fallback(handle).with_state(state)
 }
 
 /// What a path names.
@@ -396,9 +401,13 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let (body, _held) = match read_body(&state, body).await {
+        Ok(read) => read,
+        Err(e) => return e.into_response(),
+    };
     match dispatch(&state, peer, &method, &uri, &headers, body).await {
         Ok(r) => r,
         Err(e) => {
@@ -422,24 +431,77 @@ async fn handle(
     }
 }
 
+/// Read a request body within the server's limits: at most [`MAX_UPDATE_BYTES`] (413), in
+/// the body timeout (408), and only while the bodies of all requests together fit the body
+/// budget (503 with `Retry-After`, before a byte is read). Returns the body and its share of
+/// the budget, held until the request is answered.
+async fn read_body(
+    state: &State,
+    body: axum::body::Body,
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), NotaryError> {
+    let too_large = || {
+        NotaryError::new(
+            Code::TooLarge,
+            json!(format!("the request body exceeds {MAX_UPDATE_BYTES} bytes")),
+        )
+    };
+    // The length the request declares (none, or Content-Length: 0, is an empty body; only a
+    // chunked body has no known length).
+    let declared = axum::body::HttpBody::size_hint(&body)
+        .exact()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if declared.is_some_and(|n| n > MAX_UPDATE_BYTES) {
+        return Err(too_large());
+    }
+    if declared == Some(0) {
+        return Ok((Bytes::new(), None));
+    }
+    // Without a length, the budget of the largest body is reserved.
+    let kib = declared.unwrap_or(MAX_UPDATE_BYTES).div_ceil(1024).max(1);
+    let permit = u32::try_from(kib)
+        .ok()
+        .and_then(|kib| state.body_budget.clone().try_acquire_many_owned(kib).ok())
+        .ok_or_else(|| {
+            NotaryError::new(
+                Code::Unavailable,
+                json!("too many request bodies in memory; try again later"),
+            )
+        })?;
+    match tokio::time::timeout(
+        state.body_timeout,
+        axum::body::to_bytes(body, MAX_UPDATE_BYTES),
+    )
+    .await
+    {
+        Err(_) => Err(NotaryError::new(
+            Code::BodyTimeout,
+            json!(format!(
+                "the request body did not arrive within {} s",
+                state.body_timeout.as_secs()
+            )),
+        )),
+        Ok(Err(e)) => {
+            // axum reports the limit as http-body-util's LengthLimitError ("length limit
+            // exceeded"), and anything else the client did as other errors.
+            let limit = hallmark_core::error::chain(&e).contains("length limit exceeded");
+            Err(if limit {
+                too_large()
+            } else {
+                NotaryError::bare(Code::MalformedUpload)
+            })
+        }
+        Ok(Ok(bytes)) => Ok((bytes, Some(permit))),
+    }
+}
+
 async fn dispatch(
     state: &State,
     peer: Peer,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Bytes,
 ) -> Result<Response, NotaryError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            NotaryError::new(
-                Code::TooLarge,
-                json!(format!("the request body exceeds {MAX_UPDATE_BYTES} bytes")),
-            )
-        } else {
-            NotaryError::bare(Code::MalformedUpload)
-        }
-    })?;
     let route = route(uri.path());
     if !matches!((&route, method), (Route::Tuf(_), &Method::POST)) && body.len() > MAX_OTHER_BYTES {
         return Err(NotaryError::new(

@@ -42,6 +42,11 @@ pub enum Code {
     TooLarge,
     /// `TOOMANYREQUESTS`, 429 (docker/distribution errcode).
     TooManyRequests,
+    /// `UNAVAILABLE`, 503 (docker/distribution errcode): the server is busy; answered with
+    /// `Retry-After`.
+    Unavailable,
+    /// `TIMEOUT`, 408: the request body did not arrive in time.
+    BodyTimeout,
     /// `UNKNOWN`, 500.
     Unknown,
 }
@@ -124,6 +129,16 @@ impl Code {
                 "SIZE_INVALID",
                 "The request body is larger than the server accepts.",
                 StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            Code::Unavailable => (
+                "UNAVAILABLE",
+                "service unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            Code::BodyTimeout => (
+                "TIMEOUT",
+                "the request body did not arrive in time",
+                StatusCode::REQUEST_TIMEOUT,
             ),
             Code::TooManyRequests => (
                 "TOOMANYREQUESTS",
@@ -249,6 +264,9 @@ impl IntoResponse for NotaryError {
             .and_then(|c| HeaderValue::from_str(c).ok())
         {
             headers.insert(header::WWW_AUTHENTICATE, c);
+        }
+        if matches!(self.code, Code::Unavailable | Code::TooManyRequests) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

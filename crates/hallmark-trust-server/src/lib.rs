@@ -86,6 +86,11 @@ pub struct Config {
     /// Internal (tests only): at most this many GUNs are looked at per background tick.
     #[doc(hidden)]
     pub resign_batch: usize,
+    /// Longest a request body may take to arrive (408 after; default 30 s).
+    pub body_timeout: Duration,
+    /// Request bodies held in memory at once, all requests together; an upload that does not
+    /// fit gets 503 with `Retry-After` (default 256 MiB).
+    pub body_budget: usize,
 }
 
 impl Config {
@@ -107,6 +112,8 @@ impl Config {
             lifetimes: hallmark_tuf::server::Lifetimes::default(),
             resign_interval: Duration::from_secs(60),
             resign_batch: 100,
+            body_timeout: Duration::from_secs(30),
+            body_budget: 256 << 20,
         }
     }
 }

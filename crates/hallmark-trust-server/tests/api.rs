@@ -900,3 +900,75 @@ async fn anonymous_key_creation_is_rate_limited() {
         .await
         .assert_ok();
 }
+
+/// Send `head` and the first `sent` bytes of a body of `length` bytes, then stall; the
+/// status the server answers with (0 if none within 10 s).
+async fn stalled_post(url: &str, gun: &str, length: usize, sent: usize) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /v2/{gun}/_trust/tuf/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {length}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("write the head");
+    s.write_all(&vec![b'a'; sent])
+        .await
+        .expect("write part of the body");
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// A body that stalls gets 408; bodies in memory share one budget, and an upload that does
+/// not fit gets 503 with Retry-After before a byte of it is read (16 held uploads of 99 MiB
+/// used to cost 2.1 GB).
+#[tokio::test]
+async fn stalled_bodies_get_408_and_uploads_share_a_memory_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = hallmark_trust_server::Config::new(dir.path());
+    config.body_timeout = std::time::Duration::from_secs(1);
+    config.body_budget = 1 << 20;
+    let server = start_with(config).await;
+    let url = format!("http://{}", server.addr());
+    let (status, text) = stalled_post(&url, "registry.example/stall", 1000, 10).await;
+    assert_eq!(status, 408, "a stalled body: expected 408, found:\n{text}");
+
+    // One upload holds 900 KiB of the 1 MiB budget while it trickles in ...
+    let holder = tokio::spawn({
+        let url = url.clone();
+        async move { stalled_post(&url, "registry.example/holder", 900 << 10, 1).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // ... so one of 500 KiB is refused at once, with Retry-After.
+    let (status, text) = stalled_post(&url, "registry.example/other", 500 << 10, 0).await;
+    assert_eq!(status, 503, "over the budget: expected 503, found:\n{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 5"),
+        "expected Retry-After, found:\n{text}"
+    );
+    // The holder ends at the body timeout and gives its share back.
+    assert_eq!(holder.await.expect("holder").0, 408);
+    let (status, text) = stalled_post(&url, "registry.example/other", 500 << 10, 0).await;
+    assert_eq!(
+        status, 408,
+        "with the budget back, the upload is read (and stalls): found:\n{text}"
+    );
+}
