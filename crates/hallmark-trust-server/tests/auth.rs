@@ -358,3 +358,64 @@ async fn plain_http_client_cannot_talk_to_a_tls_server() {
     assert!(r.is_err() || r.is_ok_and(|r| !r.status().is_success()));
     s.get("/v2/").await.assert_ok();
 }
+
+/// A TLS client that completes its handshake, then dribbles its request headers a byte at a
+/// time, is cut off at the header-read timeout (such connections used to stay open for good),
+/// and a normal client is still served.
+#[tokio::test]
+async fn a_tls_client_dribbling_its_headers_is_cut_off() {
+    use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject as _};
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(&dir.path().join("pki"));
+    let mut config = Config::new(dir.path().join("data"));
+    config.tls = Some((pki.server_cert.clone(), pki.server_key.clone()));
+    config.limits.header_read_timeout = std::time::Duration::from_secs(1);
+    let server = start_with(config).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(&pki.ca_cert).expect("CA"))
+        .expect("CA");
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client))
+        .connect(
+            ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()),
+            tcp,
+        )
+        .await
+        .expect("handshake");
+    tls.write_all(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut cut = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if tls.write_all(b"X").await.is_err() || tls.flush().await.is_err() {
+            cut = true;
+            break;
+        }
+    }
+    assert!(
+        cut,
+        "expected the server to cut a TLS client dribbling its headers, still open after {:?}",
+        started.elapsed()
+    );
+    let health = tls_client(&pki, None, false)
+        .get(format!(
+            "https://127.0.0.1:{}/_notary_server/health",
+            server.addr().port()
+        ))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+}
