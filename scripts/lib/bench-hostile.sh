@@ -11,15 +11,7 @@
 CMD_TIMEOUT=1800
 step "setup: python3, curl, time; hallmark (release build)"
 apt_ensure python3 curl time
-if [ -n "${HALLMARK_BIN:-}" ]; then
-  HM="$HALLMARK_BIN"
-else
-  LOCKED=()
-  [ -f Cargo.lock ] && LOCKED=(--locked)
-  run_bounded "$CMD_TIMEOUT" cargo build --release -p hallmark "${LOCKED[@]}" || die "cargo build --release -p hallmark failed"
-  HM="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)/release/hallmark"
-fi
-[ -x "$HM" ] || die "hallmark binary not found at $HM"
+HM="$(hallmark_release_bin)"
 step_done
 
 WORK="$(mktemp -d -t hallmark-bench-hostile.XXXXXX)"

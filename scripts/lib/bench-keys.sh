@@ -17,16 +17,7 @@ step "setup: Debian packages, moto, hallmark (release build)"
 apt_ensure docker-registry jq curl softhsm2 opensc
 command -v python3 >/dev/null || apt_ensure python3
 if [ -z "${HALLMARK_MOTO_SERVER:-}" ]; then install_moto; fi
-if [ -n "${HALLMARK_BIN:-}" ]; then
-  HM="$HALLMARK_BIN"
-  log "using HALLMARK_BIN=$HM (not building)"
-else
-  LOCKED=()
-  [ -f Cargo.lock ] && LOCKED=(--locked)
-  run_bounded "$CMD_TIMEOUT" cargo build --release -p hallmark "${LOCKED[@]}" || die "cargo build --release -p hallmark failed"
-  HM="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)/release/hallmark"
-fi
-[ -x "$HM" ] || die "hallmark binary not found at $HM"
+HM="$(hallmark_release_bin)"
 SOFTHSM_MODULE="${HALLMARK_SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
 [ -f "$SOFTHSM_MODULE" ] || die "SoftHSM2 module not found at $SOFTHSM_MODULE"
 step_done

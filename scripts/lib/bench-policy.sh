@@ -24,16 +24,7 @@ step "setup: Debian packages, skopeo 1.18, hallmark (release build)"
 apt_ensure docker-registry jq curl hyperfine
 install_skopeo
 SKOPEO="$HALLMARK_SKOPEO"
-if [ -n "${HALLMARK_BIN:-}" ]; then
-  HM="$HALLMARK_BIN"
-  log "using HALLMARK_BIN=$HM (not building)"
-else
-  LOCKED=()
-  [ -f Cargo.lock ] && LOCKED=(--locked)
-  run_bounded "$CMD_TIMEOUT" cargo build --release -p hallmark "${LOCKED[@]}" || die "cargo build --release -p hallmark failed"
-  HM="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)/release/hallmark"
-fi
-[ -x "$HM" ] || die "hallmark binary not found at $HM"
+HM="$(hallmark_release_bin)"
 step_done
 
 WORK="$(mktemp -d -t hallmark-bench-policy.XXXXXX)"

@@ -28,16 +28,7 @@ CMD_TIMEOUT=1800
 step "setup: notary 0.7.0, openssl, wrk, hallmark (release build)"
 apt_ensure notary openssl wrk jq curl
 command -v python3 >/dev/null || apt_ensure python3
-if [ -n "${HALLMARK_BIN:-}" ]; then
-  HM="$HALLMARK_BIN"
-  log "using HALLMARK_BIN=$HM (not building)"
-else
-  LOCKED=()
-  [ -f Cargo.lock ] && LOCKED=(--locked)
-  run_bounded "$CMD_TIMEOUT" cargo build --release -p hallmark "${LOCKED[@]}" || die "cargo build --release -p hallmark failed"
-  HM="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)/release/hallmark"
-fi
-[ -x "$HM" ] || die "hallmark binary not found at $HM"
+HM="$(hallmark_release_bin)"
 "$HM" trust serve --help >/dev/null 2>&1 || die "$HM has no 'trust serve' command"
 notary version >&2 || true
 step_done

@@ -178,3 +178,20 @@ registry_stop() {
   wait "$REGISTRY_PID" 2>/dev/null || true
   REGISTRY_PID=""
 }
+
+# hallmark_release_bin : prints the hallmark binary the benchmarks run: $HALLMARK_BIN when set,
+# else target/release/hallmark, built first (--locked when Cargo.lock exists).
+hallmark_release_bin() {
+  local hm locked=()
+  if [ -n "${HALLMARK_BIN:-}" ]; then
+    hm="$HALLMARK_BIN"
+    log "using HALLMARK_BIN=$hm (not building)"
+  else
+    [ -f "$HALLMARK_ROOT/Cargo.lock" ] && locked=(--locked)
+    (cd "$HALLMARK_ROOT" && run_bounded "${CMD_TIMEOUT:-1800}" cargo build --release -p hallmark "${locked[@]}") >&2 ||
+      die "cargo build --release -p hallmark failed"
+    hm="$(cd "$HALLMARK_ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)/release/hallmark"
+  fi
+  [ -x "$hm" ] || die "hallmark binary not found at $hm"
+  printf '%s\n' "$hm"
+}
