@@ -15,6 +15,9 @@
 //! - [`Response`]: the `AdmissionReview` answer: allowed or denied with a message, warnings
 //!   (each cut below the 120 characters the API server accepts), and a base64 JSONPatch
 //!   (`patchType: JSONPatch`) replacing image references, for the mutating webhook.
+//! - [`answer`]: the response for an object whose images `hallmark-policy` decided: a denial
+//!   names each denied image, its rule and unmet requirement; audit findings are warnings;
+//!   allowed images are pinned to the digest that was verified ([`Pin`]).
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -332,4 +335,83 @@ pub fn cut_warning(w: &str) -> String {
     let mut out: String = w.chars().take(MAX_WARNING_CHARS - 2).collect();
     out.push('…');
     out
+}
+
+/// How an allowed image reference is pinned to the digest that was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Pin {
+    /// `repo:tag@sha256:...`: the tag kept for people and tools that diff manifests.
+    #[default]
+    TagAndDigest,
+    /// `repo@sha256:...`.
+    DigestOnly,
+}
+
+/// `image` pinned to `digest` as `pin` says; `None` when it already names a digest.
+pub fn pin(image: &str, digest: &str, pin: Pin) -> Option<String> {
+    if image.contains('@') {
+        return None;
+    }
+    let name = match pin {
+        Pin::TagAndDigest => image,
+        // A tag is what follows the last `:` after the last `/` (a `:` before it is a port).
+        Pin::DigestOnly => match image.rfind(':') {
+            Some(i) if !image[i..].contains('/') => &image[..i],
+            _ => image,
+        },
+    };
+    Some(format!("{name}@{digest}"))
+}
+
+/// The answer for an object whose images were decided (`decided`: each site with its
+/// decision). Denied when any image is denied: the message names each denied image, the rule
+/// that decided and why; audit-mode findings come back as warnings. With `pinning`, every
+/// allowed image that names no digest yet is pinned to the digest that was decided on.
+pub fn answer(
+    decided: &[(ImageSite, hallmark_policy::Decision)],
+    pinning: Option<Pin>,
+) -> Response {
+    let mut denials = Vec::new();
+    let mut response = Response::allow();
+    for (site, d) in decided {
+        for w in &d.warnings {
+            response.warnings.push(format!("{}: {w}", site.image));
+        }
+        if !d.allowed() {
+            let rule = d.rule.as_deref().map_or_else(
+                || "the policy's default".to_owned(),
+                |r| format!("rule {r}"),
+            );
+            let why = d
+                .requirements
+                .iter()
+                .find(|r| !r.met)
+                .map(|r| match &r.reason {
+                    Some(reason) => format!("{}: {reason}", r.description),
+                    None => r.description.clone(),
+                })
+                .or_else(|| d.reason.as_ref().map(ToString::to_string))
+                .unwrap_or_else(|| "denied".to_owned());
+            denials.push(format!(
+                "{} (container {}): denied by {rule}: {why}",
+                site.image, site.container
+            ));
+            continue;
+        }
+        if let Some(style) = pinning
+            && let Some(pinned) = pin(&site.image, &d.digest, style)
+        {
+            response.patch.push((site.pointer.clone(), pinned));
+        }
+    }
+    if denials.is_empty() {
+        return response;
+    }
+    Response {
+        allowed: false,
+        message: Some(denials.join("; ")),
+        warnings: response.warnings,
+        patch: Vec::new(),
+    }
 }
