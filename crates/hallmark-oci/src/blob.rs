@@ -245,7 +245,7 @@ impl BlobReader {
             Source::Http { response, registry } => response
                 .chunk()
                 .await
-                .map_err(|e| crate::registry::unreachable(registry, e)),
+                .map_err(|e| crate::registry::transport_error(registry, e)),
             Source::File { file, path } => {
                 // Never ask for more than is left (+1 to see a file that grew).
                 let left = self.size.saturating_sub(self.read).saturating_add(1);

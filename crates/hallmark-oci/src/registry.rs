@@ -425,16 +425,7 @@ impl RegistryRepo {
         let resp = self
             .send(Req::new(Method::GET, &url).accept(media_types::MANIFEST_ACCEPT))
             .await?;
-        match resp.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => {
-                return Err(OciError::NotFound {
-                    what: what(),
-                    location: self.location(),
-                });
-            }
-            _ => return Err(self.status_error("GET", &url, "200", resp).await),
-        }
+        let resp = self.expect_ok(resp, &url, what).await?;
         let content_type = header_str(resp.headers(), header::CONTENT_TYPE).map(str::to_owned);
         let header_digest = self.header_digest(resp.headers(), &what)?;
         let bytes = self
@@ -522,16 +513,7 @@ impl RegistryRepo {
         let url = format!("{}/blobs/{digest}", self.base);
         let what = || format!("blob {digest}");
         let resp = self.send(Req::new(Method::GET, &url)).await?;
-        match resp.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => {
-                return Err(OciError::NotFound {
-                    what: what(),
-                    location: self.location(),
-                });
-            }
-            _ => return Err(self.status_error("GET", &url, "200", resp).await),
-        }
+        let resp = self.expect_ok(resp, &url, what).await?;
         let bytes = self.read_limited(resp, max_bytes, &what).await?;
         self.verify(digest, &bytes, &what)?;
         Ok(bytes)
@@ -606,16 +588,7 @@ impl RegistryRepo {
         let resp = self
             .send(Req::new(Method::GET, &url).timeout(self.transfer_timeout(descriptor.size)))
             .await?;
-        match resp.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => {
-                return Err(OciError::NotFound {
-                    what: what(),
-                    location: self.location(),
-                });
-            }
-            _ => return Err(self.status_error("GET", &url, "200", resp).await),
-        }
+        let resp = self.expect_ok(resp, &url, what).await?;
         let declared =
             header_str(resp.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
         match declared {
@@ -975,16 +948,7 @@ impl RegistryRepo {
             let resp = self
                 .send(Req::new(Method::GET, &url).accept("application/json"))
                 .await?;
-            match resp.status() {
-                StatusCode::OK => {}
-                StatusCode::NOT_FOUND => {
-                    return Err(OciError::NotFound {
-                        what: "repository".into(),
-                        location: self.location(),
-                    });
-                }
-                _ => return Err(self.status_error("GET", &url, "200", resp).await),
-            }
+            let resp = self.expect_ok(resp, &url, || "repository".into()).await?;
             let next = next_link(resp.headers());
             let bytes = self
                 .read_limited(resp, self.inner().limits.max_api_bytes, &what)
@@ -1082,7 +1046,7 @@ impl RegistryRepo {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|source| self.unreachable(source))?
+            .map_err(|source| self.transport_error(source))?
         {
             if (buf.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
@@ -1092,8 +1056,26 @@ impl RegistryRepo {
         Ok(buf)
     }
 
-    fn unreachable(&self, e: reqwest::Error) -> OciError {
-        unreachable(self.registry.as_ref(), e)
+    fn transport_error(&self, e: reqwest::Error) -> OciError {
+        transport_error(self.registry.as_ref(), e)
+    }
+
+    /// `resp` of a GET of `url` when it is 200; 404 is [`OciError::NotFound`] of `what`, any
+    /// other status an [`OciError::Status`].
+    async fn expect_ok(
+        &self,
+        resp: reqwest::Response,
+        url: &str,
+        what: impl FnOnce() -> String,
+    ) -> Result<reqwest::Response, OciError> {
+        match resp.status() {
+            StatusCode::OK => Ok(resp),
+            StatusCode::NOT_FOUND => Err(OciError::NotFound {
+                what: what(),
+                location: self.location(),
+            }),
+            _ => Err(self.status_error("GET", url, "200", resp).await),
+        }
     }
 
     /// An [`OciError::Status`] with the start of the body.
@@ -1523,7 +1505,7 @@ impl RegistryRepo {
                         || retries >= inner.max_retries
                         || started.elapsed() + delay >= budget
                     {
-                        return Err(self.unreachable(e));
+                        return Err(self.transport_error(e));
                     }
                     tokio::time::sleep(delay).await;
                 }
@@ -1852,7 +1834,7 @@ fn classify(e: &reqwest::Error) -> TransportFailure {
 
 /// An [`OciError::Transport`] for a transport error of `registry`: what happened, the URL
 /// without its query, and the innermost cause only.
-pub(crate) fn unreachable(registry: &str, e: reqwest::Error) -> OciError {
+pub(crate) fn transport_error(registry: &str, e: reqwest::Error) -> OciError {
     let e = e.without_url_query();
     let url = e.url().map(|u| u.to_string()).unwrap_or_default();
     let e = e.without_url();

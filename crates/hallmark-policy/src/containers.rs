@@ -106,6 +106,18 @@ fn string(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Result<Option<String>, (
 
 /// A list of strings: absent → `None`; null → `Some(empty)` (Go's nil slice).
 fn strings(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Result<Option<Vec<String>>, ()> {
+    list_of(ctx, node, key, "string", |_, _, s| Ok(s.to_owned()))
+}
+
+/// A list of `noun`s, each string item read by `item` (null items are empty strings): absent
+/// → `None`; null → `Some(empty)` (Go's nil slice).
+fn list_of(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    key: &str,
+    noun: &str,
+    mut item: impl FnMut(&mut Ctx<'_>, &Node, &str) -> Result<String, ()>,
+) -> Result<Option<Vec<String>>, ()> {
     match node.get(key) {
         None => Ok(None),
         Some(Node { v: V::Null, .. }) => Ok(Some(Vec::new())),
@@ -115,13 +127,13 @@ fn strings(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Result<Option<Vec<Strin
             let mut out = Vec::new();
             for i in items {
                 match &i.v {
-                    V::Str(s) => out.push(s.clone()),
+                    V::Str(s) => out.push(item(ctx, i, s)?),
                     V::Null => out.push(String::new()),
                     _ => {
                         ctx.error(
                             i.pos,
                             DiagnosticKind::InvalidType,
-                            format!("{key}: expected strings, found {}", i.type_name()),
+                            format!("{key}: expected {noun}s, found {}", i.type_name()),
                         );
                         return Err(());
                     }
@@ -133,7 +145,7 @@ fn strings(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Result<Option<Vec<Strin
             ctx.error(
                 n.pos,
                 DiagnosticKind::InvalidType,
-                format!("{key}: expected a list of strings, found {}", n.type_name()),
+                format!("{key}: expected a list of {noun}s, found {}", n.type_name()),
             );
             Err(())
         }
@@ -173,41 +185,9 @@ fn data_field(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Result<Option<String
 }
 
 fn datas_field(ctx: &mut Ctx<'_>, node: &Node, key: &str) -> Result<Option<Vec<String>>, ()> {
-    match node.get(key) {
-        None => Ok(None),
-        Some(Node { v: V::Null, .. }) => Ok(Some(Vec::new())),
-        Some(Node {
-            v: V::Seq(items), ..
-        }) => {
-            let mut out = Vec::new();
-            for i in items {
-                match &i.v {
-                    V::Str(s) => out.push(base64_bytes(ctx, i, key, s)?),
-                    V::Null => out.push(String::new()),
-                    _ => {
-                        ctx.error(
-                            i.pos,
-                            DiagnosticKind::InvalidType,
-                            format!("{key}: expected base64 strings, found {}", i.type_name()),
-                        );
-                        return Err(());
-                    }
-                }
-            }
-            Ok(Some(out))
-        }
-        Some(n) => {
-            ctx.error(
-                n.pos,
-                DiagnosticKind::InvalidType,
-                format!(
-                    "{key}: expected a list of base64 strings, found {}",
-                    n.type_name()
-                ),
-            );
-            Err(())
-        }
-    }
+    list_of(ctx, node, key, "base64 string", |ctx, n, s| {
+        base64_bytes(ctx, n, key, s)
+    })
 }
 
 fn type_of(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> Option<String> {

@@ -151,6 +151,18 @@ struct Keys<'a> {
     unavailable: Vec<String>,
 }
 
+impl<'a> Keys<'a> {
+    /// The loaded key whose fingerprint is `fingerprint` (any `sha256:` prefix or case), with
+    /// its normalised fingerprint.
+    fn find(&self, fingerprint: &str) -> Option<(&'a KeySource, &str)> {
+        let f = normalize_fingerprint(fingerprint);
+        self.loaded
+            .iter()
+            .find(|(_, kf)| *kf == f)
+            .map(|(k, kf)| (*k, kf.as_str()))
+    }
+}
+
 impl Eval<'_> {
     fn requirement(&mut self, r: &Requirement) -> (bool, Option<Reason>) {
         match r {
@@ -243,13 +255,9 @@ impl Eval<'_> {
             }
             candidates += 1;
             let signer = match &s.signer {
-                Signer::Key { fingerprint } => {
-                    let f = normalize_fingerprint(fingerprint);
-                    keys.loaded
-                        .iter()
-                        .find(|(_, kf)| *kf == f)
-                        .map(|(k, kf)| (format!("key:{kf}"), k.id()))
-                }
+                Signer::Key { fingerprint } => keys
+                    .find(fingerprint)
+                    .map(|(k, kf)| (format!("key:{kf}"), k.id())),
                 Signer::Certificate {
                     trust,
                     subjects,
@@ -452,13 +460,9 @@ impl Eval<'_> {
             }
             candidates += 1;
             let signer = match &at.signer {
-                Signer::Key { fingerprint } => {
-                    let f = normalize_fingerprint(fingerprint);
-                    keys.loaded
-                        .iter()
-                        .find(|(_, kf)| *kf == f)
-                        .map(|(k, kf)| (kf.clone(), k.id()))
-                }
+                Signer::Key { fingerprint } => keys
+                    .find(fingerprint)
+                    .map(|(k, kf)| (kf.to_owned(), k.id())),
                 _ => None,
             };
             let Some((sid, desc)) = signer else {

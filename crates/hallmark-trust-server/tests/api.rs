@@ -820,6 +820,15 @@ async fn gun_prefixes_and_ed25519_server_keys() {
     verify_served(&s, gun, &[]).await;
 }
 
+/// The status code of a raw HTTP response (0 if there is none).
+fn status_code(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
 /// `GET path` written as it is (no URL normalisation): (status, body).
 async fn raw_get(url: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -836,12 +845,7 @@ async fn raw_get(url: &str, path: &str) -> (u16, String) {
         .expect("the server answered in time")
         .expect("read the answer");
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    (status_code(&text), text)
 }
 
 /// A GUN is a repository name: `..`, `../../x`, `/abs`, `a%00b` and friends are refused with
@@ -929,12 +933,7 @@ async fn stalled_post(url: &str, gun: &str, length: usize, sent: usize) -> (u16,
     })
     .await;
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    (status_code(&text), text)
 }
 
 /// A body that stalls gets 408; bodies in memory share one budget, and an upload that does

@@ -47,28 +47,37 @@ pub(crate) struct GlobalArgs {
     /// The longest a command that talks to registries, trust servers or logs may take in all
     /// (retries included): `90s`, `5m`, `1h` or seconds. Servers (`log serve`, `trust serve`)
     /// run until stopped.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
     pub(crate) timeout: std::time::Duration,
 }
 
-/// `90s`, `5m`, `1h`, or a number of seconds; more than zero.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+/// `250ms`, `90s`, `5m`, `1h`, or a number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let invalid = || format!("expected a duration such as 90s, 5m or 1h, found {s:?}");
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration such as 90s, 5m or 1h, found {s:?}"))?;
-    let seconds = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
+    let n: u64 = number.parse().map_err(|_| invalid())?;
+    let seconds = |factor: u64| n.checked_mul(factor).map(std::time::Duration::from_secs);
+    match unit {
+        "ms" => Some(std::time::Duration::from_millis(n)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
         _ => None,
     }
-    .filter(|&secs| secs > 0)
-    .ok_or_else(|| format!("expected a duration such as 90s, 5m or 1h, found {s:?}"))?;
-    Ok(std::time::Duration::from_secs(seconds))
+    .ok_or_else(invalid)
+}
+
+/// A `--timeout`: a duration above zero.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!(
+            "expected a duration above zero, such as 90s, 5m or 1h, found {s:?}"
+        )),
+        d => Ok(d),
+    }
 }
 
 /// Written by hand so the registry password never shows.

@@ -116,7 +116,7 @@ pub(crate) struct TlogLoadArgs {
     #[arg(long, default_value_t = 64)]
     pub(crate) clients: usize,
     /// How long to run, e.g. 10s or 500ms.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::cli::parse_duration)]
     pub(crate) duration: Duration,
     /// What to request.
     #[arg(long, value_enum, default_value_t = LoadMode::Append)]
@@ -147,21 +147,6 @@ pub(crate) struct TlogSeedArgs {
     /// Entries per sequencer batch.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) batch: usize,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit (ms, s, m)"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("{s:?}: expected a unit of ms, s or m")),
-    }
 }
 
 /// Signed entries, made on every core: (proposed-entry JSON, leaf hash of its canonical body).

@@ -93,24 +93,14 @@ async fn verifier(ctx: &Context, path: &Path) -> Result<Result<Arc<Verifier>, Ex
     match Verifier::new(policy, TrustConfig { dct }).await {
         Ok(v) => Ok(Ok(Arc::new(v))),
         Err(e) => {
-            term_eprintln!("error: policy {}: {}", path.display(), error_chain(&e));
+            term_eprintln!(
+                "error: policy {}: {}",
+                path.display(),
+                hallmark_core::error::chain(&e)
+            );
             Ok(Err(ExitCode::from(POLICY_ERROR)))
         }
     }
-}
-
-/// `e` and its causes, each once, joined by ": ".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = c.source();
-    }
-    parts.join(": ")
 }
 
 /// Decide every image (bounded concurrency, input order kept).
