@@ -364,17 +364,48 @@ pub fn pin(image: &str, digest: &str, pin: Pin) -> Option<String> {
     Some(format!("{name}@{digest}"))
 }
 
+/// What became of one image.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Outcome<'a> {
+    /// The policy decided.
+    Decided(&'a hallmark_policy::Decision),
+    /// No decision could be made (the registry did not answer in time, the reference is not
+    /// an image, ...).
+    Undecided {
+        /// Why, naming what was expected and found.
+        reason: &'a str,
+        /// What to do about it: the rule's failure policy (audit rules never deny).
+        failure: hallmark_policy::FailurePolicy,
+    },
+}
+
 /// The answer for an object whose images were decided (`decided`: each site with its
-/// decision). Denied when any image is denied: the message names each denied image, the rule
-/// that decided and why; audit-mode findings come back as warnings. With `pinning`, every
-/// allowed image that names no digest yet is pinned to the digest that was decided on.
-pub fn answer(
-    decided: &[(ImageSite, hallmark_policy::Decision)],
-    pinning: Option<Pin>,
-) -> Response {
+/// outcome). Denied when any image is denied: the message names each denied image, the rule
+/// that decided and why, or why no decision could be made; audit-mode findings and images
+/// allowed by failure policy `Ignore` come back as warnings. With `pinning`, every allowed
+/// image that names no digest yet is pinned to the digest that was decided on.
+pub fn answer(decided: &[(ImageSite, Outcome<'_>)], pinning: Option<Pin>) -> Response {
     let mut denials = Vec::new();
     let mut response = Response::allow();
-    for (site, d) in decided {
+    for (site, outcome) in decided {
+        let d = match outcome {
+            Outcome::Decided(d) => d,
+            Outcome::Undecided { reason, failure } => {
+                if *failure == hallmark_policy::FailurePolicy::Ignore {
+                    response.warnings.push(format!(
+                        "{}: not verified (failure policy Ignore): {reason}",
+                        site.image
+                    ));
+                } else {
+                    denials.push(format!(
+                        "{} (container {}): no decision: {reason}",
+                        site.image, site.container
+                    ));
+                }
+                continue;
+            }
+        };
         for w in &d.warnings {
             response.warnings.push(format!("{}: {w}", site.image));
         }

@@ -3,8 +3,8 @@
 //! images are pinned to the verified digest, as the tag-and-digest or digest-only form.
 
 use base64::Engine as _;
-use hallmark_admission::{Pin, Review, answer, images, pin};
-use hallmark_policy::{Decision, Group, Mode, Reason, RequirementResult, Verdict};
+use hallmark_admission::{Outcome, Pin, Review, answer, images, pin};
+use hallmark_policy::{Decision, FailurePolicy, Group, Mode, Reason, RequirementResult, Verdict};
 use serde_json::Value;
 
 fn deployment() -> Review {
@@ -76,7 +76,11 @@ fn one_denied_image_denies_the_object_naming_image_rule_and_requirement() {
             )
         })
         .collect();
-    let a = answer(&decided, Some(Pin::TagAndDigest)).to_review(&r);
+    let outcomes: Vec<_> = decided
+        .iter()
+        .map(|(s, d)| (s.clone(), Outcome::Decided(d)))
+        .collect();
+    let a = answer(&outcomes, Some(Pin::TagAndDigest)).to_review(&r);
     assert_eq!(a["response"]["allowed"], false);
     let message = a["response"]["status"]["message"].as_str().unwrap();
     for needle in [
@@ -115,11 +119,15 @@ fn audit_findings_are_warnings_and_allowed_images_are_pinned() {
             )
         })
         .collect();
+    let outcomes: Vec<_> = decided
+        .iter()
+        .map(|(s, d)| (s.clone(), Outcome::Decided(d)))
+        .collect();
     for (style, expected) in [
         (Pin::TagAndDigest, format!("mysql:8@{}", digest(2))),
         (Pin::DigestOnly, format!("mysql@{}", digest(2))),
     ] {
-        let a = answer(&decided, Some(style)).to_review(&r);
+        let a = answer(&outcomes, Some(style)).to_review(&r);
         assert_eq!(a["response"]["allowed"], true);
         let warnings = a["response"]["warnings"].as_array().unwrap();
         assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -153,4 +161,33 @@ fn pins_keep_ports_and_leave_digests_alone() {
         format!("127.0.0.1:5000/team/app@{d}")
     );
     assert_eq!(pin(&format!("app@{d}"), &d, Pin::TagAndDigest), None);
+}
+
+#[test]
+fn an_undecided_image_denies_unless_its_failure_policy_is_ignore() {
+    let r = deployment();
+    let sites = images(&r.kind, r.object.as_ref().unwrap());
+    let reason = "the registry did not answer within 8s";
+    for (failure, allowed) in [(FailurePolicy::Fail, false), (FailurePolicy::Ignore, true)] {
+        let outcomes: Vec<_> = sites
+            .iter()
+            .map(|s| (s.clone(), Outcome::Undecided { reason, failure }))
+            .collect();
+        let a = answer(&outcomes, Some(Pin::TagAndDigest)).to_review(&r);
+        assert_eq!(a["response"]["allowed"], allowed, "{failure:?}: {a}");
+        assert!(
+            a["response"].get("patch").is_none(),
+            "nothing verified, nothing pinned"
+        );
+        let text = if allowed {
+            a["response"]["warnings"][0].as_str().unwrap().to_owned()
+        } else {
+            a["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert!(text.contains(&sites[0].image), "{text}");
+        assert!(text.contains("did not answer"), "{text}");
+    }
 }

@@ -417,15 +417,17 @@ pub async fn attachment_candidates(
         .into());
     }
     check_budget(&im.layers, attachment_budget(kind), &location)?;
-    let fetches = im.layers.iter().enumerate().map(|(i, d)| {
+    // Owned descriptors: the fetches stay `Send` for callers that spawn them (a closure over
+    // borrowed items is not general enough for the compiler's `Send` check).
+    let fetches = im.layers.into_iter().enumerate().map(|(i, d)| {
         let tag = tag.clone();
         async move {
-            let body = store.get_blob(&d.digest, layer_limit(d)).await?;
+            let body = store.get_blob(&d.digest, layer_limit(&d)).await?;
             Ok::<_, SigstoreError>(SignatureCandidate {
                 source: CandidateSource::AttachmentTag { tag, layer: i },
-                media_type: d.media_type.clone(),
+                media_type: d.media_type,
                 body,
-                annotations: d.annotations.clone().unwrap_or_default(),
+                annotations: d.annotations.unwrap_or_default(),
             })
         }
     });

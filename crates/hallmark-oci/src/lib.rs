@@ -29,6 +29,6 @@ pub use error::{OciError, TransportFailure};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, media_types};
 pub use registry::{
     Credentials, DockerCredential, HttpPolicy, Limits, RegistryClient, RegistryOptions,
-    docker_credentials,
+    RequestStats, docker_credentials,
 };
 pub use store::{FetchedManifest, Store};

@@ -25,7 +25,10 @@ use reqwest::{
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -172,6 +175,20 @@ struct Inner {
     negotiations: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
     /// Registry → credentials resolved from the configured source (`None`: anonymous).
     resolved: tokio::sync::Mutex<HashMap<Arc<str>, Option<Secret>>>,
+    /// Attempts made and attempts that failed, for servers' metrics.
+    requests: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// How many HTTP requests a [`RegistryClient`] (and its clones) has sent, and how many of them
+/// failed (no answer, or a 429/5xx status), every retry counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RequestStats {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Requests that got no HTTP answer or a 429/5xx status.
+    pub failures: u64,
 }
 
 #[derive(Clone)]
@@ -259,8 +276,18 @@ impl RegistryClient {
                 challenges: RwLock::default(),
                 negotiations: Mutex::default(),
                 resolved: tokio::sync::Mutex::default(),
+                requests: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// The requests this client and its clones have sent so far.
+    pub fn stats(&self) -> RequestStats {
+        RequestStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            failures: self.inner.failures.load(Ordering::Relaxed),
+        }
     }
 
     /// A handle on one repository.
@@ -1448,9 +1475,13 @@ impl RegistryRepo {
             } else if req.method == Method::POST || req.method == Method::PUT {
                 builder = builder.header(header::CONTENT_LENGTH, "0");
             }
+            inner.requests.fetch_add(1, Ordering::Relaxed);
             match builder.send().await {
                 Ok(resp) => {
                     let status = resp.status();
+                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                        inner.failures.fetch_add(1, Ordering::Relaxed);
+                    }
                     tracing::debug!(
                         method = req.method_name,
                         url = strip_query(req.url),
@@ -1484,6 +1515,7 @@ impl RegistryRepo {
                     tokio::time::sleep(delay).await;
                 }
                 Err(e) => {
+                    inner.failures.fetch_add(1, Ordering::Relaxed);
                     let e = e.without_url_query();
                     // A refused or dropped connection may work next time; a timeout, a
                     // redirect loop or an answer that is not HTTP will not.

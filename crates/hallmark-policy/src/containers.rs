@@ -723,6 +723,7 @@ fn rule(name: String, patterns: Vec<String>, require: Vec<Requirement>) -> Rule 
             .collect(),
         namespaces: None,
         mode: Mode::Enforce,
+        failure_policy: None,
         require,
         any_of: Vec::new(),
     }
@@ -983,6 +984,10 @@ pub fn to_hallmark_yaml(policy: &Policy) -> String {
             images: r.images.iter().map(|p| p.as_str().to_string()).collect(),
             namespaces: r.namespaces.clone(),
             mode: (r.mode == Mode::Audit).then_some(ModeFile::Audit),
+            failure_policy: r.failure_policy.map(|f| match f {
+                crate::model::FailurePolicy::Ignore => crate::file::FailurePolicyFile::Ignore,
+                _ => crate::file::FailurePolicyFile::Fail,
+            }),
             require: r
                 .require
                 .iter()

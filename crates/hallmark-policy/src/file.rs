@@ -41,6 +41,16 @@ pub(crate) enum DefaultFile {
     Allow,
 }
 
+/// `Fail` or `Ignore` (the Kubernetes terms): what an admission webhook does with an image
+/// it could not decide (registry unreachable, decision timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub(crate) enum FailurePolicyFile {
+    /// Deny the image (fail closed).
+    Fail,
+    /// Allow the image with a warning.
+    Ignore,
+}
+
 /// `enforce` or `audit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -66,6 +76,10 @@ pub(crate) struct RuleFile<Q = RequirementFile> {
     /// `enforce` (default) or `audit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mode: Option<ModeFile>,
+    /// `Fail` or `Ignore`: what an admission webhook does when it cannot decide an image this
+    /// rule covers; absent = the webhook's `--failure-policy` (default `Fail`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) failure_policy: Option<FailurePolicyFile>,
     /// Requirements that must all hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) require: Vec<Q>,

@@ -40,8 +40,8 @@ pub use evidence::{
 };
 pub use model::{
     AttestationRequirement, CertificateTrust, CosignRequirement, DctRequirement, DefaultAction,
-    FileOrData, IdentityMatcher, KeySource, LogSource, LogTrust, Mode, Needs, Origin, Policy,
-    Requirement, Rule, SignatureFormat, SignedIdentity, StringMatch, TrustSource,
+    FailurePolicy, FileOrData, IdentityMatcher, KeySource, LogSource, LogTrust, Mode, Needs,
+    Origin, Policy, Requirement, Rule, SignatureFormat, SignedIdentity, StringMatch, TrustSource,
 };
 pub use parse::{Diagnostic, DiagnosticKind, ParseError};
 pub use pattern::{ImageName, ImagePattern, PatternError};

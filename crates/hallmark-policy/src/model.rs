@@ -52,10 +52,25 @@ pub struct Rule {
     pub namespaces: Option<Vec<String>>,
     /// Enforce or only report.
     pub mode: Mode,
+    /// What an admission webhook does with an image of this rule it could not decide;
+    /// `None` = the webhook's default.
+    pub failure_policy: Option<FailurePolicy>,
     /// Requirements that must all hold.
     pub require: Vec<Requirement>,
     /// Alternatives of which at least one must hold (empty = no such group).
     pub any_of: Vec<Requirement>,
+}
+
+/// What an enforcement point does with an image it could not decide (the registry did not
+/// answer in time, ...): the Kubernetes `failurePolicy` terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[non_exhaustive]
+pub enum FailurePolicy {
+    /// Deny (fail closed).
+    #[default]
+    Fail,
+    /// Allow, with a warning.
+    Ignore,
 }
 
 /// Whether an unmet rule denies or only warns.

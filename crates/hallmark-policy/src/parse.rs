@@ -12,8 +12,8 @@ use crate::file::{
 use crate::identity;
 use crate::model::{
     AttestationRequirement, CertificateTrust, CosignRequirement, DctRequirement, DefaultAction,
-    FileOrData, IdentityMatcher, KeySource, LogTrust, Mode, Origin, Policy, Requirement, Rule,
-    SignatureFormat, SignedIdentity, StringMatch, TrustSource,
+    FailurePolicy, FileOrData, IdentityMatcher, KeySource, LogTrust, Mode, Origin, Policy,
+    Requirement, Rule, SignatureFormat, SignedIdentity, StringMatch, TrustSource,
 };
 use crate::pattern::ImagePattern;
 use saphyr_parser::{Event, Parser, ScalarStyle};
@@ -865,6 +865,10 @@ fn hallmark_rule(ctx: &mut Ctx<'_>, rn: &Node, dir: Option<&Path>) -> Option<Rul
             Some(ModeFile::Audit) => Mode::Audit,
             Some(ModeFile::Enforce) | None => Mode::Enforce,
         },
+        failure_policy: rf.failure_policy.map(|f| match f {
+            file::FailurePolicyFile::Fail => FailurePolicy::Fail,
+            file::FailurePolicyFile::Ignore => FailurePolicy::Ignore,
+        }),
         require,
         any_of,
     })

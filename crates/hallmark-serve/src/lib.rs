@@ -12,6 +12,8 @@
 //!
 //! Handlers see their connection as `axum::extract::ConnectInfo<Peer>`.
 
+pub mod tls;
+
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;

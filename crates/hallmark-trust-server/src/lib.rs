@@ -28,7 +28,8 @@ pub mod errors;
 pub mod keys;
 pub mod multipart;
 pub mod storage;
-pub mod tls;
+/// TLS setup (the one in `hallmark-serve`).
+pub use hallmark_serve::tls;
 
 pub use auth::{Auth, ExplicitlyUnauthenticated, TokenAuth};
 pub use errors::{Code, NotaryError};

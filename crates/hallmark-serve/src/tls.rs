@@ -1,14 +1,12 @@
-//! TLS with rustls: the server configuration (certificate chain, key, optional client CA for
-//! mTLS); connections are accepted and handshaken by `hallmark-serve`, which also tells the
-//! handlers whether a client certificate was presented and verified.
+//! TLS with rustls, set up once for every hallmark server: the server configuration
+//! (certificate chain, key, optional client CA for mTLS). Connections are accepted and
+//! handshaken by [`serve`](crate::serve), which tells the handlers whether a client
+//! certificate was presented and verified ([`Peer`](crate::Peer)).
 
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
-
-/// What the handlers know about a connection (`ConnectInfo<Peer>`).
-pub use hallmark_serve::Peer;
 
 /// A TLS error at startup.
 #[derive(Debug, thiserror::Error)]
