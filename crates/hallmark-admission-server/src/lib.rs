@@ -655,7 +655,9 @@ impl Webhook {
                 Err(e) => return (Err(e), false),
             },
         };
-        let pinned = reference.with_digest(digest.clone());
+        // The tag stays: rules may match it, and DCT signs tags.
+        let mut pinned = reference.clone();
+        pinned.digest = Some(digest.clone());
         let name = hallmark_policy::ImageName::from_registry_ref(&pinned);
         let rule = generation
             .verifier

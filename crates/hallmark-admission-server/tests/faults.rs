@@ -134,7 +134,10 @@ async fn failure_policy_ignore_admits_what_could_not_be_decided_with_a_warning()
     assert_eq!(r["allowed"], true, "{r}");
     // The warning is cut below the API server's 120 characters; the metrics keep the count.
     let warning = r["warnings"][0].as_str().unwrap();
-    assert!(warning.contains("not verified (failure policy Ignore)"), "{r}");
+    assert!(
+        warning.contains("not verified (failure policy Ignore)"),
+        "{r}"
+    );
     assert!(s.metric("hallmark_admission_registry_errors_total").await >= 1.0);
     s.stop().await;
 }
@@ -268,8 +271,15 @@ async fn five_hundred_containers_in_one_pod_get_one_answer() {
     apply_patch(&mut object, &m);
     let pinned = hallmark_admission::images("Pod", &object);
     assert_eq!(pinned.len(), 500);
-    let unpinned: Vec<_> = pinned.iter().filter(|p| !p.image.contains("@sha256:")).collect();
-    assert_eq!(unpinned.len(), 1, "only the unsigned image stays unpinned: {unpinned:?}");
+    let unpinned: Vec<_> = pinned
+        .iter()
+        .filter(|p| !p.image.contains("@sha256:"))
+        .collect();
+    assert_eq!(
+        unpinned.len(),
+        1,
+        "only the unsigned image stays unpinned: {unpinned:?}"
+    );
     assert_eq!(unpinned[0].container, "c250");
     s.stop().await;
 }

@@ -1,6 +1,9 @@
 //! The one HTTP server loop of hallmark's servers (`hallmark trust serve`, `hallmark log
-//! serve`, and those to come): HTTP/1.1 (hyper 1) over TCP or TLS (rustls), serving an axum
-//! [`Router`], with limits a client cannot hold open:
+//! serve`, `hallmark admission serve`, and `hallmark serve`, which mounts several of them in
+//! one process through [`mount`]), with the process plumbing they share ([`process`]: loopback
+//! rules, data-directory locks, shutdown signals; [`tls`]: the rustls setup): HTTP/1.1
+//! (hyper 1) over TCP or TLS (rustls), serving an axum [`Router`], with limits a client cannot
+//! hold open:
 //!
 //! - a TLS handshake timeout (each handshake in its own task: a slow client holds up nobody);
 //! - a header-read timeout: a request's headers must arrive in full within it, however slowly
@@ -12,7 +15,12 @@
 //!
 //! Handlers see their connection as `axum::extract::ConnectInfo<Peer>`.
 
+pub mod mount;
+pub mod process;
 pub mod tls;
+
+pub use mount::{Listening, Service, serve_all};
+pub use process::{Reach, shutdown_signal};
 
 use axum::Router;
 use axum::extract::ConnectInfo;

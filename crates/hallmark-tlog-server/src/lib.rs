@@ -104,6 +104,9 @@ pub enum ServerError {
     /// The log failed while running.
     #[error("{0}")]
     Api(String),
+    /// The data directory is held by another server or cannot be made.
+    #[error(transparent)]
+    Setup(#[from] hallmark_serve::process::SetupError),
 }
 
 impl From<ApiError> for ServerError {
@@ -189,28 +192,17 @@ fn check_origin(origin: &str) -> Result<(), ServerError> {
     }
 }
 
-fn lock_data_dir(config: &Config) -> Result<Option<std::fs::File>, ServerError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("create {}", config.data_dir.display())))?;
+fn lock_data_dir(config: &Config) -> Result<Option<hallmark_serve::process::DirLock>, ServerError> {
     if config.database.is_some() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(io(format!("create {}", config.data_dir.display())))?;
         return Ok(None);
     }
-    let path = config.data_dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io(format!("open {}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Config(format!(
-            "another server is using {} (SQLite logs take one server per data directory; \
-             use --database postgres://... for several)",
-            config.data_dir.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(format!("lock {}", path.display()))(e)),
-    }
+    Ok(Some(hallmark_serve::process::lock_data_dir(
+        &config.data_dir,
+        LOCK_FILE,
+        "log server",
+    )?))
 }
 
 /// A running log server.
@@ -228,21 +220,24 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(io("the listener's address"))?;
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let task = tokio::spawn(run(config, listener, addr, stop_rx, ready_tx));
-        match ready_rx.await {
-            Ok(()) => Ok(Self {
-                addr,
-                stop: Some(stop_tx),
-                task,
-            }),
-            Err(_) => match task.await {
-                Ok(Err(e)) => Err(e),
-                Ok(Ok(())) => Err(ServerError::Api("the server stopped during startup".into())),
-                Err(e) => Err(ServerError::Api(format!("the server task failed: {e}"))),
-            },
-        }
+        let limits = config.limits;
+        let service = open(config, addr).await?;
+        let app = service.router();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = hallmark_serve::serve(listener, None, app, limits, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+            .map_err(io("serving HTTP"));
+            service.stop().await;
+            served
+        });
+        Ok(Self {
+            addr,
+            stop: Some(stop_tx),
+            task,
+        })
     }
 
     /// The address it listens on.
@@ -267,22 +262,32 @@ impl Server {
     }
 }
 
-async fn run(
+/// Open a log that will be reached at `addr` (its default origin): storage, key and
+/// sequencer; returns once the sequencer runs (or waits for the lease of another process), as
+/// a [`hallmark_serve::Service`] whose stop finishes the sequencer and closes storage.
+pub async fn open(
     config: Config,
-    listener: TcpListener,
     addr: SocketAddr,
-    stop: oneshot::Receiver<()>,
-    ready: oneshot::Sender<()>,
-) -> Result<(), ServerError> {
-    let _lock = lock_data_dir(&config)?;
+) -> Result<hallmark_serve::Service, ServerError> {
+    let lock = lock_data_dir(&config)?;
     let default_origin = addr.to_string();
-    match &config.database {
+    let (router, stop) = match &config.database {
         None => {
             let storage = SqliteStorage::open(&config.data_dir).await?;
             let closer = storage.clone();
-            let r = run_with(storage, &config, &default_origin, listener, stop, ready).await;
-            closer.close().await;
-            r
+            match open_with(storage, &config, &default_origin).await {
+                Ok((router, stop)) => {
+                    let stop: Stop = Box::pin(async move {
+                        stop.await;
+                        closer.close().await;
+                    });
+                    (router, stop)
+                }
+                Err(e) => {
+                    closer.close().await;
+                    return Err(e);
+                }
+            }
         }
         Some(url) => {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -292,19 +297,26 @@ async fn run(
                 )));
             }
             let storage = PgStorage::open(url).await?;
-            run_with(storage, &config, &default_origin, listener, stop, ready).await
+            open_with(storage, &config, &default_origin).await?
         }
-    }
+    };
+    Ok(
+        hallmark_serve::Service::new("log", &["/api/v1/log", "/checkpoint", "/tile/"], router)
+            .on_stop(async move {
+                let _lock = lock;
+                stop.await;
+            }),
+    )
 }
 
-async fn run_with<S: Storage>(
+/// What stops an opened log's background work.
+type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+async fn open_with<S: Storage>(
     storage: S,
     config: &Config,
     default_origin: &str,
-    listener: TcpListener,
-    stop: oneshot::Receiver<()>,
-    ready: oneshot::Sender<()>,
-) -> Result<(), ServerError> {
+) -> Result<(axum::Router, Stop), ServerError> {
     let (core, rx) = open_core(storage, config, default_origin).await?;
     let (seq_stop_tx, seq_stop_rx) = watch::channel(false);
     let (seq_ready_tx, seq_ready_rx) = oneshot::channel();
@@ -320,18 +332,12 @@ async fn run_with<S: Storage>(
         ));
     }
     let app = api::router(core.clone(), config.request_timeout);
-    let _ = ready.send(());
-    let served = hallmark_serve::serve(listener, None, app, config.limits, async move {
-        let _ = stop.await;
-    })
-    .await
-    .map_err(io("serving HTTP"));
-    let _ = seq_stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(30), sequencer).await;
-    if let Some(core) = Arc::into_inner(core) {
+    let stop = Box::pin(async move {
+        let _ = seq_stop_tx.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(30), sequencer).await;
         drop(core);
-    }
-    served
+    });
+    Ok((app, stop))
 }
 
 /// Append pre-built entries (canonical bodies) through the sequencer in batches of

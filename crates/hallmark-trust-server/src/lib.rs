@@ -135,6 +135,9 @@ pub enum ServerError {
     /// The configuration is refused.
     #[error("{0}")]
     Config(String),
+    /// The data directory is held by another server or cannot be made.
+    #[error(transparent)]
+    Setup(#[from] hallmark_serve::process::SetupError),
     /// I/O failed.
     #[error("{context}")]
     Io {
@@ -167,32 +170,87 @@ pub fn check_auth(addr: &SocketAddr, config: &Config) -> Result<(), ServerError>
     }
 }
 
-fn lock_data_dir(config: &Config) -> Result<Option<std::fs::File>, ServerError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("create {}", config.data_dir.display())))?;
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700));
-    }
+fn lock_data_dir(config: &Config) -> Result<Option<hallmark_serve::process::DirLock>, ServerError> {
     if config.database.is_some() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(io(format!("create {}", config.data_dir.display())))?;
         return Ok(None);
     }
-    let path = config.data_dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io(format!("open {}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Config(format!(
-            "another trust server is using {} (SQLite takes one server per data directory; \
-             use --database postgres://... for several)",
-            config.data_dir.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(format!("lock {}", path.display()))(e)),
+    Ok(Some(hallmark_serve::process::lock_data_dir(
+        &config.data_dir,
+        LOCK_FILE,
+        "trust server",
+    )?))
+}
+
+/// A trust server ready to be served: its routes and background work as a
+/// [`hallmark_serve::Service`], and the TLS configuration its authentication needs.
+#[derive(Debug)]
+pub struct Opened {
+    /// The routes (`/v2/<gun>/_trust/...`, `/_notary_server/health`) and what stops it.
+    pub service: hallmark_serve::Service,
+    /// TLS from `config.tls` (with the client CA under mTLS).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
+/// Open storage, keys and the re-signing task for a server that will listen on `addr`.
+pub async fn open(config: Config, addr: SocketAddr) -> Result<Opened, ServerError> {
+    check_auth(&addr, &config)?;
+    config.lifetimes.check().map_err(ServerError::Config)?;
+    if config.resign_interval.is_zero() || config.resign_batch == 0 {
+        return Err(ServerError::Config(format!(
+            "re-signing: expected a positive interval and batch, found {:?} and {}",
+            config.resign_interval, config.resign_batch
+        )));
     }
+    let lock = lock_data_dir(&config)?;
+    let storage = match &config.database {
+        None => Storage::open_sqlite(&config.data_dir).await?,
+        Some(url) => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ServerError::Config(format!(
+                    "--database: expected a postgres:// URL, found {:?}",
+                    url.split('@').next_back().unwrap_or_default()
+                )));
+            }
+            Storage::open_postgres(url).await?
+        }
+    };
+    let sealer = Sealer::open(
+        &config.data_dir,
+        config.key_passphrase.as_deref().map(Vec::as_slice),
+    )?;
+    if let Some((gun, key)) = storage.any_key().await? {
+        sealer.unseal(&gun, &key)?;
+    }
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            let client_ca = match &config.auth {
+                Auth::Mtls { client_ca } => Some(client_ca.as_slice()),
+                _ => None,
+            };
+            Some(tls::server_config(cert, key, client_ca)?)
+        }
+        None => None,
+    };
+    let state = Arc::new(api::State::new(storage.clone(), sealer, &config));
+    let (resign_stop, resign_stopped) = tokio::sync::watch::channel(false);
+    let resigner = api::spawn_resigner(
+        state.clone(),
+        config.resign_interval,
+        config.resign_batch,
+        resign_stopped,
+    );
+    let service =
+        hallmark_serve::Service::new("trust", &["/v2/", "/_notary_server/"], api::router(state))
+            .on_stop(async move {
+                let _lock = lock;
+                // The re-signing task stops between GUNs (one re-signing is one transaction).
+                let _ = resign_stop.send(true);
+                let _ = tokio::time::timeout(Duration::from_secs(30), resigner).await;
+                let _ = tokio::time::timeout(Duration::from_secs(10), storage.close()).await;
+            });
+    Ok(Opened { service, tls })
 }
 
 /// A running trust server.
@@ -209,65 +267,16 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(io("the listener's address"))?;
-        check_auth(&addr, &config)?;
-        config.lifetimes.check().map_err(ServerError::Config)?;
-        if config.resign_interval.is_zero() || config.resign_batch == 0 {
-            return Err(ServerError::Config(format!(
-                "re-signing: expected a positive interval and batch, found {:?} and {}",
-                config.resign_interval, config.resign_batch
-            )));
-        }
-        let lock = lock_data_dir(&config)?;
-        let storage = match &config.database {
-            None => Storage::open_sqlite(&config.data_dir).await?,
-            Some(url) => {
-                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                    return Err(ServerError::Config(format!(
-                        "--database: expected a postgres:// URL, found {:?}",
-                        url.split('@').next_back().unwrap_or_default()
-                    )));
-                }
-                Storage::open_postgres(url).await?
-            }
-        };
-        let sealer = Sealer::open(
-            &config.data_dir,
-            config.key_passphrase.as_deref().map(Vec::as_slice),
-        )?;
-        if let Some((gun, key)) = storage.any_key().await? {
-            sealer.unseal(&gun, &key)?;
-        }
-        let tls = match &config.tls {
-            Some((cert, key)) => {
-                let client_ca = match &config.auth {
-                    Auth::Mtls { client_ca } => Some(client_ca.as_slice()),
-                    _ => None,
-                };
-                Some(tls::server_config(cert, key, client_ca)?)
-            }
-            None => None,
-        };
         let limits = config.limits;
-        let state = Arc::new(api::State::new(storage.clone(), sealer, &config));
-        let (resign_stop, resign_stopped) = tokio::sync::watch::channel(false);
-        let resigner = api::spawn_resigner(
-            state.clone(),
-            config.resign_interval,
-            config.resign_batch,
-            resign_stopped,
-        );
-        let app = api::router(state);
+        let Opened { service, tls } = open(config, addr).await?;
+        let app = service.router();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _lock = lock;
             let shutdown = async move {
                 let _ = stop_rx.await;
             };
             let served = hallmark_serve::serve(listener, tls, app, limits, shutdown).await;
-            // The re-signing task stops between GUNs (one re-signing is one transaction).
-            let _ = resign_stop.send(true);
-            let _ = tokio::time::timeout(Duration::from_secs(30), resigner).await;
-            let _ = tokio::time::timeout(Duration::from_secs(10), storage.close()).await;
+            service.stop().await;
             served.map_err(io("serving HTTP"))
         });
         Ok(Self {

@@ -141,6 +141,13 @@ pub(crate) enum Command {
     /// Docker Content Trust (Notary v1): keys, signers, signed tags, and a trust server.
     #[command(subcommand)]
     Trust(crate::commands::trust::TrustCommand),
+    /// Kubernetes admission: a validating and mutating webhook and a Gatekeeper provider
+    /// deciding with a trust policy.
+    #[command(subcommand)]
+    Admission(crate::commands::serve::AdmissionCommand),
+    /// Serve several of hallmark's services in one process (--trust, --log, --admission) on
+    /// one or several addresses, with one TLS setup, one /metrics and one shutdown.
+    Serve(crate::commands::serve::ServeArgs),
     /// Developer helpers (benchmarks, tests).
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
@@ -541,7 +548,7 @@ pub(crate) enum LogCommand {
     Search(LogSearchArgs),
 }
 
-/// Connection limits of a server (`trust serve`, `log serve`).
+/// Connection limits of a server (`trust serve`, `log serve`, `admission serve`, `serve`).
 #[derive(Debug, Args)]
 pub(crate) struct ConnectionArgs {
     /// Most connections open at once; more are closed as they arrive.

@@ -75,6 +75,11 @@ impl Context {
         self.trust_login.clone()
     }
 
+    /// The registry options of this invocation (for a client of different timeouts).
+    pub(crate) fn registry_options(&self) -> RegistryOptions {
+        self.options.clone()
+    }
+
     /// The registry client.
     pub(crate) fn client(&self) -> Result<&RegistryClient> {
         if let Some(c) = self.client.get() {

@@ -23,6 +23,7 @@ mod keys;
 mod policy;
 mod policy_skopeo;
 mod quickstart;
+mod serve;
 mod sign_verify;
 mod tlog_images;
 mod tlog_log;

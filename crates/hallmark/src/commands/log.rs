@@ -43,12 +43,12 @@ async fn serve(a: LogServeArgs) -> Result<ExitCode> {
         .addr
         .parse()
         .with_context(|| format!("--addr {:?}: expected IP:PORT", a.addr))?;
-    if !addr.ip().is_loopback() && !a.allow_remote {
-        bail!(
-            "--addr {addr} is not a loopback address; pass --allow-remote to serve the log to \
-             other hosts"
-        );
-    }
+    let reach = if a.allow_remote {
+        hallmark_serve::Reach::Network
+    } else {
+        hallmark_serve::Reach::LoopbackOnly
+    };
+    reach.check(addr, "the log")?;
     let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
     let mut config = Config::new(&data_dir);
     config.limits = a.connections.limits();
@@ -76,25 +76,10 @@ async fn serve(a: LogServeArgs) -> Result<ExitCode> {
         "hallmark log: serving on http://{} ({storage}); SIGTERM or Ctrl-C stops it",
         server.addr()
     );
-    shutdown_signal().await;
+    hallmark_serve::shutdown_signal().await;
     eprintln!("hallmark log: stopping");
     server.shutdown().await.context("stopping the log")?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@ pub(crate) mod log;
 mod policy;
 mod pull;
 mod quickstart;
+pub(crate) mod serve;
 pub(crate) mod tlog_client;
 pub(crate) mod trust;
 
@@ -31,6 +32,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         | Command::VerifyBlob(_)
         | Command::Quickstart(_)
         | Command::Debug(_)
+        | Command::Admission(_)
+        | Command::Serve(_)
         | Command::Log(crate::cli::LogCommand::Serve(_))
         | Command::Trust(trust::TrustCommand::Serve(_)) => None,
         _ => Some(cli.global.timeout),
@@ -51,6 +54,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Command::Copy(a) => image::copy(&ctx, a).await,
             Command::Quickstart(a) => quickstart::run(&ctx, a).await,
             Command::Log(l) => log::run(&ctx, l).await,
+            Command::Admission(a) => serve::admission(&ctx, a).await,
+            Command::Serve(a) => serve::serve(&ctx, a).await,
             Command::Trust(t) => trust::run(&ctx, t).await,
             Command::Debug(d) => debug::run(&ctx, d).await,
         }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::{path::Path, process::ExitCode, sync::Arc};
 
 /// Exit code of a policy that does not load (a usage error, as clap's).
-const POLICY_ERROR: u8 = 2;
+pub(crate) const POLICY_ERROR: u8 = 2;
 
 /// Read and parse a policy; on failure print every diagnostic and return the exit code.
 fn load(path: &Path) -> Result<Policy, ExitCode> {
@@ -77,6 +77,22 @@ async fn verifier(ctx: &Context, path: &Path) -> Result<Result<Arc<Verifier>, Ex
         Ok(p) => p,
         Err(code) => return Ok(Err(code)),
     };
+    match Verifier::new(policy, trust_config(ctx)).await {
+        Ok(v) => Ok(Ok(Arc::new(v))),
+        Err(e) => {
+            term_eprintln!(
+                "error: policy {}: {}",
+                path.display(),
+                hallmark_core::error::chain(&e)
+            );
+            Ok(Err(ExitCode::from(POLICY_ERROR)))
+        }
+    }
+}
+
+/// The trust settings of this invocation: docker's DCT defaults with the registry login,
+/// `$DOCKER_CONTENT_TRUST_SERVER` and `$HALLMARK_TRUST_DIR`.
+pub(crate) fn trust_config(ctx: &Context) -> TrustConfig {
     let dct = match hallmark_trust_client::ClientConfig::docker_defaults() {
         Ok(mut c) => {
             c.login = ctx.trust_login();
@@ -90,17 +106,7 @@ async fn verifier(ctx: &Context, path: &Path) -> Result<Result<Arc<Verifier>, Ex
         }
         Err(_) => None,
     };
-    match Verifier::new(policy, TrustConfig { dct }).await {
-        Ok(v) => Ok(Ok(Arc::new(v))),
-        Err(e) => {
-            term_eprintln!(
-                "error: policy {}: {}",
-                path.display(),
-                hallmark_core::error::chain(&e)
-            );
-            Ok(Err(ExitCode::from(POLICY_ERROR)))
-        }
-    }
+    TrustConfig { dct }
 }
 
 /// Decide every image (bounded concurrency, input order kept).

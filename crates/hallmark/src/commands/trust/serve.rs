@@ -148,26 +148,11 @@ pub(crate) async fn run(_ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
         "hallmark trust: serving the Notary v1 API on {scheme}://{} ({storage}); SIGTERM or Ctrl-C stops it",
         server.addr()
     );
-    shutdown_signal().await;
+    hallmark_serve::shutdown_signal().await;
     eprintln!("hallmark trust: stopping");
     server
         .shutdown()
         .await
         .context("stopping the trust server")?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
-        }
-    }
 }

@@ -1,0 +1,415 @@
+//! `hallmark admission serve` (the Kubernetes admission webhook and Gatekeeper provider) and
+//! `hallmark serve` (any of hallmark's services in one process: trust server, log, admission
+//! webhook), both through `hallmark-serve`'s one mount, TLS and shutdown path.
+
+use crate::cli::ConnectionArgs;
+use crate::context::Context;
+use crate::output::term_eprintln;
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use hallmark_admission_server::{CacheConfig, Config, DecisionLog, GatekeeperClients, Webhook};
+use hallmark_serve::{Listening, Reach, Service};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `hallmark admission ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdmissionCommand {
+    /// Serve the Kubernetes admission webhook (POST /validate, /mutate) and Gatekeeper's
+    /// external-data provider (POST /gatekeeper/verify) over HTTPS, with /healthz, /readyz
+    /// and /metrics.
+    Serve(AdmissionServeArgs),
+}
+
+/// How allowed images are pinned by `/mutate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PinArg {
+    /// `repo:tag@sha256:...` (the tag kept for people and GitOps diffs).
+    TagAndDigest,
+    /// `repo@sha256:...`.
+    DigestOnly,
+}
+
+/// What to do with an image that could not be decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailurePolicyArg {
+    /// Deny it (fail closed).
+    Fail,
+    /// Admit it with a warning.
+    Ignore,
+}
+
+/// TLS shared by every address of a server.
+#[derive(Debug, Args)]
+pub(crate) struct TlsArgs {
+    /// TLS certificate chain (PEM); with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM: PKCS#8, SEC1 or PKCS#1); with --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) for client certificates: clients may present one; Gatekeeper's
+    /// requests to /gatekeeper/verify must (and trust-server writes, under `hallmark serve`).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) client_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn config(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let client_ca = match &self.client_ca {
+            Some(ca) => Some(hallmark_serve::tls::read_certs(ca)?),
+            None => None,
+        };
+        Ok(Some(hallmark_serve::tls::server_config(
+            cert,
+            key,
+            client_ca.as_deref(),
+        )?))
+    }
+}
+
+/// The webhook's settings.
+#[derive(Debug, Args)]
+pub(crate) struct WebhookArgs {
+    /// The policy (hallmark/v1 YAML or JSON, or containers-policy.json); reloaded when the
+    /// file changes and on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// How /mutate pins allowed images.
+    #[arg(long, value_enum, default_value_t = PinArg::TagAndDigest)]
+    pub(crate) pin: PinArg,
+    /// Every admission request is answered within this (below the API server's 10s webhook
+    /// timeout); an image not decided by then is denied, saying so.
+    #[arg(long, default_value = "8s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) decision_timeout: Duration,
+    /// What to do with an image that could not be decided (registry unreachable, timeout),
+    /// for rules that set no failurePolicy; audit rules always admit.
+    #[arg(long, value_enum, default_value_t = FailurePolicyArg::Fail)]
+    pub(crate) failure_policy: FailurePolicyArg,
+    /// Write one JSON line per image decision to FILE (appended), or `-` for stderr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) decision_log: Option<PathBuf>,
+    /// Most verdicts (and tag digests) kept in memory.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub(crate) cache_entries: usize,
+    /// How long an allowing verdict is kept.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) cache_ttl: Duration,
+    /// How long a denying verdict is kept (an image signed after a denial is admitted soon).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) deny_ttl: Duration,
+    /// How long a tag's digest is kept.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) tag_ttl: Duration,
+    /// How often the policy file is checked for changes.
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = crate::cli::parse_duration, hide = true)]
+    pub(crate) reload_interval: Duration,
+}
+
+/// Options of `hallmark admission serve`.
+#[derive(Debug, Args)]
+pub(crate) struct AdmissionServeArgs {
+    /// Address to listen on (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+    /// Allow listening on an address that is not loopback (in a cluster: 0.0.0.0:8443).
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    #[command(flatten)]
+    pub(crate) webhook: WebhookArgs,
+    #[command(flatten)]
+    pub(crate) connections: ConnectionArgs,
+}
+
+/// Options of `hallmark serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address every service without an address of its own is mounted on (loopback
+    /// unless --allow-remote); /metrics is served here.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+    /// Allow listening on addresses that are not loopback.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    #[command(flatten)]
+    pub(crate) connections: ConnectionArgs,
+    /// Mount the Notary v1 trust server (`/v2/.../_trust/...`); needs --trust-data-dir.
+    #[arg(long)]
+    pub(crate) trust: bool,
+    /// Its own address instead of --addr.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) trust_addr: Option<String>,
+    /// The trust server's data directory (SQLite and sealed server keys).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) trust_data_dir: Option<PathBuf>,
+    /// The trust server's PostgreSQL database instead of SQLite.
+    #[arg(long, value_name = "URL")]
+    pub(crate) trust_database: Option<String>,
+    /// Mount the transparency log (`/api/v1/log...`, `/checkpoint`, `/tile/...`); needs
+    /// --log-data-dir.
+    #[arg(long)]
+    pub(crate) log: bool,
+    /// Its own address instead of --addr.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) log_addr: Option<String>,
+    /// The log's data directory (its key, and SQLite unless --log-database).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) log_data_dir: Option<PathBuf>,
+    /// The log's PostgreSQL database instead of SQLite.
+    #[arg(long, value_name = "URL")]
+    pub(crate) log_database: Option<String>,
+    /// Mount the admission webhook (`/validate`, `/mutate`, `/gatekeeper/verify`, `/healthz`,
+    /// `/readyz`); needs --policy and TLS.
+    #[arg(long)]
+    pub(crate) admission: bool,
+    /// Its own address instead of --addr.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) admission_addr: Option<String>,
+    #[command(flatten)]
+    pub(crate) webhook: WebhookArgs,
+}
+
+fn parse_addr(s: &str, flag: &str) -> Result<SocketAddr> {
+    s.parse()
+        .with_context(|| format!("{flag} {s:?}: expected IP:PORT"))
+}
+
+/// The webhook these arguments describe.
+async fn webhook(
+    ctx: &Context,
+    a: &WebhookArgs,
+    tls: &TlsArgs,
+) -> Result<Result<Webhook, ExitCode>> {
+    let Some(policy) = a.policy.clone() else {
+        bail!("the admission webhook needs --policy FILE");
+    };
+    let mut options = ctx.registry_options();
+    // A registry request never outlives the decision it serves; one retry at most.
+    options.timeout = a.decision_timeout;
+    options.max_retries = options.max_retries.min(1);
+    let registry = hallmark_oci::RegistryClient::new(options)?;
+    let mut config = Config::new(policy, super::policy::trust_config(ctx), registry);
+    config.pin = match a.pin {
+        PinArg::TagAndDigest => hallmark_admission::Pin::TagAndDigest,
+        PinArg::DigestOnly => hallmark_admission::Pin::DigestOnly,
+    };
+    config.decision_timeout = a.decision_timeout;
+    config.failure_policy = match a.failure_policy {
+        FailurePolicyArg::Fail => hallmark_policy::FailurePolicy::Fail,
+        FailurePolicyArg::Ignore => hallmark_policy::FailurePolicy::Ignore,
+    };
+    let mut cache = CacheConfig::default();
+    cache.entries = a.cache_entries.max(1);
+    cache.allow_ttl = a.cache_ttl;
+    cache.deny_ttl = a.deny_ttl;
+    cache.tag_ttl = a.tag_ttl;
+    config.cache = cache;
+    config.decision_log = match &a.decision_log {
+        None => DecisionLog::off(),
+        Some(p) if p.as_os_str() == "-" => DecisionLog::to_writer(Box::new(std::io::stderr())),
+        Some(p) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("--decision-log {}", p.display()))?;
+            DecisionLog::to_writer(Box::new(file))
+        }
+    };
+    if tls.client_ca.is_some() {
+        config.gatekeeper_clients = GatekeeperClients::VerifiedCertificate;
+    }
+    match Webhook::open(config).await {
+        Ok(w) => Ok(Ok(w)),
+        Err(e) => {
+            term_eprintln!("error: {}", hallmark_core::error::chain(&e));
+            Ok(Err(ExitCode::from(super::policy::POLICY_ERROR)))
+        }
+    }
+}
+
+fn admission_service(webhook: &Webhook) -> Service {
+    let metrics = webhook.clone();
+    Service::new(
+        "admission",
+        &[
+            "/validate",
+            "/mutate",
+            "/gatekeeper/",
+            "/healthz",
+            "/readyz",
+        ],
+        webhook.routes(),
+    )
+    .with_metrics(Arc::new(move || metrics.metrics()))
+}
+
+/// `hallmark admission serve`
+pub(crate) async fn admission(ctx: &Context, cmd: AdmissionCommand) -> Result<ExitCode> {
+    let AdmissionCommand::Serve(a) = cmd;
+    let addr = parse_addr(&a.addr, "--addr")?;
+    reach(a.allow_remote).check(addr, "the admission webhook")?;
+    let Some(tls) = a.tls.config()? else {
+        bail!(
+            "the admission webhook is served over HTTPS only: expected --tls-cert and --tls-key \
+             (the API server and Gatekeeper call webhooks over TLS)"
+        );
+    };
+    let webhook = match webhook(ctx, &a.webhook, &a.tls).await? {
+        Ok(w) => w,
+        Err(code) => return Ok(code),
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let watcher = webhook.watch(a.webhook.reload_interval);
+    eprintln!(
+        "hallmark admission: serving on https://{} (policy {}); SIGHUP reloads the policy, SIGTERM or Ctrl-C stops it",
+        listener.local_addr()?,
+        webhook.policy_digest()
+    );
+    hallmark_serve::serve_all(
+        vec![Listening {
+            listener,
+            tls: Some(tls),
+            services: vec![admission_service(&webhook)],
+            metrics: true,
+        }],
+        a.connections.limits(),
+        hallmark_serve::shutdown_signal(),
+    )
+    .await?;
+    watcher.abort();
+    eprintln!("hallmark admission: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reach(allow_remote: bool) -> Reach {
+    if allow_remote {
+        Reach::Network
+    } else {
+        Reach::LoopbackOnly
+    }
+}
+
+/// `hallmark serve`
+pub(crate) async fn serve(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
+    if !(a.trust || a.log || a.admission) {
+        bail!("expected at least one service to mount: --trust, --log or --admission");
+    }
+    let main = parse_addr(&a.addr, "--addr")?;
+    let tls = a.tls.config()?;
+    let limits = a.connections.limits();
+    // Address → services; each address is checked against the loopback rule before binding.
+    let mut mounts: BTreeMap<SocketAddr, Vec<Service>> = BTreeMap::new();
+    let at = |own: &Option<String>, flag: &str| -> Result<SocketAddr> {
+        match own {
+            Some(s) => parse_addr(s, flag),
+            None => Ok(main),
+        }
+    };
+    let mut watcher = None;
+    let mut names = Vec::new();
+    if a.admission {
+        if tls.is_none() {
+            bail!("--admission is served over HTTPS only: expected --tls-cert and --tls-key");
+        }
+        let addr = at(&a.admission_addr, "--admission-addr")?;
+        reach(a.allow_remote).check(addr, "the admission webhook")?;
+        let webhook = match webhook(ctx, &a.webhook, &a.tls).await? {
+            Ok(w) => w,
+            Err(code) => return Ok(code),
+        };
+        watcher = Some(webhook.watch(a.webhook.reload_interval));
+        mounts
+            .entry(addr)
+            .or_default()
+            .push(admission_service(&webhook));
+        names.push(format!("admission on {addr}"));
+    }
+    if a.log {
+        let addr = at(&a.log_addr, "--log-addr")?;
+        reach(a.allow_remote).check(addr, "the log")?;
+        let Some(dir) = &a.log_data_dir else {
+            bail!("--log needs --log-data-dir DIR");
+        };
+        let mut config = hallmark_tlog_server::Config::new(dir);
+        config.limits = limits;
+        config.database = a.log_database.clone();
+        let service = hallmark_tlog_server::open(config, addr)
+            .await
+            .context("starting the log")?;
+        mounts.entry(addr).or_default().push(service);
+        names.push(format!("log on {addr}"));
+    }
+    if a.trust {
+        let addr = at(&a.trust_addr, "--trust-addr")?;
+        let Some(dir) = &a.trust_data_dir else {
+            bail!("--trust needs --trust-data-dir DIR");
+        };
+        let mut config = hallmark_trust_server::Config::new(dir);
+        config.limits = limits;
+        config.database = a.trust_database.clone();
+        if let (Some(ca), Some(cert), Some(key)) =
+            (&a.tls.client_ca, &a.tls.tls_cert, &a.tls.tls_key)
+        {
+            config.auth = hallmark_trust_server::Auth::Mtls {
+                client_ca: hallmark_serve::tls::read_certs(ca)?,
+            };
+            config.tls = Some((cert.clone(), key.clone()));
+        }
+        if let Some(p) = std::env::var_os(hallmark_trust_server::keys::PASSPHRASE_ENV) {
+            config.key_passphrase = Some(zeroize::Zeroizing::new(p.into_encoded_bytes()));
+        }
+        let opened = hallmark_trust_server::open(config, addr)
+            .await
+            .context("starting the trust server")?;
+        mounts.entry(addr).or_default().push(opened.service);
+        names.push(format!("trust on {addr}"));
+    }
+    let mut listening = Vec::new();
+    for (addr, services) in mounts {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        listening.push(Listening {
+            listener,
+            tls: tls.clone(),
+            services,
+            metrics: addr == main,
+        });
+    }
+    if !listening.iter().any(|l| l.metrics) {
+        let listener = tokio::net::TcpListener::bind(main)
+            .await
+            .with_context(|| format!("listening on {main}"))?;
+        listening.push(Listening {
+            listener,
+            tls: tls.clone(),
+            services: Vec::new(),
+            metrics: true,
+        });
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "hallmark serve: {} ({scheme}; metrics on {main}/metrics); SIGTERM or Ctrl-C stops it",
+        names.join(", ")
+    );
+    hallmark_serve::serve_all(listening, limits, hallmark_serve::shutdown_signal()).await?;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    eprintln!("hallmark serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
