@@ -52,39 +52,10 @@ export NOTARY_DELEGATION_PASSPHRASE=bench-delegation-passphrase
 # ---------------------------------------------------------------------------------------------
 step "PKI (openssl): test CA, server and signer certificates for 127.0.0.1"
 PKI="$WORK/pki"
-mkdir -p "$PKI"
-cat >"$PKI/ext.cnf" <<'EOF'
-[x_srv]
-basicConstraints=CA:FALSE
-keyUsage=digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1
-[x_testca]
-basicConstraints=critical,CA:TRUE
-keyUsage=critical,keyCertSign,cRLSign
-EOF
-(
-  cd "$PKI"
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
-  openssl req -x509 -new -key ca.key -sha256 -days 2 -subj "/CN=bench CA" -extensions x_testca -config ext.cnf -out ca.crt 2>/dev/null
-  for n in server signer; do
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" 2>/dev/null
-    openssl req -new -key "$n.key" -subj "/CN=$n" -config ext.cnf -out "$n.csr" 2>/dev/null
-    openssl x509 -req -in "$n.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -sha256 \
-      -extfile ext.cnf -extensions x_srv -out "$n.crt" 2>/dev/null
-  done
-) || die "openssl failed"
+make_test_pki "$PKI" server signer
 CA="$PKI/ca.crt"
 step_done
 
-wait_tls() { # wait_tls URL : until GET URL answers 200 (bounded, 60 s)
-  local i
-  for ((i = 0; i < 600; i++)); do
-    curl -sf --cacert "$CA" -o /dev/null --max-time 1 "$1" && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # ---------------------------------------------------------------------------------------------
 step "start notary-signer + notary-server 0.7.0 (memory storage, ecdsa) and hallmark trust serve (SQLite)"

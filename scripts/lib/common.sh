@@ -195,3 +195,42 @@ hallmark_release_bin() {
   [ -x "$hm" ] || die "hallmark binary not found at $hm"
   printf '%s\n' "$hm"
 }
+
+# make_test_pki DIR NAME... : a throwaway CA (DIR/ca.crt) and, for each NAME, a P-256 server and
+# client certificate for 127.0.0.1 and localhost (DIR/NAME.crt, DIR/NAME.key), valid 2 days.
+make_test_pki() {
+  local dir="$1"
+  shift
+  mkdir -p "$dir"
+  cat >"$dir/ext.cnf" <<'EOF'
+[x_srv]
+basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1
+[x_testca]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+EOF
+  (
+    cd "$dir" || exit 1
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
+    openssl req -x509 -new -key ca.key -sha256 -days 2 -subj "/CN=bench CA" -extensions x_testca -config ext.cnf -out ca.crt 2>/dev/null
+    for n in "$@"; do
+      openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" 2>/dev/null
+      openssl req -new -key "$n.key" -subj "/CN=$n" -config ext.cnf -out "$n.csr" 2>/dev/null
+      openssl x509 -req -in "$n.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -sha256 \
+        -extfile ext.cnf -extensions x_srv -out "$n.crt" 2>/dev/null
+    done
+  ) || die "openssl failed"
+}
+
+# wait_tls URL [CA] : until GET URL over TLS (trusting CA, default $CA) answers 200 (60 s)
+wait_tls() {
+  local i ca="${2:-$CA}"
+  for ((i = 0; i < 600; i++)); do
+    curl -sf --cacert "$ca" -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -474,6 +474,8 @@ pub(crate) enum DebugCommand {
     TlogLoad(crate::commands::log::TlogLoadArgs),
     /// Append COUNT signed entries to a log's storage through the sequencer, in big batches.
     TlogSeed(crate::commands::log::TlogSeedArgs),
+    /// Load generator for the admission webhook (one AdmissionReview, concurrent clients).
+    AdmissionLoad(crate::commands::serve::AdmissionLoadArgs),
 }
 
 #[derive(Debug, Args)]

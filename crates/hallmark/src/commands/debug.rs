@@ -11,6 +11,7 @@ pub(crate) async fn run(ctx: &Arc<Context>, cmd: DebugCommand) -> Result<ExitCod
     match cmd {
         DebugCommand::TlogLoad(a) => crate::commands::log::load(a).await,
         DebugCommand::TlogSeed(a) => crate::commands::log::seed(a).await,
+        DebugCommand::AdmissionLoad(a) => crate::commands::serve::admission_load(a).await,
         DebugCommand::PushSample(a) => {
             // Registry: PREFIX<i>:TAG. Layout (oci:DIR:NAME): tags NAME<i>.
             let refs: Vec<(ImageRef, String)> = (0..a.count)

@@ -413,3 +413,121 @@ pub(crate) async fn serve(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
     eprintln!("hallmark serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Options of `hallmark debug admission-load`.
+#[derive(Debug, Args)]
+pub(crate) struct AdmissionLoadArgs {
+    /// The webhook's endpoint, e.g. https://127.0.0.1:8443/validate.
+    #[arg(long)]
+    pub(crate) url: String,
+    /// CA certificate (PEM) the webhook's certificate chains to.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: PathBuf,
+    /// The AdmissionReview sent, again and again.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) body: PathBuf,
+    /// Concurrent clients, each on its own TLS connection with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) clients: usize,
+    /// How long to run, e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = crate::cli::parse_duration)]
+    pub(crate) duration: Duration,
+    /// The answer every response must carry.
+    #[arg(long, value_enum, default_value_t = Expect::Allow)]
+    pub(crate) expect: Expect,
+}
+
+/// The answer a load run expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Expect {
+    /// `allowed: true`.
+    Allow,
+    /// `allowed: false`.
+    Deny,
+}
+
+/// `hallmark debug admission-load`: AdmissionReviews at a webhook from concurrent clients;
+/// prints one JSON object (requests, req/s, p50/p99 latency in ms, errors, wrong answers).
+pub(crate) async fn admission_load(a: AdmissionLoadArgs) -> Result<ExitCode> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let ca =
+        std::fs::read(&a.cacert).with_context(|| format!("--cacert {}", a.cacert.display()))?;
+    let body = std::fs::read(&a.body).with_context(|| format!("--body {}", a.body.display()))?;
+    let body = hallmark_oci::Bytes::from(body);
+    let expected = a.expect == Expect::Allow;
+    let errors = Arc::new(AtomicU64::new(0));
+    let wrong = Arc::new(AtomicU64::new(0));
+    let start = std::time::Instant::now();
+    let deadline = start + a.duration;
+    let mut tasks = Vec::new();
+    for _ in 0..a.clients.max(1) {
+        let client = reqwest::Client::builder()
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca)?)
+            .pool_max_idle_per_host(1)
+            .http1_only()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let (url, body, errors, wrong) =
+            (a.url.clone(), body.clone(), errors.clone(), wrong.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u64> = Vec::new();
+            while std::time::Instant::now() < deadline {
+                let t0 = std::time::Instant::now();
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let answer = match sent {
+                    Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await.ok(),
+                    _ => None,
+                };
+                let Some(answer) = answer else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                latencies.push(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));
+                if answer["response"]["allowed"].as_bool() != Some(expected) {
+                    wrong.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if all.is_empty() {
+            return 0.0;
+        }
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+        #[allow(clippy::cast_precision_loss)]
+        let ms = all[i] as f64 / 1000.0;
+        ms
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let rps = all.len() as f64 / seconds;
+    println!(
+        "{}",
+        serde_json::json!({
+            "requests": all.len(),
+            "seconds": seconds,
+            "rps": rps,
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "errors": errors.load(Ordering::Relaxed),
+            "wrong": wrong.load(Ordering::Relaxed),
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
