@@ -4,7 +4,7 @@
 //!
 //! Follows the Kubernetes admission API (`admission.k8s.io/v1`, `v1beta1` echoed; the pure
 //! half is [`hallmark_admission`]) and Gatekeeper's external data API
-//! (`externaldata.gatekeeper.sh/v1beta1`, [`gatekeeper`]). [`Webhook::router`] serves:
+//! (`externaldata.gatekeeper.sh/v1beta1`, [`hallmark_admission::gatekeeper`]). [`Webhook::router`] serves:
 //!
 //! - `POST /validate`: allowed or denied, the denial naming each image, its rule and the unmet
 //!   requirement; audit findings as warnings. DELETE and CONNECT are allowed untouched; on
@@ -27,7 +27,6 @@
 
 mod cache;
 mod flight;
-pub mod gatekeeper;
 pub mod log;
 mod metrics;
 
@@ -43,7 +42,7 @@ use axum::routing::{get, post};
 use cache::TtlCache;
 use flight::Flights;
 use futures::{FutureExt as _, StreamExt as _};
-use hallmark_admission::{ImageSite, Operation, Outcome, Pin, Review};
+use hallmark_admission::{ImageSite, Operation, Outcome, Pin, Review, gatekeeper};
 use hallmark_core::{Digest, ImageRef, RegistryRef};
 use hallmark_oci::{RegistryClient, Store};
 use hallmark_policy::{Decision, FailurePolicy, Mode, Policy};
@@ -551,7 +550,6 @@ impl Webhook {
             .map(|site| {
                 let generation = generation.clone();
                 async move {
-                    let (rule, mode, failure) = self.rule_of(&generation, &site.image, namespace);
                     let decision = tokio::time::timeout_at(
                         deadline,
                         self.decide_image(&generation, &site.image, namespace),
@@ -570,6 +568,12 @@ impl Webhook {
                                 false,
                             )
                         }
+                    };
+                    // The rule is the decision's; an image not decided goes by the rule its
+                    // name matches.
+                    let (rule, mode, failure) = match &result {
+                        Ok(d) => (d.rule.clone(), d.mode, FailurePolicy::Fail),
+                        Err(_) => self.rule_of(&generation, &site.image, namespace),
                     };
                     Decided {
                         site,

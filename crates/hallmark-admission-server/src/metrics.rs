@@ -12,6 +12,9 @@ const BUCKETS: [f64; 16] = [
     5.0, 10.0,
 ];
 
+/// The results of an image decision.
+const RESULTS: [&str; 4] = ["allow", "warn", "deny", "error"];
+
 /// The endpoints whose latency is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endpoint {
@@ -43,8 +46,8 @@ struct Histogram {
 /// Counters a scrape reads.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    /// (endpoint, result, rule) → image decisions.
-    decisions: Mutex<BTreeMap<(&'static str, &'static str, String), u64>>,
+    /// Rule (empty: the policy's default) → image decisions by endpoint and result.
+    decisions: Mutex<BTreeMap<String, [u64; 12]>>,
     pub(crate) verdict_hits: AtomicU64,
     pub(crate) verdict_misses: AtomicU64,
     pub(crate) tag_hits: AtomicU64,
@@ -63,12 +66,23 @@ impl Metrics {
     /// One image decided: `result` is `allow`, `deny`, `warn` (allowed with findings) or
     /// `error` (no decision).
     pub(crate) fn decision(&self, endpoint: Endpoint, result: &'static str, rule: Option<&str>) {
+        let Some(r) = RESULTS.iter().position(|x| *x == result) else {
+            return;
+        };
+        let i = endpoint as usize * RESULTS.len() + r;
+        let rule = rule.unwrap_or("");
         let mut d = self
             .decisions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (endpoint.label(), result, rule.unwrap_or("").to_owned());
-        *d.entry(key).or_insert(0) += 1;
+        match d.get_mut(rule) {
+            Some(counts) => counts[i] += 1,
+            None => {
+                let mut counts = [0; 12];
+                counts[i] = 1;
+                d.insert(rule.to_owned(), counts);
+            }
+        }
     }
 
     /// One request to `endpoint` answered after `took`.
@@ -105,12 +119,20 @@ impl Metrics {
                 .decisions
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for ((endpoint, result, rule), n) in d.iter() {
-                let _ = writeln!(
-                    out,
-                    "hallmark_admission_decisions_total{{endpoint=\"{endpoint}\",result=\"{result}\",rule=\"{}\"}} {n}",
-                    escape(rule)
-                );
+            for endpoint in Endpoint::ALL {
+                for (r, result) in RESULTS.iter().enumerate() {
+                    for (rule, counts) in d.iter() {
+                        let n = counts[endpoint as usize * RESULTS.len() + r];
+                        if n > 0 {
+                            let _ = writeln!(
+                                out,
+                                "hallmark_admission_decisions_total{{endpoint=\"{}\",result=\"{result}\",rule=\"{}\"}} {n}",
+                                endpoint.label(),
+                                escape(rule)
+                            );
+                        }
+                    }
+                }
             }
         }
         let counter = |out: &mut String, name: &str, help: &str, rows: &[(&str, u64)]| {

@@ -18,6 +18,10 @@
 //! - [`answer`]: the response for an object whose images `hallmark-policy` decided: a denial
 //!   names each denied image, its rule and unmet requirement; audit findings are warnings;
 //!   allowed images are pinned to the digest that was verified ([`Pin`]).
+//! - [`gatekeeper`]: Gatekeeper's external-data provider messages
+//!   (`externaldata.gatekeeper.sh/v1beta1` ProviderRequest and ProviderResponse).
+
+pub mod gatekeeper;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -103,7 +107,7 @@ fn type_name(v: Option<&Value>) -> &'static str {
 impl Review {
     /// Read an `AdmissionReview` request.
     pub fn parse(bytes: &[u8]) -> Result<Self, ReviewError> {
-        let v: Value =
+        let mut v: Value =
             serde_json::from_slice(bytes).map_err(|e| ReviewError::Json(e.to_string()))?;
         let api_version = v
             .get("apiVersion")
@@ -120,12 +124,13 @@ impl Review {
                 kind: kind.to_owned(),
             });
         }
-        let request = match v.get("request") {
+        let api_version = api_version.to_owned();
+        let request = match v.get_mut("request") {
             Some(Value::Object(r)) => r,
             other => {
                 return Err(ReviewError::Missing {
                     field: "request",
-                    found: type_name(other),
+                    found: type_name(other.map(|o| &*o)),
                 });
             }
         };
@@ -158,19 +163,25 @@ impl Review {
                 });
             }
         };
-        let object = |key: &str| match request.get(key) {
-            Some(o @ Value::Object(_)) => Some(o.clone()),
-            _ => None,
+        // Taken, not copied: an object may be large.
+        let mut take = |key: &str| match request.remove(key) {
+            Some(o @ Value::Object(_)) => Ok(Some(o)),
+            Some(other) => Err(type_name(Some(&other))),
+            None => Err(type_name(None)),
         };
-        let (object, old_object) = (object("object"), object("oldObject"));
+        let (object, object_found) = match take("object") {
+            Ok(o) => (o, "an object"),
+            Err(found) => (None, found),
+        };
+        let old_object = take("oldObject").ok().flatten();
         if matches!(operation, Operation::Create | Operation::Update) && object.is_none() {
             return Err(ReviewError::Missing {
                 field: "request.object",
-                found: type_name(request.get("object")),
+                found: object_found,
             });
         }
         Ok(Self {
-            api_version: api_version.to_owned(),
+            api_version,
             uid,
             kind,
             namespace: request

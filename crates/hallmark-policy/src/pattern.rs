@@ -158,27 +158,32 @@ impl Glob {
     }
 
     fn matches(&self, s: &str) -> bool {
+        // The state sets and the step buffer are made once per match, not once per character:
+        // admission decides every image of every request through here.
         let n = self.0.len();
         let mut cur = vec![false; n + 1];
+        let mut next = vec![false; n + 1];
+        let mut out = Vec::with_capacity(4);
         cur[0] = true;
         self.close(&mut cur);
         for c in s.chars() {
-            let mut next = vec![false; n + 1];
-            let mut out = Vec::new();
+            next.fill(false);
+            let mut any = false;
             for (i, on) in cur.iter().enumerate() {
                 if *on {
                     out.clear();
                     self.step(i, c, &mut out);
                     for &j in &out {
                         next[j] = true;
+                        any = true;
                     }
                 }
             }
-            self.close(&mut next);
-            if !next.iter().any(|b| *b) {
+            if !any {
                 return false;
             }
-            cur = next;
+            self.close(&mut next);
+            std::mem::swap(&mut cur, &mut next);
         }
         cur[n]
     }
@@ -282,20 +287,19 @@ impl ImagePattern {
         if !self.name.matches(&image.name) {
             return false;
         }
-        let part = |g: &Option<Glob>, v: &Option<String>| match (g, v) {
+        let part = |g: &Option<Glob>, v: Option<&str>| match (g, v) {
             (None, _) => true,
             (Some(g), Some(v)) => g.matches(v),
             (Some(_), None) => false,
         };
         // A registry image given by bare name is `name:latest`, as the docker transport
         // reads it.
-        let latest = Some("latest".to_string());
         let tag = if image.tag.is_none() && image.digest.is_none() && !image.is_oci() {
-            &latest
+            Some("latest")
         } else {
-            &image.tag
+            image.tag.as_deref()
         };
-        part(&self.tag, tag) && part(&self.digest, &image.digest)
+        part(&self.tag, tag) && part(&self.digest, image.digest.as_deref())
     }
 
     /// An image name both patterns match (names restricted to plausible registry names
