@@ -112,6 +112,9 @@ pub struct Config {
     pub pin: Pin,
     /// Every request is answered within this (default 8 s, below the API server's 10 s).
     pub decision_timeout: Duration,
+    /// Every Gatekeeper request is answered within this (default 1.5 s, inside the 1-2 s
+    /// provider timeout Gatekeeper recommends).
+    pub gatekeeper_timeout: Duration,
     /// What to do with an image that could not be decided, for rules that do not say.
     pub failure_policy: FailurePolicy,
     /// Cache sizes and lifetimes.
@@ -131,6 +134,7 @@ impl Config {
             registry,
             pin: Pin::default(),
             decision_timeout: Duration::from_secs(8),
+            gatekeeper_timeout: Duration::from_millis(1500),
             failure_policy: FailurePolicy::Fail,
             cache: CacheConfig::default(),
             decision_log: DecisionLog::off(),
@@ -492,7 +496,7 @@ impl Webhook {
                 };
                 match &d.result {
                     Ok(decision) if decision.allowed() => allowed(&decision.digest),
-                    Ok(decision) => denied(denial_reason(decision)),
+                    Ok(decision) => denied(hallmark_admission::denial(decision)),
                     Err(why) => denied(format!("no decision: {why}")),
                 }
             })
@@ -513,7 +517,7 @@ impl Webhook {
             Ok(decision) => (
                 Some(decision.digest.clone()),
                 result_label(Some(decision)),
-                (!decision.allowed()).then(|| denial_reason(decision)),
+                (!decision.allowed()).then(|| hallmark_admission::denial(decision)),
             ),
             Err(why) => (None, "error", Some(why.clone())),
         };
@@ -544,7 +548,10 @@ impl Webhook {
         endpoint: Endpoint,
     ) -> Vec<Decided> {
         let generation = self.generation();
-        let timeout = self.inner.config.decision_timeout;
+        let timeout = match endpoint {
+            Endpoint::Gatekeeper => self.inner.config.gatekeeper_timeout,
+            _ => self.inner.config.decision_timeout,
+        };
         let deadline = tokio::time::Instant::now() + timeout;
         let decided: Vec<Decided> = futures::stream::iter(sites)
             .map(|site| {
@@ -792,25 +799,6 @@ fn result_label(d: Option<&Decision>) -> &'static str {
         Some(d) if d.allowed() => "warn",
         _ => "deny",
     }
-}
-
-/// Why `d` denies: the first unmet requirement and its reason, else the decision's reason.
-fn denial_reason(d: &Decision) -> String {
-    let rule = d.rule.as_deref().map_or_else(
-        || "the policy's default".to_owned(),
-        |r| format!("rule {r}"),
-    );
-    let why = d
-        .requirements
-        .iter()
-        .find(|r| !r.met)
-        .map(|r| match &r.reason {
-            Some(reason) => format!("{}: {reason}", r.description),
-            None => r.description.clone(),
-        })
-        .or_else(|| d.reason.as_ref().map(ToString::to_string))
-        .unwrap_or_else(|| "denied".to_owned());
-    format!("denied by {rule}: {why}")
 }
 
 fn humanize(d: Duration) -> String {

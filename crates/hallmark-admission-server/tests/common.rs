@@ -73,6 +73,7 @@ pub struct Served {
 pub struct Setup {
     pub policy: String,
     pub decision_timeout: Duration,
+    pub gatekeeper_timeout: Duration,
     pub pin: hallmark_admission::Pin,
     pub gatekeeper_clients: GatekeeperClients,
     pub decision_log: bool,
@@ -89,6 +90,7 @@ impl Default for Setup {
         Self {
             policy: String::new(),
             decision_timeout: Duration::from_secs(8),
+            gatekeeper_timeout: Duration::from_millis(1500),
             pin: hallmark_admission::Pin::TagAndDigest,
             gatekeeper_clients: GatekeeperClients::Any,
             decision_log: false,
@@ -117,6 +119,7 @@ impl Served {
         let registry = RegistryClient::new(setup.registry).expect("registry client");
         let mut config = Config::new(policy.clone(), TrustConfig { dct: None }, registry);
         config.decision_timeout = setup.decision_timeout;
+        config.gatekeeper_timeout = setup.gatekeeper_timeout;
         config.pin = setup.pin;
         config.gatekeeper_clients = setup.gatekeeper_clients;
         if setup.decision_log {

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 /// A registry that accepts connections and never says a word; its address.
-fn silent_registry() -> String {
+pub fn silent_registry() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {

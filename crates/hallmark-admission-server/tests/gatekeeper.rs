@@ -151,3 +151,27 @@ async fn a_client_certificate_can_be_required_of_gatekeeper() {
     assert_eq!(r["allowed"], true);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn gatekeeper_is_answered_within_its_own_timeout_when_a_registry_hangs() {
+    let addr = crate::faults::silent_registry();
+    let key = key();
+    let s = Served::start(
+        Setup {
+            policy: policy_for("**", "enforce"),
+            gatekeeper_timeout: std::time::Duration::from_millis(400),
+            ..Setup::default()
+        },
+        &key.public_key().to_pem(),
+    )
+    .await;
+    let image = format!("{addr}/app@sha256:{}", "cd".repeat(32));
+    let (status, answer) = s
+        .post("/gatekeeper/verify", provider_request(&[&image]))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let error = answer["response"]["items"][0]["error"].as_str().unwrap();
+    assert!(error.contains("within 400ms"), "{answer}");
+    assert_eq!(answer["response"]["items"][0]["value"], "denied");
+    s.stop().await;
+}

@@ -10,6 +10,10 @@
 //!   accepts and refuses at parse time, the scope order of the `docker` and `oci` transports,
 //!   `sigstoreSigned` requirements and every `signedIdentity` form, converted to the same
 //!   model (see [`containers`]). `signedBy` (GPG) requirements are refused.
+//! - sigstore policy-controller's **ClusterImagePolicy** (`policy.sigstore.dev/v1alpha1` and
+//!   `v1beta1`): globs, key / KMS / keyless / static authorities as alternatives, `warn` as
+//!   audit, rewritten into a hallmark/v1 tree that keeps the document's positions; what cannot
+//!   be enforced the same way (Secrets, TrustRoots, CUE/Rego, attestations) is refused by name.
 //! - **CEL** conditions via the `cel` crate 0.15 (standard library), with the declared
 //!   variables `predicate`, `predicateType`, `subject`, `statement`, `image`, `now`
 //!   (see [`condition`]).
@@ -19,6 +23,7 @@
 //! file system), and [`evaluate`] matches an [`Evidence`] a collector gathered against the
 //! rule that covers the image.
 
+mod cip;
 pub mod condition;
 pub mod containers;
 pub mod decision;

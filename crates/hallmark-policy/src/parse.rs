@@ -556,7 +556,8 @@ fn looks_like_json(text: &str) -> bool {
 impl Policy {
     /// Load a policy from its bytes; `path` is the file's path, used in diagnostics and to
     /// resolve relative paths of hallmark/v1 files against its directory (no file-system
-    /// access). hallmark/v1 (YAML or JSON) and containers-policy.json are detected.
+    /// access). hallmark/v1 (YAML or JSON), containers-policy.json and sigstore
+    /// policy-controller's ClusterImagePolicy are detected.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Policy, ParseError> {
         let mut ctx = Ctx {
             file: path,
@@ -626,6 +627,11 @@ impl Policy {
                 || root.get("transports").is_some());
         let policy = if containers {
             crate::containers::from_tree(&mut ctx, &root)
+        } else if crate::cip::is_cluster_image_policy(&root) {
+            match crate::cip::to_hallmark_tree(&mut ctx, &root) {
+                Some(tree) if ctx.diags.is_empty() => hallmark_policy(&mut ctx, &tree),
+                _ => None,
+            }
         } else {
             hallmark_policy(&mut ctx, &root)
         };

@@ -1,6 +1,7 @@
 //! Integration tests of hallmark-policy (one test binary), by the property defended.
 #![allow(clippy::unwrap_used)]
 
+mod cluster_image_policy;
 mod condition;
 mod containers;
 mod decision_json;

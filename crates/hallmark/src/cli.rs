@@ -449,7 +449,8 @@ pub(crate) enum PolicyCommand {
     Check(PolicyFileArgs),
     /// Print the JSON Schema of the hallmark/v1 policy format.
     Schema,
-    /// Print the hallmark/v1 policy equivalent to a containers-policy.json.
+    /// Print the hallmark/v1 policy equivalent to a containers-policy.json or a sigstore
+    /// policy-controller ClusterImagePolicy.
     Convert(PolicyFileArgs),
 }
 

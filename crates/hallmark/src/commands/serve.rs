@@ -89,6 +89,10 @@ pub(crate) struct WebhookArgs {
     /// timeout); an image not decided by then is denied, saying so.
     #[arg(long, default_value = "8s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
     pub(crate) decision_timeout: Duration,
+    /// Every Gatekeeper provider request is answered within this (Gatekeeper's provider
+    /// timeout is 1-2 s).
+    #[arg(long, default_value = "1500ms", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) gatekeeper_timeout: Duration,
     /// What to do with an image that could not be decided (registry unreachable, timeout),
     /// for rules that set no failurePolicy; audit rules always admit.
     #[arg(long, value_enum, default_value_t = FailurePolicyArg::Fail)]
@@ -196,7 +200,7 @@ async fn webhook(
     };
     let mut options = ctx.registry_options();
     // A registry request never outlives the decision it serves; one retry at most.
-    options.timeout = a.decision_timeout;
+    options.timeout = a.decision_timeout.max(a.gatekeeper_timeout);
     options.max_retries = options.max_retries.min(1);
     let registry = hallmark_oci::RegistryClient::new(options)?;
     let mut config = Config::new(policy, super::policy::trust_config(ctx), registry);
@@ -205,6 +209,7 @@ async fn webhook(
         PinArg::DigestOnly => hallmark_admission::Pin::DigestOnly,
     };
     config.decision_timeout = a.decision_timeout;
+    config.gatekeeper_timeout = a.gatekeeper_timeout;
     config.failure_policy = match a.failure_policy {
         FailurePolicyArg::Fail => hallmark_policy::FailurePolicy::Fail,
         FailurePolicyArg::Ignore => hallmark_policy::FailurePolicy::Ignore,
