@@ -25,11 +25,10 @@
 //! decided by then is denied, saying so, unless its rule is in audit mode or its failure
 //! policy is `Ignore`.
 
-mod cache;
-mod flight;
 pub mod log;
 mod metrics;
 
+pub use hallmark_verify::{CacheConfig, LoadError, Reloaded};
 pub use log::DecisionLog;
 
 use axum::Extension;
@@ -39,19 +38,16 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
-use cache::TtlCache;
-use flight::Flights;
-use futures::{FutureExt as _, StreamExt as _};
+use futures::StreamExt as _;
 use hallmark_admission::{ImageSite, Operation, Outcome, Pin, Review, gatekeeper};
-use hallmark_core::{Digest, ImageRef, RegistryRef};
-use hallmark_oci::{RegistryClient, Store};
-use hallmark_policy::{Decision, FailurePolicy, Mode, Policy};
-use hallmark_verify::{TrustConfig, Verifier};
+use hallmark_oci::RegistryClient;
+use hallmark_policy::{Decision, FailurePolicy, Mode};
+use hallmark_verify::{Decider, TrustConfig};
 use metrics::{Endpoint, Metrics};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// Largest request body read (an AdmissionReview carries an object and its old version, each
@@ -70,32 +66,6 @@ pub enum GatekeeperClients {
     Any,
     /// Only clients presenting a certificate the TLS configuration's client CA verified.
     VerifiedCertificate,
-}
-
-/// How long cached answers live, and how many are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CacheConfig {
-    /// Most verdicts kept (per policy generation).
-    pub entries: usize,
-    /// How long an allowing verdict is kept (default 10 min).
-    pub allow_ttl: Duration,
-    /// How long a denying verdict is kept (default 30 s: an image signed after a denial is
-    /// admitted soon after).
-    pub deny_ttl: Duration,
-    /// How long a tag's digest is kept (default 30 s).
-    pub tag_ttl: Duration,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            entries: 10_000,
-            allow_ttl: Duration::from_secs(600),
-            deny_ttl: Duration::from_secs(30),
-            tag_ttl: Duration::from_secs(30),
-        }
-    }
 }
 
 /// What the webhook is built from.
@@ -143,65 +113,10 @@ impl Config {
     }
 }
 
-/// The policy could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoadError {
-    /// The file could not be read.
-    #[error("policy {path}: cannot be read")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not a valid policy.
-    #[error(transparent)]
-    Parse(#[from] hallmark_policy::ParseError),
-    /// A key, root or log the policy names could not be loaded.
-    #[error("policy {path}")]
-    Setup {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: hallmark_verify::SetupError,
-    },
-}
-
-/// What a reload did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Reloaded {
-    /// A new policy is in force (its digest).
-    New(String),
-    /// The file is unchanged; the policy in force stays.
-    Unchanged,
-}
-
-/// A verdict's identity: the rule that decides, the image's name (with its tag) and digest,
-/// within one policy generation.
-type VerdictKey = (Option<String>, String, String);
-
-/// A verification's result as its waiters see it.
-type Verification = Result<Arc<Decision>, Arc<str>>;
-
-/// One loaded policy with the caches that belong to it.
-struct Generation {
-    verifier: Arc<Verifier>,
-    digest: String,
-    verdicts: TtlCache<VerdictKey, Arc<Decision>>,
-    flights: Flights<VerdictKey, Verification>,
-}
-
 struct Inner {
     config: Config,
-    generation: RwLock<Arc<Generation>>,
-    tags: TtlCache<String, Digest>,
-    tag_flights: Flights<String, Result<Digest, Arc<str>>>,
+    decider: Decider,
     metrics: Metrics,
-    reload_lock: tokio::sync::Mutex<()>,
 }
 
 /// The admission webhook: build once with [`Webhook::open`], serve [`Webhook::router`]
@@ -215,13 +130,13 @@ impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhook")
             .field("policy", &self.inner.config.policy)
-            .field("digest", &self.generation().digest)
+            .field("digest", &self.inner.decider.policy_digest())
             .finish_non_exhaustive()
     }
 }
 
 /// One image's outcome, as decided for one request.
-struct Decided {
+struct Site {
     site: ImageSite,
     rule: Option<String>,
     mode: Mode,
@@ -230,138 +145,43 @@ struct Decided {
     cache_hit: bool,
 }
 
-async fn load(config: &Config) -> Result<Generation, LoadError> {
-    let path = &config.policy;
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|source| LoadError::Read {
-            path: path.clone(),
-            source,
-        })?;
-    let policy = Policy::parse(&bytes, path)?;
-    let verifier = Verifier::new(policy, config.trust.clone())
-        .await
-        .map_err(|source| LoadError::Setup {
-            path: path.clone(),
-            source,
-        })?;
-    Ok(Generation {
-        verifier: Arc::new(verifier),
-        digest: Digest::sha256_of(&bytes).to_string(),
-        verdicts: TtlCache::new(config.cache.entries),
-        flights: Flights::new(),
-    })
-}
-
 impl Webhook {
     /// Load the policy (every key, root and log it names) and make the webhook.
     pub async fn open(config: Config) -> Result<Self, LoadError> {
-        let generation = load(&config).await?;
-        let tags = TtlCache::new(config.cache.entries);
+        let decider = Decider::open(
+            config.policy.clone(),
+            config.trust.clone(),
+            config.registry.clone(),
+            config.cache,
+        )
+        .await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
-                generation: RwLock::new(Arc::new(generation)),
-                tags,
-                tag_flights: Flights::new(),
+                decider,
                 metrics: Metrics::default(),
-                reload_lock: tokio::sync::Mutex::new(()),
             }),
         })
     }
 
-    fn generation(&self) -> Arc<Generation> {
-        self.inner
-            .generation
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
     /// The digest of the policy file in force.
     pub fn policy_digest(&self) -> String {
-        self.generation().digest.clone()
+        self.inner.decider.policy_digest()
     }
 
-    /// Load the policy file again. With `force`, even an unchanged file is loaded again (its
-    /// keys may have changed); otherwise an unchanged file keeps the generation in force. A
-    /// policy that does not load leaves the one in force as it is.
+    /// Load the policy file again (see [`Decider::reload`]).
     pub async fn reload(&self, force: bool) -> Result<Reloaded, LoadError> {
-        let _one_at_a_time = self.inner.reload_lock.lock().await;
-        if !force
-            && let Ok(bytes) = tokio::fs::read(&self.inner.config.policy).await
-            && Digest::sha256_of(&bytes).to_string() == self.generation().digest
-        {
-            return Ok(Reloaded::Unchanged);
-        }
-        match load(&self.inner.config).await {
-            Ok(g) => {
-                let digest = g.digest.clone();
-                *self
-                    .inner
-                    .generation
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(g);
-                self.inner
-                    .metrics
-                    .reloads_ok
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%digest, "policy reloaded");
-                Ok(Reloaded::New(digest))
-            }
-            Err(e) => {
-                self.inner
-                    .metrics
-                    .reloads_failed
-                    .fetch_add(1, Ordering::Relaxed);
-                Err(e)
-            }
-        }
+        self.inner.decider.reload(force).await
     }
 
-    /// Reload the policy on SIGHUP (always) and when the file's content changes (checked every
-    /// `interval`); a policy that does not load is reported on stderr and the one in force
-    /// stays. Runs until the task is aborted.
+    /// Reload the policy on SIGHUP and when the file changes (see [`Decider::watch`]).
     pub fn watch(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let webhook = self.clone();
-        tokio::spawn(async move {
-            let mut hup =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                let force = tokio::select! {
-                    _ = tick.tick() => false,
-                    Some(()) = async {
-                        match &mut hup {
-                            Some(h) => h.recv().await,
-                            None => std::future::pending().await,
-                        }
-                    } => true,
-                };
-                match webhook.reload(force).await {
-                    Ok(Reloaded::New(digest)) => {
-                        eprintln!("hallmark admission: policy reloaded ({digest})");
-                    }
-                    Ok(Reloaded::Unchanged) => {}
-                    Err(e) => eprintln!(
-                        "hallmark admission: policy not reloaded, the one in force stays: {}",
-                        hallmark_core::error::chain(&e)
-                    ),
-                }
-            }
-        })
+        self.inner.decider.watch(interval, "hallmark admission")
     }
 
     /// The Prometheus text exposition of the webhook's metrics.
     pub fn metrics(&self) -> String {
-        let g = self.generation();
-        self.inner.metrics.render(
-            self.inner.config.registry.stats(),
-            g.verdicts.len(),
-            self.inner.tags.len(),
-        )
+        self.inner.metrics.render(&self.inner.decider)
     }
 
     /// The webhook's routes (`/validate`, `/mutate`, `/gatekeeper/verify`, `/healthz`,
@@ -509,7 +329,7 @@ impl Webhook {
         gatekeeper::response(&items, None)
     }
 
-    fn log_decision(&self, d: &Decided, endpoint: Endpoint, mut line: Value) {
+    fn log_decision(&self, d: &Site, endpoint: Endpoint, mut line: Value) {
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -546,24 +366,22 @@ impl Webhook {
         sites: Vec<ImageSite>,
         namespace: Option<&str>,
         endpoint: Endpoint,
-    ) -> Vec<Decided> {
-        let generation = self.generation();
+    ) -> Vec<Site> {
         let timeout = match endpoint {
             Endpoint::Gatekeeper => self.inner.config.gatekeeper_timeout,
             _ => self.inner.config.decision_timeout,
         };
         let deadline = tokio::time::Instant::now() + timeout;
-        let decided: Vec<Decided> = futures::stream::iter(sites)
+        let decided: Vec<Site> = futures::stream::iter(sites)
             .map(|site| {
-                let generation = generation.clone();
                 async move {
                     let decision = tokio::time::timeout_at(
                         deadline,
-                        self.decide_image(&generation, &site.image, namespace),
+                        self.inner.decider.decide(&site.image, namespace),
                     )
                     .await;
                     let (result, cache_hit) = match decision {
-                        Ok(r) => r,
+                        Ok(d) => (d.result, d.cache_hit),
                         Err(_) => {
                             self.inner.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
                             (
@@ -580,9 +398,13 @@ impl Webhook {
                     // name matches.
                     let (rule, mode, failure) = match &result {
                         Ok(d) => (d.rule.clone(), d.mode, FailurePolicy::Fail),
-                        Err(_) => self.rule_of(&generation, &site.image, namespace),
+                        Err(_) => self.inner.decider.rule_of(
+                            &site.image,
+                            namespace,
+                            self.inner.config.failure_policy,
+                        ),
                     };
-                    Decided {
+                    Site {
                         site,
                         rule,
                         mode,
@@ -606,183 +428,9 @@ impl Webhook {
         }
         decided
     }
-
-    /// The rule deciding `image` in `namespace`, its mode and what to do when it cannot be
-    /// decided (audit rules never deny).
-    fn rule_of(
-        &self,
-        generation: &Generation,
-        image: &str,
-        namespace: Option<&str>,
-    ) -> (Option<String>, Mode, FailurePolicy) {
-        let default = self.inner.config.failure_policy;
-        let Ok(ImageRef::Registry(r)) = ImageRef::parse(image) else {
-            return (None, Mode::Enforce, default);
-        };
-        let name = hallmark_policy::ImageName::from_registry_ref(&r);
-        match generation.verifier.policy().rule_for(&name, namespace) {
-            Some(rule) => {
-                let failure = if rule.mode == Mode::Audit {
-                    FailurePolicy::Ignore
-                } else {
-                    rule.failure_policy.unwrap_or(default)
-                };
-                (Some(rule.name.clone()), rule.mode, failure)
-            }
-            None => (None, Mode::Enforce, default),
-        }
-    }
-
-    /// One image: the tag resolved (through the tag cache), then the verdict cache, then a
-    /// verification shared with every concurrent request for the same image.
-    async fn decide_image(
-        &self,
-        generation: &Arc<Generation>,
-        image: &str,
-        namespace: Option<&str>,
-    ) -> (Result<Arc<Decision>, String>, bool) {
-        let inner = &self.inner;
-        let reference = match ImageRef::parse(image) {
-            Ok(ImageRef::Registry(r)) => r,
-            Ok(ImageRef::Layout { .. }) => {
-                return (
-                    Err(format!(
-                        "expected a registry image reference, found the OCI layout {image:?}"
-                    )),
-                    false,
-                );
-            }
-            Err(e) => return (Err(hallmark_core::error::chain(&e)), false),
-        };
-        let reference = if reference.tag.is_none() && reference.digest.is_none() {
-            reference.with_tag("latest")
-        } else {
-            reference
-        };
-        let (digest, resolved_here) = match &reference.digest {
-            Some(d) => (d.clone(), false),
-            None => match self.resolve_tag(&reference).await {
-                Ok(d) => d,
-                Err(e) => return (Err(e), false),
-            },
-        };
-        // The tag stays: rules may match it, and DCT signs tags.
-        let mut pinned = reference.clone();
-        pinned.digest = Some(digest.clone());
-        let name = hallmark_policy::ImageName::from_registry_ref(&pinned);
-        let rule = generation
-            .verifier
-            .policy()
-            .rule_for(&name, namespace)
-            .map(|r| r.name.clone());
-        let mut unpinned = pinned.clone();
-        unpinned.digest = None;
-        let key: VerdictKey = (rule, unpinned.to_string(), digest.to_string());
-        if let Some(d) = generation.verdicts.get(&key) {
-            inner.metrics.verdict_hits.fetch_add(1, Ordering::Relaxed);
-            return (Ok(d), !resolved_here);
-        }
-        inner.metrics.verdict_misses.fetch_add(1, Ordering::Relaxed);
-        let (flight, started) = generation.flights.join_or_start(&key, || {
-            let (webhook, generation, key) = (self.clone(), generation.clone(), key.clone());
-            let namespace = namespace.map(str::to_owned);
-            webhook.verify(generation, key, pinned, namespace).boxed()
-        });
-        if !started {
-            inner
-                .metrics
-                .verifications_joined
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        (flight.await.map_err(|e| e.to_string()), false)
-    }
-
-    /// The digest `reference`'s tag names (through the tag cache; concurrent lookups of one
-    /// tag share one registry request); `true` when the registry was asked.
-    async fn resolve_tag(&self, reference: &RegistryRef) -> Result<(Digest, bool), String> {
-        let inner = &self.inner;
-        let tag_key = reference.to_string();
-        if let Some(d) = inner.tags.get(&tag_key) {
-            inner.metrics.tag_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok((d, false));
-        }
-        inner.metrics.tag_misses.fetch_add(1, Ordering::Relaxed);
-        let (lookup, _) = inner.tag_flights.join_or_start(&tag_key, || {
-            let (webhook, reference, tag_key) = (self.clone(), reference.clone(), tag_key.clone());
-            async move {
-                let inner = &webhook.inner;
-                let store = Store::Registry(inner.config.registry.repository(&reference));
-                let tag = reference.tag.as_deref().unwrap_or("latest");
-                let result = match store.head_manifest(tag).await {
-                    Ok(Some(descriptor)) => {
-                        inner.tags.insert(
-                            tag_key.clone(),
-                            descriptor.digest.clone(),
-                            inner.config.cache.tag_ttl,
-                        );
-                        Ok(descriptor.digest)
-                    }
-                    Ok(None) => Err(Arc::from(format!(
-                        "expected the tag {tag} in {}, found no such manifest",
-                        store.location()
-                    ))),
-                    Err(e) => Err(Arc::from(hallmark_core::error::chain(&e))),
-                };
-                inner.tag_flights.finish(&tag_key);
-                result
-            }
-            .boxed()
-        });
-        lookup.await.map(|d| (d, true)).map_err(|e| e.to_string())
-    }
-
-    /// The verification behind a verdict cache miss; its result is cached before it is
-    /// handed to the requests waiting for it.
-    async fn verify(
-        self,
-        generation: Arc<Generation>,
-        key: VerdictKey,
-        pinned: RegistryRef,
-        namespace: Option<String>,
-    ) -> Verification {
-        struct Watch<'a>(&'a Metrics, bool);
-        impl Drop for Watch<'_> {
-            fn drop(&mut self) {
-                if !self.1 {
-                    self.0
-                        .verifications_abandoned
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        let inner = &self.inner;
-        inner.metrics.verifications.fetch_add(1, Ordering::Relaxed);
-        let mut watch = Watch(&inner.metrics, false);
-        let store = Store::Registry(inner.config.registry.repository(&pinned));
-        let decided = generation
-            .verifier
-            .decide(&store, &ImageRef::Registry(pinned), namespace.as_deref())
-            .await;
-        let result = match decided {
-            Ok(v) => {
-                let d = Arc::new(v.decision);
-                let ttl = if d.allowed() {
-                    inner.config.cache.allow_ttl
-                } else {
-                    inner.config.cache.deny_ttl
-                };
-                generation.verdicts.insert(key.clone(), d.clone(), ttl);
-                Ok(d)
-            }
-            Err(e) => Err(Arc::from(hallmark_core::error::chain(&e))),
-        };
-        generation.flights.finish(&key);
-        watch.1 = true;
-        result
-    }
 }
 
-fn outcome(d: &Decided) -> Outcome<'_> {
+fn outcome(d: &Site) -> Outcome<'_> {
     match &d.result {
         Ok(decision) => Outcome::Decided(decision),
         Err(reason) => Outcome::Undecided {
@@ -895,11 +543,11 @@ async fn gatekeeper_verify(
 }
 
 async fn readyz(State(webhook): State<Webhook>) -> String {
-    let g = webhook.generation();
+    let decider = &webhook.inner.decider;
     format!(
         "ready: policy {} ({} rules, keys loaded)\n",
-        g.digest,
-        g.verifier.policy().rules.len()
+        decider.policy_digest(),
+        decider.policy().policy().rules.len()
     )
 }
 

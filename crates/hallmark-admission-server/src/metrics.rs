@@ -48,16 +48,7 @@ struct Histogram {
 pub(crate) struct Metrics {
     /// Rule (empty: the policy's default) → image decisions by endpoint and result.
     decisions: Mutex<BTreeMap<String, [u64; 12]>>,
-    pub(crate) verdict_hits: AtomicU64,
-    pub(crate) verdict_misses: AtomicU64,
-    pub(crate) tag_hits: AtomicU64,
-    pub(crate) tag_misses: AtomicU64,
-    pub(crate) verifications: AtomicU64,
-    pub(crate) verifications_joined: AtomicU64,
-    pub(crate) verifications_abandoned: AtomicU64,
     pub(crate) timeouts: AtomicU64,
-    pub(crate) reloads_ok: AtomicU64,
-    pub(crate) reloads_failed: AtomicU64,
     pub(crate) bad_requests: AtomicU64,
     latency: [Histogram; 3],
 }
@@ -102,12 +93,10 @@ impl Metrics {
     }
 
     /// The text exposition, with the registry client's counts and the caches' sizes.
-    pub(crate) fn render(
-        &self,
-        registry: hallmark_oci::RequestStats,
-        verdicts_cached: usize,
-        tags_cached: usize,
-    ) -> String {
+    pub(crate) fn render(&self, decider: &hallmark_verify::Decider) -> String {
+        let registry = decider.registry_stats();
+        let (verdicts_cached, tags_cached) = decider.cache_entries();
+        let c = decider.counters();
         let mut out = String::with_capacity(4096);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str(
@@ -150,8 +139,8 @@ impl Metrics {
             "hallmark_admission_cache_hits_total",
             "Cache lookups answered from the cache.",
             &[
-                ("cache=\"verdict\"", load(&self.verdict_hits)),
-                ("cache=\"tag\"", load(&self.tag_hits)),
+                ("cache=\"verdict\"", load(&c.verdict_hits)),
+                ("cache=\"tag\"", load(&c.tag_hits)),
             ],
         );
         counter(
@@ -159,27 +148,27 @@ impl Metrics {
             "hallmark_admission_cache_misses_total",
             "Cache lookups that had to ask the registry.",
             &[
-                ("cache=\"verdict\"", load(&self.verdict_misses)),
-                ("cache=\"tag\"", load(&self.tag_misses)),
+                ("cache=\"verdict\"", load(&c.verdict_misses)),
+                ("cache=\"tag\"", load(&c.tag_misses)),
             ],
         );
         counter(
             &mut out,
             "hallmark_admission_verifications_total",
             "Verifications started (one per image and policy, shared by concurrent requests).",
-            &[("", load(&self.verifications))],
+            &[("", load(&c.verifications))],
         );
         counter(
             &mut out,
             "hallmark_admission_verifications_joined_total",
             "Requests that waited for a verification another request started.",
-            &[("", load(&self.verifications_joined))],
+            &[("", load(&c.verifications_joined))],
         );
         counter(
             &mut out,
             "hallmark_admission_verifications_abandoned_total",
             "Verifications stopped because every request waiting for them had gone.",
-            &[("", load(&self.verifications_abandoned))],
+            &[("", load(&c.verifications_abandoned))],
         );
         counter(
             &mut out,
@@ -204,8 +193,8 @@ impl Metrics {
             "hallmark_admission_policy_reloads_total",
             "Policy loads after the first, by result.",
             &[
-                ("result=\"ok\"", load(&self.reloads_ok)),
-                ("result=\"failed\"", load(&self.reloads_failed)),
+                ("result=\"ok\"", load(&c.reloads_ok)),
+                ("result=\"failed\"", load(&c.reloads_failed)),
             ],
         );
         counter(

@@ -17,11 +17,15 @@
 //! and in-toto bundle referrers, and Docker Content Trust signed tags (notary 0.7.0 trust
 //! data through [`hallmark_trust_client`], docker's signer names).
 
+pub mod cached;
 pub mod collect;
 pub mod dct;
 pub mod error;
+mod flight;
 pub mod material;
+mod ttl;
 
+pub use cached::{CacheConfig, Decided, Decider, LoadError, Reloaded};
 pub use error::{DecideError, SetupError};
 
 use hallmark_core::ImageRef;

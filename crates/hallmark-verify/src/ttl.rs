@@ -57,6 +57,14 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         map.insert(key, (value, now + ttl));
     }
 
+    /// Forget `key`.
+    pub(crate) fn remove(&self, key: &K) {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+
     /// Entries held (live or not yet swept).
     pub(crate) fn len(&self) -> usize {
         self.map
