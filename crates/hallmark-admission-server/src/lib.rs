@@ -25,11 +25,9 @@
 //! decided by then is denied, saying so, unless its rule is in audit mode or its failure
 //! policy is `Ignore`.
 
-pub mod log;
 mod metrics;
 
-pub use hallmark_verify::{CacheConfig, LoadError, Reloaded};
-pub use log::DecisionLog;
+pub use hallmark_verify::{CacheConfig, DecisionLog, LoadError, Reloaded};
 
 use axum::Extension;
 use axum::Router;
@@ -316,7 +314,7 @@ impl Webhook {
                 };
                 match &d.result {
                     Ok(decision) if decision.allowed() => allowed(&decision.digest),
-                    Ok(decision) => denied(hallmark_admission::denial(decision)),
+                    Ok(decision) => denied(decision.denial()),
                     Err(why) => denied(format!("no decision: {why}")),
                 }
             })
@@ -337,7 +335,7 @@ impl Webhook {
             Ok(decision) => (
                 Some(decision.digest.clone()),
                 result_label(Some(decision)),
-                (!decision.allowed()).then(|| hallmark_admission::denial(decision)),
+                (!decision.allowed()).then(|| decision.denial()),
             ),
             Err(why) => (None, "error", Some(why.clone())),
         };

@@ -375,26 +375,6 @@ pub fn pin(image: &str, digest: &str, pin: Pin) -> Option<String> {
     Some(format!("{name}@{digest}"))
 }
 
-/// Why `d` denies, in one line: `denied by rule NAME: REQUIREMENT: REASON` (the first unmet
-/// requirement), or the decision's own reason (`the policy's default` when no rule matched).
-pub fn denial(d: &hallmark_policy::Decision) -> String {
-    let rule = d.rule.as_deref().map_or_else(
-        || "the policy's default".to_owned(),
-        |r| format!("rule {r}"),
-    );
-    let why = d
-        .requirements
-        .iter()
-        .find(|r| !r.met)
-        .map(|r| match &r.reason {
-            Some(reason) => format!("{}: {reason}", r.description),
-            None => r.description.clone(),
-        })
-        .or_else(|| d.reason.as_ref().map(ToString::to_string))
-        .unwrap_or_else(|| "denied".to_owned());
-    format!("denied by {rule}: {why}")
-}
-
 /// What became of one image.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -445,7 +425,7 @@ pub fn answer(decided: &[(ImageSite, Outcome<'_>)], pinning: Option<Pin>) -> Res
                 "{} (container {}): {}",
                 site.image,
                 site.container,
-                denial(d)
+                d.denial()
             ));
             continue;
         }

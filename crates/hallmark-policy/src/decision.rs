@@ -77,6 +77,27 @@ impl Decision {
     pub fn allowed(&self) -> bool {
         self.verdict == Verdict::Allow
     }
+
+    /// Why this decision denies, in one line: `denied by rule NAME: REQUIREMENT: REASON` (the
+    /// first unmet requirement), or the decision's own reason (`the policy's default` when no
+    /// rule matched). What every enforcement point tells the user.
+    pub fn denial(&self) -> String {
+        let rule = self.rule.as_deref().map_or_else(
+            || "the policy's default".to_owned(),
+            |r| format!("rule {r}"),
+        );
+        let why = self
+            .requirements
+            .iter()
+            .find(|r| !r.met)
+            .map(|r| match &r.reason {
+                Some(reason) => format!("{}: {reason}", r.description),
+                None => r.description.clone(),
+            })
+            .or_else(|| self.reason.as_ref().map(ToString::to_string))
+            .unwrap_or_else(|| "denied".to_owned());
+        format!("denied by {rule}: {why}")
+    }
 }
 
 /// The result of one requirement.

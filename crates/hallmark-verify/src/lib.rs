@@ -20,12 +20,14 @@
 pub mod cached;
 pub mod collect;
 pub mod dct;
+pub mod decision_log;
 pub mod error;
 mod flight;
 pub mod material;
 mod ttl;
 
 pub use cached::{CacheConfig, Decided, Decider, LoadError, Reloaded};
+pub use decision_log::DecisionLog;
 pub use error::{DecideError, SetupError};
 
 use hallmark_core::ImageRef;

@@ -40,12 +40,12 @@ impl DecisionLog {
     }
 
     /// True when lines go somewhere.
-    pub(crate) fn enabled(&self) -> bool {
+    pub fn enabled(&self) -> bool {
         self.tx.is_some()
     }
 
     /// Write one line (a JSON object; a newline is added).
-    pub(crate) fn write(&self, line: &serde_json::Value) {
+    pub fn write(&self, line: &serde_json::Value) {
         if let Some(tx) = &self.tx {
             let mut s = line.to_string();
             s.push('\n');
