@@ -153,13 +153,20 @@ impl Webhook {
             config.cache,
         )
         .await?;
-        Ok(Self {
+        Ok(Self::with_decider(config, decider))
+    }
+
+    /// A webhook deciding with `decider`, which other services of the process may share (one
+    /// policy, one cache); `config`'s policy, trust, registry and cache settings are the
+    /// decider's and are not used again here.
+    pub fn with_decider(config: Config, decider: Decider) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 config,
                 decider,
                 metrics: Metrics::default(),
             }),
-        })
+        }
     }
 
     /// The digest of the policy file in force.

@@ -280,6 +280,34 @@ pub async fn sign<S: Signer>(
 ) -> Result<Vec<SignedManifest>, SigstoreError> {
     let top = resolve(store, image).await?;
     let digests = walk(store, &top, options.recursive).await?;
+    sign_digests(store, image, digests, key, options).await
+}
+
+/// Sign the manifest at `image`'s digest without reading it back first: for an image this
+/// process has just written to `store` by digest, where reading it again may be refused (a
+/// registry proxy that serves only signed images). Not recursive; the image must name a
+/// digest.
+pub async fn sign_written<S: Signer>(
+    store: &Store,
+    image: &ImageRef,
+    key: &S,
+    options: &SignOptions,
+) -> Result<Vec<SignedManifest>, SigstoreError> {
+    let Some(digest) = image.digest() else {
+        return Err(SigstoreError::Invalid(format!(
+            "{image}: expected a reference by digest"
+        )));
+    };
+    sign_digests(store, image, vec![digest.clone()], key, options).await
+}
+
+async fn sign_digests<S: Signer>(
+    store: &Store,
+    image: &ImageRef,
+    digests: Vec<Digest>,
+    key: &S,
+    options: &SignOptions,
+) -> Result<Vec<SignedManifest>, SigstoreError> {
     let identity = options
         .identity
         .clone()
@@ -287,7 +315,6 @@ pub async fn sign<S: Signer>(
     let public = key.public_key().clone();
     tracing::debug!(
         image = %image,
-        digest = %top.digest,
         manifests = digests.len(),
         identity,
         key = %public.fingerprint(),

@@ -145,9 +145,12 @@ pub(crate) enum Command {
     /// deciding with a trust policy.
     #[command(subcommand)]
     Admission(crate::commands::serve::AdmissionCommand),
-    /// Serve several of hallmark's services in one process (--trust, --log, --admission) on
-    /// one or several addresses, with one TLS setup, one /metrics and one shutdown.
-    Serve(crate::commands::serve::ServeArgs),
+    /// A registry proxy that enforces a trust policy in front of any OCI registry: pulls are
+    /// served at the verified digest, unsigned tag pushes refused or gated.
+    Proxy(crate::commands::serve::ProxyServeArgs),
+    /// Serve several of hallmark's services in one process (--trust, --log, --admission,
+    /// --proxy) on one or several addresses, with one TLS setup, one /metrics and one shutdown.
+    Serve(Box<crate::commands::serve::ServeArgs>),
     /// Developer helpers (benchmarks, tests).
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
@@ -243,6 +246,10 @@ pub(crate) struct SignArgs {
     /// With --bundle: write the signed payload (the bundle's artifact) to FILE.
     #[arg(long, value_name = "FILE", requires = "bundle")]
     pub(crate) output_payload: Option<PathBuf>,
+    /// After signing, tag each image (given by digest) TAG: the tag is written last, so a
+    /// registry proxy refusing unsigned tags takes it.
+    #[arg(long, value_name = "TAG")]
+    pub(crate) tag: Option<String>,
     /// Images: registry/repo:tag, registry/repo@sha256:..., oci:DIR[:tag].
     #[arg(required = true, value_name = "IMAGE")]
     pub(crate) images: Vec<String>,
@@ -422,6 +429,14 @@ pub(crate) struct CopyArgs {
     pub(crate) src: String,
     /// Destination (registry/repo[:tag] or oci:DIR[:tag]).
     pub(crate) dst: String,
+    /// Sign the copy at the destination before its tag exists: manifest by digest, then the
+    /// signature, then the tag, last (how to publish through `hallmark proxy --push-mode
+    /// refuse`).
+    #[arg(long, requires = "key")]
+    pub(crate) sign: bool,
+    /// The signing key for --sign (any key reference `sign --key` takes).
+    #[arg(long, value_name = "REF", requires = "sign")]
+    pub(crate) key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,13 +10,13 @@ use crate::util::{World, get_manifest, registry, sha256, unique};
 use hallmark_testutil::docker::{self, DockerClient, DockerEngine};
 use serde_json::Value;
 
-fn engine() -> &'static DockerEngine {
+pub(crate) fn engine() -> &'static DockerEngine {
     docker::shared()
         .expect("a Docker engine (./scripts/test installs docker.io); the reason is printed above")
 }
 
 /// A tar of one file holding `content`, for `docker import`.
-fn rootfs_tar(w: &World, content: &str) -> std::path::PathBuf {
+pub(crate) fn rootfs_tar(w: &World, content: &str) -> std::path::PathBuf {
     let dir = w.path(&unique("rootfs"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hello.txt"), content).unwrap();
@@ -35,7 +35,12 @@ fn rootfs_tar(w: &World, content: &str) -> std::path::PathBuf {
 
 /// `docker import` a one-file tar as `reference` (content differs by `content`) and push it
 /// to the shared registry; returns the manifest digest the registry holds.
-fn import_and_push(w: &World, docker: &DockerClient, reference: &str, content: &str) -> String {
+pub(crate) fn import_and_push(
+    w: &World,
+    docker: &DockerClient,
+    reference: &str,
+    content: &str,
+) -> String {
     let tar = rootfs_tar(w, content);
     docker
         .run(["import", tar.to_str().unwrap(), reference])

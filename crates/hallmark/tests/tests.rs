@@ -22,6 +22,7 @@ mod keyrefs;
 mod keys;
 mod policy;
 mod policy_skopeo;
+mod proxy;
 mod quickstart;
 mod serve;
 mod sign_verify;

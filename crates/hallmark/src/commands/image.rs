@@ -112,6 +112,13 @@ fn report<T>(
 pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     // Everything that can fail without touching a registry is checked first.
     let images = parse_all(&a.images)?;
+    if a.tag.is_some()
+        && let Some(image) = images.iter().find(|i| i.digest().is_none())
+    {
+        anyhow::bail!(
+            "--tag tags images pushed by digest: expected registry/repo@sha256:..., found {image}"
+        );
+    }
     if a.bundle.is_some() && images.len() != 1 {
         anyhow::bail!(
             "--bundle writes one bundle: expected one image, found {}",
@@ -135,11 +142,23 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
         let ctx = ctx.clone();
         let key = key.clone();
         let options = options.clone();
+        let tag = a.tag.clone();
         async move {
             let store = ctx.store(&image, false)?;
-            hallmark_flows::sign(&store, &image, key.as_ref(), &options)
-                .await
-                .map_err(|e| in_image(e, &image, Some("signing")))
+            // With --tag the image was just pushed by digest and may be unreadable until
+            // signed (a proxy serving only signed images): it is not read back first.
+            let signed = if tag.is_some() {
+                hallmark_flows::sign_written(&store, &image, key.as_ref(), &options).await
+            } else {
+                hallmark_flows::sign(&store, &image, key.as_ref(), &options).await
+            }
+            .map_err(|e| in_image(e, &image, Some("signing")))?;
+            if let (Some(tag), Some(digest)) = (&tag, image.digest()) {
+                tag_last(&store, digest, tag)
+                    .await
+                    .with_context(|| format!("tagging {image} as {tag} after signing"))?;
+            }
+            Ok(signed)
         }
     })
     .await;
@@ -588,6 +607,19 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Tag the manifest at `digest` as `tag` (its exact bytes, read back by digest).
+async fn tag_last(
+    store: &hallmark_oci::Store,
+    digest: &hallmark_core::Digest,
+    tag: &str,
+) -> Result<()> {
+    let m = store.get_manifest(&digest.to_string()).await?;
+    store
+        .put_manifest(&m.bytes, &m.media_type, Some(tag))
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
     let src = parse_image(&a.src)?;
     // DOCKER_CONTENT_TRUST: the source tag resolves through signed trust data.
@@ -600,10 +632,36 @@ pub(crate) async fn copy(ctx: &Arc<Context>, a: CopyArgs) -> Result<ExitCode> {
     }
     let src_store = ctx.store(&src, false)?;
     let tag = dst.tag().or(src.tag()).map(str::to_owned);
+    // With --sign: by digest first, then the signature, then the tag.
+    let copy_tag = if a.sign { None } else { tag.as_deref() };
+    let key = match (&a.sign, &a.key) {
+        (true, Some(k)) => Some(open_signer(k).await?),
+        _ => None,
+    };
     let report = ctx
-        .copy_into(&src_store, &src, &dst, tag.as_deref())
+        .copy_into(&src_store, &src, &dst, copy_tag)
         .await
         .with_context(|| format!("copying {src} to {dst}"))?;
+    if let Some(key) = &key {
+        let digest = hallmark_core::Digest::parse(&report.digest)?;
+        let pinned = match &dst {
+            ImageRef::Registry(r) => ImageRef::Registry(r.with_digest(digest.clone())),
+            ImageRef::Layout { path, .. } => ImageRef::Layout {
+                path: path.clone(),
+                tag: None,
+                digest: Some(digest.clone()),
+            },
+        };
+        let dst_store = ctx.store(&dst, false)?;
+        hallmark_flows::sign_written(&dst_store, &pinned, key, &SignOptions::default())
+            .await
+            .map_err(|e| in_image(e, &pinned, Some("signing")))?;
+        if let Some(tag) = &tag {
+            tag_last(&dst_store, &digest, tag)
+                .await
+                .with_context(|| format!("tagging {pinned} as {tag} after signing"))?;
+        }
+    }
     match ctx.output {
         OutputFormat::Json => term_println!("{}", serde_json::to_string(&report)?),
         OutputFormat::Text => term_eprintln!(

@@ -34,6 +34,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Debug(_)
         | Command::Admission(_)
         | Command::Serve(_)
+        | Command::Proxy(_)
         | Command::Log(crate::cli::LogCommand::Serve(_))
         | Command::Trust(trust::TrustCommand::Serve(_)) => None,
         _ => Some(cli.global.timeout),
@@ -55,7 +56,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Command::Quickstart(a) => quickstart::run(&ctx, a).await,
             Command::Log(l) => log::run(&ctx, l).await,
             Command::Admission(a) => serve::admission(&ctx, a).await,
-            Command::Serve(a) => serve::serve(&ctx, a).await,
+            Command::Serve(a) => serve::serve(&ctx, *a).await,
+            Command::Proxy(a) => serve::proxy_serve(&ctx, a).await,
             Command::Trust(t) => trust::run(&ctx, t).await,
             Command::Debug(d) => debug::run(&ctx, d).await,
         }

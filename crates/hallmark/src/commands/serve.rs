@@ -7,8 +7,10 @@ use crate::context::Context;
 use crate::output::term_eprintln;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use hallmark_admission_server::{CacheConfig, Config, DecisionLog, GatekeeperClients, Webhook};
+use hallmark_admission_server::{Config, GatekeeperClients, Webhook};
+use hallmark_proxy::Proxy;
 use hallmark_serve::{Listening, Reach, Service};
+use hallmark_verify::{CacheConfig, Decider, DecisionLog};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,13 +77,36 @@ impl TlsArgs {
     }
 }
 
+/// The policy and the cached decisions every enforcing service of the process shares.
+#[derive(Debug, Args)]
+pub(crate) struct DecisionArgs {
+    /// The policy (hallmark/v1 YAML or JSON, containers-policy.json or a ClusterImagePolicy);
+    /// reloaded when the file changes and on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Write one JSON line per image decision to FILE (appended), or `-` for stderr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) decision_log: Option<PathBuf>,
+    /// Most verdicts (and tag digests) kept in memory.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub(crate) cache_entries: usize,
+    /// How long an allowing verdict is kept.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) cache_ttl: Duration,
+    /// How long a denying verdict is kept (an image signed after a denial is admitted soon).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) deny_ttl: Duration,
+    /// How long a tag's digest is kept (the webhook; the proxy resolves tags on every pull).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub(crate) tag_ttl: Duration,
+    /// How often the policy file is checked for changes.
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = crate::cli::parse_duration, hide = true)]
+    pub(crate) reload_interval: Duration,
+}
+
 /// The webhook's settings.
 #[derive(Debug, Args)]
 pub(crate) struct WebhookArgs {
-    /// The policy (hallmark/v1 YAML or JSON, or containers-policy.json); reloaded when the
-    /// file changes and on SIGHUP.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) policy: Option<PathBuf>,
     /// How /mutate pins allowed images.
     #[arg(long, value_enum, default_value_t = PinArg::TagAndDigest)]
     pub(crate) pin: PinArg,
@@ -97,24 +122,6 @@ pub(crate) struct WebhookArgs {
     /// for rules that set no failurePolicy; audit rules always admit.
     #[arg(long, value_enum, default_value_t = FailurePolicyArg::Fail)]
     pub(crate) failure_policy: FailurePolicyArg,
-    /// Write one JSON line per image decision to FILE (appended), or `-` for stderr.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) decision_log: Option<PathBuf>,
-    /// Most verdicts (and tag digests) kept in memory.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
-    pub(crate) cache_entries: usize,
-    /// How long an allowing verdict is kept.
-    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
-    pub(crate) cache_ttl: Duration,
-    /// How long a denying verdict is kept (an image signed after a denial is admitted soon).
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
-    pub(crate) deny_ttl: Duration,
-    /// How long a tag's digest is kept.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::cli::parse_duration)]
-    pub(crate) tag_ttl: Duration,
-    /// How often the policy file is checked for changes.
-    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = crate::cli::parse_duration, hide = true)]
-    pub(crate) reload_interval: Duration,
 }
 
 /// Options of `hallmark admission serve`.
@@ -129,7 +136,58 @@ pub(crate) struct AdmissionServeArgs {
     #[command(flatten)]
     pub(crate) tls: TlsArgs,
     #[command(flatten)]
+    pub(crate) decisions: DecisionArgs,
+    #[command(flatten)]
     pub(crate) webhook: WebhookArgs,
+    #[command(flatten)]
+    pub(crate) connections: ConnectionArgs,
+}
+
+/// What happens to manifests pushed by tag through the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PushModeArg {
+    /// Forwarded only when the pushed digest already satisfies the policy: an unsigned tag
+    /// never exists upstream (publish with `hallmark copy SRC PROXY/repo:TAG --sign`).
+    Refuse,
+    /// Forwarded; the tag is served to nobody until it is signed (what
+    /// `DOCKER_CONTENT_TRUST=1 docker push` needs: it pushes the tag, then signs).
+    Gate,
+}
+
+/// The proxy's settings.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// The registry behind the proxy: http(s)://HOST[:PORT]. Policy rules name its images
+    /// (HOST[:PORT]/repo), as their signatures do.
+    #[arg(long, value_name = "URL")]
+    pub(crate) upstream: Option<String>,
+    /// Extra CA certificates (PEM) for an HTTPS upstream.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) upstream_cacert: Option<PathBuf>,
+    /// Tag pushes: refuse unsigned ones, or take them and serve them once signed.
+    #[arg(long, value_enum, default_value_t = PushModeArg::Refuse)]
+    pub(crate) push_mode: PushModeArg,
+    /// The Notary server Docker Content Trust rules read (default:
+    /// $DOCKER_CONTENT_TRUST_SERVER, else docker's).
+    #[arg(long, value_name = "URL")]
+    pub(crate) trust_server: Option<String>,
+}
+
+/// Options of `hallmark proxy`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyServeArgs {
+    /// Address to listen on (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:5001", value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+    /// Allow listening on an address that is not loopback.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+    #[command(flatten)]
+    pub(crate) proxy: ProxyArgs,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    #[command(flatten)]
+    pub(crate) decisions: DecisionArgs,
     #[command(flatten)]
     pub(crate) connections: ConnectionArgs,
 }
@@ -182,6 +240,17 @@ pub(crate) struct ServeArgs {
     pub(crate) admission_addr: Option<String>,
     #[command(flatten)]
     pub(crate) webhook: WebhookArgs,
+    /// Mount the registry proxy (`/v2/...`); needs --upstream and --policy. It claims `/v2/`
+    /// as the trust server does: give one of them its own address.
+    #[arg(long)]
+    pub(crate) proxy: bool,
+    /// Its own address instead of --addr.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) proxy_addr: Option<String>,
+    #[command(flatten)]
+    pub(crate) proxying: ProxyArgs,
+    #[command(flatten)]
+    pub(crate) decisions: DecisionArgs,
 }
 
 fn parse_addr(s: &str, flag: &str) -> Result<SocketAddr> {
@@ -189,38 +258,45 @@ fn parse_addr(s: &str, flag: &str) -> Result<SocketAddr> {
         .with_context(|| format!("{flag} {s:?}: expected IP:PORT"))
 }
 
-/// The webhook these arguments describe.
-async fn webhook(
+/// The decider (policy, caches) and decision log these arguments describe; `Err(code)` when
+/// the policy does not load (reported).
+async fn decider(
     ctx: &Context,
-    a: &WebhookArgs,
-    tls: &TlsArgs,
-) -> Result<Result<Webhook, ExitCode>> {
-    let Some(policy) = a.policy.clone() else {
-        bail!("the admission webhook needs --policy FILE");
+    d: &DecisionArgs,
+    timeout: Duration,
+    proxy: Option<&ProxyArgs>,
+) -> Result<Result<(Decider, DecisionLog), ExitCode>> {
+    let Some(policy) = d.policy.clone() else {
+        bail!("expected --policy FILE: the policy to enforce");
     };
     let mut options = ctx.registry_options();
     // A registry request never outlives the decision it serves; one retry at most.
-    options.timeout = a.decision_timeout.max(a.gatekeeper_timeout);
+    options.timeout = timeout;
     options.max_retries = options.max_retries.min(1);
+    let mut trust = super::policy::trust_config(ctx);
+    if let Some(p) = proxy {
+        if let Some(ca) = &p.upstream_cacert {
+            options.extra_ca_pem = Some(
+                std::fs::read(ca).with_context(|| format!("--upstream-cacert {}", ca.display()))?,
+            );
+        }
+        if p.upstream
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http://"))
+        {
+            options.http = hallmark_oci::HttpPolicy::AllowInsecureHttp;
+        }
+        if let (Some(server), Some(dct)) = (&p.trust_server, trust.dct.as_mut()) {
+            dct.server = Some(server.clone());
+        }
+    }
     let registry = hallmark_oci::RegistryClient::new(options)?;
-    let mut config = Config::new(policy, super::policy::trust_config(ctx), registry);
-    config.pin = match a.pin {
-        PinArg::TagAndDigest => hallmark_admission::Pin::TagAndDigest,
-        PinArg::DigestOnly => hallmark_admission::Pin::DigestOnly,
-    };
-    config.decision_timeout = a.decision_timeout;
-    config.gatekeeper_timeout = a.gatekeeper_timeout;
-    config.failure_policy = match a.failure_policy {
-        FailurePolicyArg::Fail => hallmark_policy::FailurePolicy::Fail,
-        FailurePolicyArg::Ignore => hallmark_policy::FailurePolicy::Ignore,
-    };
     let mut cache = CacheConfig::default();
-    cache.entries = a.cache_entries.max(1);
-    cache.allow_ttl = a.cache_ttl;
-    cache.deny_ttl = a.deny_ttl;
-    cache.tag_ttl = a.tag_ttl;
-    config.cache = cache;
-    config.decision_log = match &a.decision_log {
+    cache.entries = d.cache_entries.max(1);
+    cache.allow_ttl = d.cache_ttl;
+    cache.deny_ttl = d.deny_ttl;
+    cache.tag_ttl = d.tag_ttl;
+    let log = match &d.decision_log {
         None => DecisionLog::off(),
         Some(p) if p.as_os_str() == "-" => DecisionLog::to_writer(Box::new(std::io::stderr())),
         Some(p) => {
@@ -232,16 +308,67 @@ async fn webhook(
             DecisionLog::to_writer(Box::new(file))
         }
     };
-    if tls.client_ca.is_some() {
-        config.gatekeeper_clients = GatekeeperClients::VerifiedCertificate;
-    }
-    match Webhook::open(config).await {
-        Ok(w) => Ok(Ok(w)),
+    match Decider::open(policy, trust, registry, cache).await {
+        Ok(decider) => Ok(Ok((decider, log))),
         Err(e) => {
             term_eprintln!("error: {}", hallmark_core::error::chain(&e));
             Ok(Err(ExitCode::from(super::policy::POLICY_ERROR)))
         }
     }
+}
+
+/// The webhook these arguments describe, deciding with `decider`.
+fn webhook(
+    decider: &Decider,
+    log: &DecisionLog,
+    d: &DecisionArgs,
+    a: &WebhookArgs,
+    tls: &TlsArgs,
+) -> Webhook {
+    let mut config = Config::new(
+        d.policy.clone().unwrap_or_default(),
+        hallmark_verify::TrustConfig { dct: None },
+        decider.registry().clone(),
+    );
+    config.pin = match a.pin {
+        PinArg::TagAndDigest => hallmark_admission::Pin::TagAndDigest,
+        PinArg::DigestOnly => hallmark_admission::Pin::DigestOnly,
+    };
+    config.decision_timeout = a.decision_timeout;
+    config.gatekeeper_timeout = a.gatekeeper_timeout;
+    config.failure_policy = match a.failure_policy {
+        FailurePolicyArg::Fail => hallmark_policy::FailurePolicy::Fail,
+        FailurePolicyArg::Ignore => hallmark_policy::FailurePolicy::Ignore,
+    };
+    config.decision_log = log.clone();
+    if tls.client_ca.is_some() {
+        config.gatekeeper_clients = GatekeeperClients::VerifiedCertificate;
+    }
+    Webhook::with_decider(config, decider.clone())
+}
+
+/// The proxy these arguments describe, deciding with `decider`.
+fn proxy(decider: &Decider, log: &DecisionLog, p: &ProxyArgs) -> Result<Proxy> {
+    let Some(upstream) = &p.upstream else {
+        bail!("the proxy needs --upstream URL: the registry it stands in front of");
+    };
+    let mut config = hallmark_proxy::Config::new(upstream.clone());
+    if let Some(ca) = &p.upstream_cacert {
+        config.upstream_ca =
+            Some(std::fs::read(ca).with_context(|| format!("--upstream-cacert {}", ca.display()))?);
+    }
+    config.push_mode = match p.push_mode {
+        PushModeArg::Refuse => hallmark_proxy::PushMode::Refuse,
+        PushModeArg::Gate => hallmark_proxy::PushMode::Gate,
+    };
+    config.decision_log = log.clone();
+    Ok(Proxy::new(config, decider.clone())?)
+}
+
+fn proxy_service(proxy: &Proxy) -> Service {
+    let metrics = proxy.clone();
+    Service::new("proxy", &["/v2"], proxy.router())
+        .with_metrics(Arc::new(move || metrics.metrics()))
 }
 
 fn admission_service(webhook: &Webhook) -> Service {
@@ -271,14 +398,16 @@ pub(crate) async fn admission(ctx: &Context, cmd: AdmissionCommand) -> Result<Ex
              (the API server and Gatekeeper call webhooks over TLS)"
         );
     };
-    let webhook = match webhook(ctx, &a.webhook, &a.tls).await? {
-        Ok(w) => w,
+    let timeout = a.webhook.decision_timeout.max(a.webhook.gatekeeper_timeout);
+    let (decider, log) = match decider(ctx, &a.decisions, timeout, None).await? {
+        Ok(d) => d,
         Err(code) => return Ok(code),
     };
+    let webhook = webhook(&decider, &log, &a.decisions, &a.webhook, &a.tls);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    let watcher = webhook.watch(a.webhook.reload_interval);
+    let watcher = decider.watch(a.decisions.reload_interval, "hallmark admission");
     eprintln!(
         "hallmark admission: serving on https://{} (policy {}); SIGHUP reloads the policy, SIGTERM or Ctrl-C stops it",
         listener.local_addr()?,
@@ -300,6 +429,45 @@ pub(crate) async fn admission(ctx: &Context, cmd: AdmissionCommand) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// `hallmark proxy`
+pub(crate) async fn proxy_serve(ctx: &Context, a: ProxyServeArgs) -> Result<ExitCode> {
+    let addr = parse_addr(&a.addr, "--addr")?;
+    reach(a.allow_remote).check(addr, "the registry proxy")?;
+    let tls = a.tls.config()?;
+    let (decider, log) =
+        match decider(ctx, &a.decisions, Duration::from_secs(30), Some(&a.proxy)).await? {
+            Ok(d) => d,
+            Err(code) => return Ok(code),
+        };
+    let proxy = proxy(&decider, &log, &a.proxy)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let watcher = decider.watch(a.decisions.reload_interval, "hallmark proxy");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "hallmark proxy: serving {} on {scheme}://{} (policy {}); SIGHUP reloads the policy, SIGTERM or Ctrl-C stops it",
+        a.proxy.upstream.as_deref().unwrap_or_default(),
+        listener.local_addr()?,
+        decider.policy_digest()
+    );
+    let service = proxy_service(&proxy);
+    hallmark_serve::serve_all(
+        vec![Listening {
+            listener,
+            tls,
+            services: vec![service],
+            metrics: true,
+        }],
+        a.connections.limits(),
+        hallmark_serve::shutdown_signal(),
+    )
+    .await?;
+    watcher.abort();
+    eprintln!("hallmark proxy: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn reach(allow_remote: bool) -> Reach {
     if allow_remote {
         Reach::Network
@@ -310,8 +478,8 @@ fn reach(allow_remote: bool) -> Reach {
 
 /// `hallmark serve`
 pub(crate) async fn serve(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
-    if !(a.trust || a.log || a.admission) {
-        bail!("expected at least one service to mount: --trust, --log or --admission");
+    if !(a.trust || a.log || a.admission || a.proxy) {
+        bail!("expected at least one service to mount: --trust, --log, --admission or --proxy");
     }
     let main = parse_addr(&a.addr, "--addr")?;
     let tls = a.tls.config()?;
@@ -326,22 +494,39 @@ pub(crate) async fn serve(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
     };
     let mut watcher = None;
     let mut names = Vec::new();
-    if a.admission {
-        if tls.is_none() {
+    // One policy and one cache for the webhook and the proxy.
+    let decisions = if a.admission || a.proxy {
+        if a.admission && tls.is_none() {
             bail!("--admission is served over HTTPS only: expected --tls-cert and --tls-key");
         }
+        let timeout = a.webhook.decision_timeout.max(a.webhook.gatekeeper_timeout);
+        let proxying = a.proxy.then_some(&a.proxying);
+        match decider(ctx, &a.decisions, timeout, proxying).await? {
+            Ok((decider, log)) => {
+                watcher = Some(decider.watch(a.decisions.reload_interval, "hallmark serve"));
+                Some((decider, log))
+            }
+            Err(code) => return Ok(code),
+        }
+    } else {
+        None
+    };
+    if let (true, Some((decider, log))) = (a.admission, &decisions) {
         let addr = at(&a.admission_addr, "--admission-addr")?;
         reach(a.allow_remote).check(addr, "the admission webhook")?;
-        let webhook = match webhook(ctx, &a.webhook, &a.tls).await? {
-            Ok(w) => w,
-            Err(code) => return Ok(code),
-        };
-        watcher = Some(webhook.watch(a.webhook.reload_interval));
+        let webhook = webhook(decider, log, &a.decisions, &a.webhook, &a.tls);
         mounts
             .entry(addr)
             .or_default()
             .push(admission_service(&webhook));
         names.push(format!("admission on {addr}"));
+    }
+    if let (true, Some((decider, log))) = (a.proxy, &decisions) {
+        let addr = at(&a.proxy_addr, "--proxy-addr")?;
+        reach(a.allow_remote).check(addr, "the registry proxy")?;
+        let proxy = proxy(decider, log, &a.proxying)?;
+        mounts.entry(addr).or_default().push(proxy_service(&proxy));
+        names.push(format!("proxy on {addr}"));
     }
     if a.log {
         let addr = at(&a.log_addr, "--log-addr")?;
