@@ -107,7 +107,7 @@ for _ in 1 2 3; do
   p+=("$(blob_secs "http://$P/v2/bench/blob/blobs/$BLOB")")
 done
 D_BLOB="$(median "${d[@]}")"; P_BLOB="$(median "${p[@]}")"
-PEAK_KIB="$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$PROXY_PID/status")"
+PEAK_KIB="$(awk '/^VmHWM:/ { print $2 }' "/proc/$PROXY_PID/status")"
 step_done
 
 step "cold decisions: nothing cached, 50 first pulls"
