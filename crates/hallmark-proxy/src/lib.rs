@@ -22,6 +22,8 @@
 //! - Bad input (names that are not repository names, unknown paths) is a `4xx`; an upstream
 //!   that cannot be reached is a `502` naming why.
 
+mod ui;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -110,7 +112,12 @@ struct Inner {
     http: reqwest::Client,
     decider: Decider,
     counters: Counters,
+    /// The latest decisions, newest last (for the page).
+    recent: std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>,
 }
+
+/// Decisions the page keeps.
+const RECENT: usize = 100;
 
 /// The proxy; cheap to clone.
 #[derive(Clone)]
@@ -233,6 +240,7 @@ impl Proxy {
                 http,
                 decider,
                 counters: Counters::default(),
+                recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
             }),
         })
     }
@@ -242,13 +250,29 @@ impl Proxy {
         &self.inner.decider
     }
 
-    /// The proxy's routes: everything under `/v2/`.
+    /// The proxy's routes: everything under `/v2/`, and the page under `/ui/`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v2", axum::routing::any(handle))
             .route("/v2/", axum::routing::any(handle))
             .route("/v2/{*rest}", axum::routing::any(handle))
             .with_state(self.clone())
+            .merge(self.ui_router())
+    }
+
+    /// The page of signed states and its JSON API alone (`/ui/...`), for `hallmark ui`.
+    pub fn ui_router(&self) -> Router {
+        ui::router(self.clone())
+    }
+
+    /// The latest decisions of pulls and pushes, newest first.
+    pub fn recent(&self) -> Vec<serde_json::Value> {
+        let r = self
+            .inner
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.iter().rev().cloned().collect()
     }
 
     /// The proxy's metrics in the Prometheus text format.
@@ -412,9 +436,6 @@ impl Proxy {
         what: &str,
     ) {
         let log = &self.inner.config.decision_log;
-        if !log.enabled() {
-            return;
-        }
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -427,10 +448,20 @@ impl Proxy {
             ),
             Err(e) => (None, None, "error", Some(e.clone())),
         };
-        log.write(&json!({
+        let line = json!({
             "time": now, "request": what, "image": image, "digest": digest, "rule": rule,
             "result": result, "reason": reason, "cacheHit": cache_hit,
-        }));
+        });
+        log.write(&line);
+        let mut recent = self
+            .inner
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() >= RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(line);
     }
 
     /// A manifest pull: the client's own request goes upstream once (its credentials checked

@@ -174,3 +174,5 @@ pub fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+mod page;

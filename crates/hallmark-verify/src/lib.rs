@@ -54,6 +54,9 @@ pub struct Verified {
     pub decision: Decision,
     /// The manifest the decision is about: the exact bytes at the digest verified, read once.
     pub manifest: FetchedManifest,
+    /// What the decision was made on: the verified signatures, attestations and trust data the
+    /// matched rule needed, the candidates that did not verify, what could not be collected.
+    pub evidence: Evidence,
 }
 
 impl Verified {
@@ -212,17 +215,23 @@ impl Verifier {
                     return Ok(Verified {
                         decision: first,
                         manifest,
+                        evidence,
                     });
                 }
             } else {
                 return Ok(Verified {
                     decision: first,
                     manifest,
+                    evidence,
                 });
             }
         }
         let decision = hallmark_policy::evaluate(&self.policy, &evidence, now);
-        Ok(Verified { decision, manifest })
+        Ok(Verified {
+            decision,
+            manifest,
+            evidence,
+        })
     }
 }
 

@@ -148,6 +148,9 @@ pub(crate) enum Command {
     /// A registry proxy that enforces a trust policy in front of any OCI registry: pulls are
     /// served at the verified digest, unsigned tag pushes refused or gated.
     Proxy(crate::commands::serve::ProxyServeArgs),
+    /// A page (and JSON API) showing the true signed state of every tag of a registry under a
+    /// policy: cosign signatures, attestations, Docker Content Trust, the decision and why.
+    Ui(crate::commands::serve::UiArgs),
     /// Serve several of hallmark's services in one process (--trust, --log, --admission,
     /// --proxy) on one or several addresses, with one TLS setup, one /metrics and one shutdown.
     Serve(Box<crate::commands::serve::ServeArgs>),

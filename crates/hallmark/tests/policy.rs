@@ -392,7 +392,11 @@ fn policy_schema_and_convert() {
 }
 
 /// `hallmark trust ARGS --server URL --tls-ca CA` with both passphrases.
-fn trust(w: &World, n: &crate::trust_client::Notary, args: &[&str]) -> crate::util::Output {
+pub(crate) fn trust(
+    w: &World,
+    n: &crate::trust_client::Notary,
+    args: &[&str],
+) -> crate::util::Output {
     let mut all: Vec<&str> = vec!["trust"];
     all.extend(args);
     let ca = n.ca.display().to_string();

@@ -33,3 +33,4 @@ mod tlog_util;
 mod trust_client;
 mod trust_keyref;
 mod trust_serve;
+mod ui_page;

@@ -35,6 +35,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Admission(_)
         | Command::Serve(_)
         | Command::Proxy(_)
+        | Command::Ui(_)
         | Command::Log(crate::cli::LogCommand::Serve(_))
         | Command::Trust(trust::TrustCommand::Serve(_)) => None,
         _ => Some(cli.global.timeout),
@@ -58,6 +59,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Command::Admission(a) => serve::admission(&ctx, a).await,
             Command::Serve(a) => serve::serve(&ctx, *a).await,
             Command::Proxy(a) => serve::proxy_serve(&ctx, a).await,
+            Command::Ui(a) => serve::ui(&ctx, a).await,
             Command::Trust(t) => trust::run(&ctx, t).await,
             Command::Debug(d) => debug::run(&ctx, d).await,
         }

@@ -192,6 +192,33 @@ pub(crate) struct ProxyServeArgs {
     pub(crate) connections: ConnectionArgs,
 }
 
+/// Options of `hallmark ui`.
+#[derive(Debug, Args)]
+pub(crate) struct UiArgs {
+    /// The registry whose tags are shown: http(s)://HOST[:PORT].
+    #[arg(long, value_name = "URL")]
+    pub(crate) registry: String,
+    /// The Notary server Docker Content Trust rules read (default:
+    /// $DOCKER_CONTENT_TRUST_SERVER, else docker's).
+    #[arg(long, value_name = "URL")]
+    pub(crate) trust_server: Option<String>,
+    /// Extra CA certificates (PEM) for an HTTPS registry.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) registry_ca: Option<PathBuf>,
+    /// Address to listen on (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+    /// Allow listening on an address that is not loopback.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    #[command(flatten)]
+    pub(crate) decisions: DecisionArgs,
+    #[command(flatten)]
+    pub(crate) connections: ConnectionArgs,
+}
+
 /// Options of `hallmark serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -367,7 +394,7 @@ fn proxy(decider: &Decider, log: &DecisionLog, p: &ProxyArgs) -> Result<Proxy> {
 
 fn proxy_service(proxy: &Proxy) -> Service {
     let metrics = proxy.clone();
-    Service::new("proxy", &["/v2"], proxy.router())
+    Service::new("proxy", &["/v2", "/ui"], proxy.router())
         .with_metrics(Arc::new(move || metrics.metrics()))
 }
 
@@ -465,6 +492,48 @@ pub(crate) async fn proxy_serve(ctx: &Context, a: ProxyServeArgs) -> Result<Exit
     .await?;
     watcher.abort();
     eprintln!("hallmark proxy: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hallmark ui`: the page of signed states (and its JSON API) for one registry.
+pub(crate) async fn ui(ctx: &Context, a: UiArgs) -> Result<ExitCode> {
+    let addr = parse_addr(&a.addr, "--addr")?;
+    reach(a.allow_remote).check(addr, "the page")?;
+    let tls = a.tls.config()?;
+    let upstream = ProxyArgs {
+        upstream: Some(a.registry.clone()),
+        upstream_cacert: a.registry_ca.clone(),
+        push_mode: PushModeArg::Refuse,
+        trust_server: a.trust_server.clone(),
+    };
+    let (decider, log) =
+        match decider(ctx, &a.decisions, Duration::from_secs(30), Some(&upstream)).await? {
+            Ok(d) => d,
+            Err(code) => return Ok(code),
+        };
+    let proxy = proxy(&decider, &log, &upstream)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let watcher = decider.watch(a.decisions.reload_interval, "hallmark ui");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "hallmark ui: the signed state of {} on {scheme}://{}/ui/; SIGTERM or Ctrl-C stops it",
+        a.registry,
+        listener.local_addr()?
+    );
+    hallmark_serve::serve_all(
+        vec![Listening {
+            listener,
+            tls,
+            services: vec![Service::new("ui", &["/ui"], proxy.ui_router())],
+            metrics: false,
+        }],
+        a.connections.limits(),
+        hallmark_serve::shutdown_signal(),
+    )
+    .await?;
+    watcher.abort();
     Ok(ExitCode::SUCCESS)
 }
 
