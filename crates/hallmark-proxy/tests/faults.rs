@@ -97,6 +97,28 @@ async fn garbage_from_upstream_is_not_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_over_the_size_limit_is_not_served() {
+    let key = key();
+    let body = "x".repeat(hallmark_proxy::MAX_MANIFEST_BYTES + 1);
+    let response: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_boxed_str(),
+    );
+    let upstream = fake_upstream(response);
+    let p = Running::start(&upstream, "team", &key, PushMode::Refuse).await;
+    let (status, body) = get(&p.addr, "GET", "/v2/team/app/manifests/v1").await;
+    assert_eq!(status, 502, "{}", &body[..body.len().min(300)]);
+    assert!(
+        body.contains("expected at most"),
+        "{}",
+        &body[..body.len().min(300)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_names_and_paths_are_refused_and_the_proxy_keeps_serving() {
     let key = key();
     let prefix = unique("odd");

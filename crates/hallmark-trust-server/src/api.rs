@@ -92,6 +92,9 @@ pub struct State {
     lifetimes: server::Lifetimes,
     cache_ttl: Option<Duration>,
     cache: RwLock<HashMap<String, Arc<RepoCache>>>,
+    /// Bumped by every invalidation (under the cache's write lock): a load that started
+    /// before an invalidation must not put what it read into the cache.
+    cache_epoch: AtomicU64,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// When each GUN's timestamp was last re-signed (or tried) on read: at most once a minute.
     refreshed: Mutex<HashMap<String, Instant>>,
@@ -122,6 +125,7 @@ impl State {
             lifetimes: config.lifetimes,
             cache_ttl,
             cache: RwLock::new(HashMap::new()),
+            cache_epoch: AtomicU64::new(0),
             locks: Mutex::new(HashMap::new()),
             refreshed: Mutex::new(HashMap::new()),
             key_creations: Mutex::new((KEY_CREATION_BURST, Instant::now())),
@@ -176,10 +180,9 @@ impl State {
     }
 
     fn invalidate(&self, gun: &str) {
-        self.cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(gun);
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        self.cache_epoch.fetch_add(1, Ordering::AcqRel);
+        cache.remove(gun);
     }
 
     async fn repo(&self, gun: &str) -> Result<Arc<RepoCache>, NotaryError> {
@@ -193,6 +196,7 @@ impl State {
             return Ok(r.clone());
         }
         self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.cache_epoch.load(Ordering::Acquire);
         let current = self.storage.current(gun).await.map_err(storage_error)?;
         let files: BTreeMap<String, Arc<CachedFile>> = current
             .into_iter()
@@ -208,10 +212,14 @@ impl State {
         });
         if !repo.files.is_empty() {
             let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= MAX_CACHED_GUNS {
-                cache.clear();
+            // An update committed (and invalidated) while this was read: what was read may be
+            // older than what is stored; serve it this once, never from the cache.
+            if self.cache_epoch.load(Ordering::Acquire) == epoch {
+                if cache.len() >= MAX_CACHED_GUNS {
+                    cache.clear();
+                }
+                cache.insert(gun.to_string(), repo.clone());
             }
-            cache.insert(gun.to_string(), repo.clone());
         }
         Ok(repo)
     }
