@@ -15,7 +15,9 @@
 //! - `GET /ui/api/decisions`: the proxy's recent decisions (newest first).
 //!
 //! Every tag is decided afresh for the page (not from the verdict cache): what it shows is
-//! what the registry holds now.
+//! what the registry holds now. Each format is checked against every key, root and trust
+//! server the policy names anywhere ([`hallmark_verify::Verifier::inspect`]), whatever rule
+//! decides the tag.
 
 use crate::Proxy;
 use axum::Router;
@@ -50,22 +52,22 @@ pub(crate) struct Filter {
 struct TagState {
     repository: String,
     tag: String,
-    result: Result<hallmark_verify::Verified, String>,
+    result: Result<hallmark_verify::Inspected, String>,
 }
 
 impl TagState {
     fn allowed(&self) -> bool {
-        matches!(&self.result, Ok(v) if v.allowed())
+        matches!(&self.result, Ok(i) if i.verified.allowed())
     }
 
     fn to_json(&self) -> Value {
         match &self.result {
-            Ok(v) => json!({
+            Ok(i) => json!({
                 "repository": self.repository,
                 "tag": self.tag,
-                "digest": v.decision.digest,
-                "decision": serde_json::to_value(&v.decision).unwrap_or(Value::Null),
-                "evidence": serde_json::to_value(&v.evidence).unwrap_or(Value::Null),
+                "digest": i.verified.decision.digest,
+                "decision": serde_json::to_value(&i.verified.decision).unwrap_or(Value::Null),
+                "evidence": serde_json::to_value(&i.all).unwrap_or(Value::Null),
                 "error": null,
             }),
             Err(e) => json!({
@@ -172,7 +174,7 @@ impl Proxy {
                             let store =
                                 Store::Registry(self.inner.decider.registry().repository(&r));
                             verifier
-                                .decide(&store, &ImageRef::Registry(r), None)
+                                .inspect(&store, &ImageRef::Registry(r))
                                 .await
                                 .map_err(|e| hallmark_core::error::chain(&e))
                         }
@@ -264,18 +266,14 @@ fn signer(s: &Signer) -> String {
     }
 }
 
-/// The cells of one verified tag: cosign, attestations, DCT.
-fn cells(state: &TagState, v: &hallmark_verify::Verified) -> [String; 3] {
-    let kinds: Vec<&str> = v.decision.requirements.iter().map(|r| r.kind).collect();
-    let not_checked = |what: &str| {
-        if v.decision.rule.is_none() {
-            "<span class=muted>not checked: no rule covers this image</span>".to_owned()
-        } else {
-            format!("<span class=muted>not required by the rule ({what})</span>")
-        }
-    };
-    let e = &v.evidence;
-    let cosign = if kinds.contains(&"cosign") || kinds.contains(&"tlog") {
+/// The cells of one tag: cosign, attestations, DCT, from the evidence every rule of the
+/// policy would look at.
+fn cells(state: &TagState, i: &hallmark_verify::Inspected) -> [String; 3] {
+    let not_checked =
+        |what: &str| format!("<span class=muted>not checked: the policy names no {what}</span>");
+    let e = &i.all;
+    let digest = &i.verified.decision.digest;
+    let cosign = if i.checked.signatures {
         let mut s = String::new();
         for sig in &e.signatures {
             let logged = if sig.logged_in.is_empty() {
@@ -301,9 +299,11 @@ fn cells(state: &TagState, v: &hallmark_verify::Verified) -> [String; 3] {
         }
         s
     } else {
-        not_checked("cosign")
+        not_checked("cosign keys")
     };
-    let attestations = if kinds.contains(&"attestation") {
+    let attestations = if i.checked.attestations.is_empty() {
+        not_checked("attestations")
+    } else {
         let mut s = String::new();
         for a in &e.attestations {
             let _ = write!(
@@ -317,15 +317,15 @@ fn cells(state: &TagState, v: &hallmark_verify::Verified) -> [String; 3] {
             s.push_str("<div class=bad>no verified attestations</div>");
         }
         s
-    } else {
-        not_checked("attestations")
     };
-    let dct = if kinds.contains(&"dct") {
+    let dct = if i.checked.dct_servers.is_empty() {
+        not_checked("trust server")
+    } else {
         let mut s = String::new();
         for d in &e.dct {
             match &d.result {
                 Ok(targets) => match targets.iter().find(|t| t.tag == state.tag) {
-                    Some(t) if t.digest == v.decision.digest => {
+                    Some(t) if &t.digest == digest => {
                         let _ = write!(
                             s,
                             "<div class=ok>signed by {}</div>",
@@ -346,9 +346,10 @@ fn cells(state: &TagState, v: &hallmark_verify::Verified) -> [String; 3] {
                 }
             }
         }
+        if s.is_empty() {
+            s.push_str("<div class=bad>no trust data</div>");
+        }
         s
-    } else {
-        not_checked("DCT")
     };
     [cosign, attestations, dct]
 }
@@ -397,8 +398,9 @@ async fn page(State(proxy): State<Proxy>, Query(filter): Query<Filter>) -> Respo
             );
             for s in states {
                 match &s.result {
-                    Ok(v) => {
-                        let [cosign, attestations, dct] = cells(s, v);
+                    Ok(i) => {
+                        let v = &i.verified;
+                        let [cosign, attestations, dct] = cells(s, i);
                         let (class, verdict) = if v.allowed() {
                             ("allowed", "allowed".to_owned())
                         } else {

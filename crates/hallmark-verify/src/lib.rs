@@ -235,6 +235,87 @@ impl Verifier {
     }
 }
 
+/// A decision, and everything the policy's keys, roots and servers can say about the image.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Inspected {
+    /// The decision, made as [`Verifier::decide`] makes it (on what the matched rule needs).
+    pub verified: Verified,
+    /// Evidence collected for every rule's requirements at once: signatures checked against
+    /// every key and certificate root the policy names, attestations of every predicate type
+    /// it names, trust data from every server it names.
+    pub all: Evidence,
+    /// What the policy as a whole can check: cosign signatures, attestation predicate types,
+    /// DCT servers (what `all` was collected for).
+    pub checked: hallmark_policy::Needs,
+}
+
+impl Verifier {
+    /// [`Verifier::decide`], then the evidence every rule of the policy would look at, so a
+    /// page can show each format's true state, not only what the matched rule required.
+    pub async fn inspect(&self, store: &Store, image: &ImageRef) -> Result<Inspected, DecideError> {
+        let verified = self.decide(store, image, None).await?;
+        let union = hallmark_policy::Rule {
+            name: "(every rule)".into(),
+            images: Vec::new(),
+            namespaces: None,
+            mode: hallmark_policy::Mode::Enforce,
+            failure_policy: None,
+            require: self
+                .policy
+                .rules
+                .iter()
+                .flat_map(|r| r.require.iter().chain(&r.any_of))
+                .cloned()
+                .collect(),
+            any_of: Vec::new(),
+        };
+        let needs = union.needs();
+        let digest = verified.manifest.digest.clone();
+        let mut all = Evidence {
+            image: collect::image_name(image),
+            digest: digest.to_string(),
+            namespace: None,
+            keys: self.material.key_fingerprints(),
+            signatures: Vec::new(),
+            attestations: Vec::new(),
+            dct: Vec::new(),
+            rejected: Vec::new(),
+            failures: Vec::new(),
+        };
+        if needs.signatures {
+            for which in [collect::Referrers::IfNeeded, collect::Referrers::Only] {
+                collect::signatures(store, &digest, &union, &self.material, which)
+                    .await
+                    .into_evidence(&mut all);
+            }
+        }
+        if !needs.attestations.is_empty() {
+            collect::attestations(store, &digest, &union, &self.material)
+                .await
+                .into_evidence(&mut all);
+        }
+        if !needs.dct_servers.is_empty()
+            && let ImageRef::Registry(r) = image
+        {
+            let config = match &self.dct {
+                Some(c) => Some(c.clone()),
+                None => ClientConfig::docker_defaults().ok(),
+            };
+            if let Some(config) = config {
+                let mut pinned = r.clone();
+                pinned.digest = Some(digest.clone());
+                all.dct = dct::collect(&config, &pinned, &needs.dct_servers).await;
+            }
+        }
+        Ok(Inspected {
+            verified,
+            all,
+            checked: needs,
+        })
+    }
+}
+
 /// The manifest reference (digest or tag) an image reference points at (`latest` when it
 /// names neither).
 pub fn manifest_reference(image: &ImageRef) -> String {

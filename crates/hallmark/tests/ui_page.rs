@@ -202,6 +202,17 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
         "{}",
         text(&dct_row)
     );
+    // Every format the policy names is checked for every tag, whatever rule decides it.
+    assert!(
+        text(&dct_row).contains("no signatures"),
+        "{}",
+        text(&dct_row)
+    );
+    assert!(
+        text(&cosigned_row).contains("no trust data"),
+        "{}",
+        text(&cosigned_row)
+    );
     let untrusted_row = row(&seen["all"], "img2").unwrap();
     assert_eq!(untrusted_row["state"], "denied");
     assert!(
