@@ -187,7 +187,11 @@ fn dispatch(services: &[Service], stats: Arc<ListenerStats>) -> Result<Router, M
     let mut table: Vec<(&'static str, &'static str, Router)> = Vec::new();
     for s in services {
         for p in &s.prefixes {
-            if let Some((_, other, _)) = table.iter().find(|(q, _, _)| q == p) {
+            // Another service's prefix that is, or contains, or is contained in this one.
+            if let Some((_, other, _)) = table
+                .iter()
+                .find(|(q, name, _)| *name != s.name && (q.starts_with(p) || p.starts_with(q)))
+            {
                 return Err(MountConflict {
                     first: other,
                     second: s.name,

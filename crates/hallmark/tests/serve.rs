@@ -366,6 +366,24 @@ fn servers_refuse_setups_that_would_expose_or_skip_tls() {
     w.hm(["serve", "--addr", "127.0.0.1:0", "--log"])
         .run()
         .failure(&["--log-data-dir"]);
+    // The proxy and the trust server both answer /v2/: not on one address.
+    let upstream = format!("http://{}", registry());
+    let trust_dir = w.path("trust-data");
+    w.hm([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--proxy",
+        "--upstream",
+        &upstream,
+        "--policy",
+        p,
+        "--trust",
+        "--trust-data-dir",
+        trust_dir.to_str().unwrap(),
+    ])
+    .run()
+    .failure(&["both claim", "/v2", "own address"]);
     std::fs::write(
         w.path("broken.yaml"),
         "apiVersion: hallmark/v1\nkind: Policy\nrules: 3\n",
