@@ -1,0 +1,211 @@
+//! Notation's own envelopes (notation-go's test data), read and verified as notation does, and
+//! one altered envelope per rule the reader enforces.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+use base64::Engine as _;
+use hallmark_notation::{Algorithm, EnvelopeError, SigningScheme, jws};
+use serde_json::Value;
+use time::macros::datetime;
+
+fn data(path: &str) -> Vec<u8> {
+    let p = format!(
+        "{}/tests/data/notation-go/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+#[test]
+fn notations_envelopes_verify_as_their_readme_says() {
+    let e = jws::parse(&data("internal/testdata/jws_signature.sig")).unwrap();
+    assert_eq!(e.attributes.algorithm, Algorithm::Ps256);
+    assert_eq!(e.attributes.signing_scheme, SigningScheme::X509);
+    assert_eq!(
+        e.attributes.signing_time,
+        Some(datetime!(2023-03-14 16:10:02 +08:00))
+    );
+    e.verify_integrity().unwrap();
+    // The payload names the manifest of the layout, byte for byte.
+    let manifest = data(
+        "internal/testdata/oci-layout/blobs/sha256/19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0",
+    );
+    let digest = hallmark_core::Digest::sha256_of(&manifest).to_string();
+    e.payload
+        .check_target(
+            "application/vnd.oci.image.manifest.v1+json",
+            &digest,
+            manifest.len() as u64,
+        )
+        .unwrap();
+    assert!(matches!(
+        e.payload
+            .check_target("application/vnd.oci.image.manifest.v1+json", &digest, 480),
+        Err(EnvelopeError::Target { .. })
+    ));
+
+    let valid = jws::parse(&data("internal/mock/testdata/ca_valid_sig_env.json")).unwrap();
+    assert_eq!(valid.attributes.algorithm, Algorithm::Ps384);
+    assert_eq!(valid.chain.len(), 2, "leaf and root");
+    valid.verify_integrity().unwrap();
+    assert!(!valid.attributes.expired_at(datetime!(2026-12-03 00:00 UTC)));
+
+    let sa = jws::parse(&data("internal/mock/testdata/sa_valid_sig_env.json")).unwrap();
+    assert_eq!(
+        sa.attributes.signing_scheme,
+        SigningScheme::X509SigningAuthority
+    );
+    assert!(sa.attributes.authentic_signing_time.is_some());
+    sa.verify_integrity().unwrap();
+
+    let expired = jws::parse(&data("internal/mock/testdata/ca_expired_sig_env.json")).unwrap();
+    expired.verify_integrity().unwrap();
+    assert!(
+        expired
+            .attributes
+            .expired_at(datetime!(2026-12-03 00:00 UTC))
+    );
+
+    // Its payload carries base64 padding, which the JWS encoding (unpadded base64url, Go's
+    // RawURLEncoding in notation) does not allow: refused before any signature check.
+    let corrupted = jws::parse(&data("internal/mock/testdata/ca_invalid_sig_env.json"));
+    match corrupted {
+        Err(EnvelopeError::Malformed { found, .. }) => {
+            assert!(
+                found.contains("payload is not unpadded base64url"),
+                "{found}"
+            );
+        }
+        other => panic!("expected the padded payload refused, found {other:?}"),
+    }
+    // The valid envelope with one byte of its signature changed fails integrity.
+    let mut v: Value =
+        serde_json::from_slice(&data("internal/mock/testdata/ca_valid_sig_env.json")).unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut sig = b64.decode(v["signature"].as_str().unwrap()).unwrap();
+    sig[10] ^= 1;
+    v["signature"] = Value::String(b64.encode(sig));
+    let tampered = jws::parse(v.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        tampered.verify_integrity(),
+        Err(EnvelopeError::Integrity { algorithm: "PS384" })
+    );
+}
+
+/// The valid envelope with its protected header replaced by `edit` of it (the signature no
+/// longer matches, but the reader's rules come first).
+fn with_protected(edit: impl Fn(&mut serde_json::Map<String, Value>)) -> Vec<u8> {
+    let mut v: Value =
+        serde_json::from_slice(&data("internal/mock/testdata/ca_valid_sig_env.json")).unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut protected: Value =
+        serde_json::from_slice(&b64.decode(v["protected"].as_str().unwrap()).unwrap()).unwrap();
+    edit(protected.as_object_mut().unwrap());
+    v["protected"] = Value::String(b64.encode(protected.to_string()));
+    v.to_string().into_bytes()
+}
+
+#[test]
+fn each_rule_of_the_protected_header_is_enforced_and_named() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "unknown critical attribute",
+            with_protected(|p| {
+                p.insert("io.example.mustUnderstand".into(), Value::Bool(true));
+                p["crit"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push("io.example.mustUnderstand".into());
+            }),
+            "unknown critical attribute",
+        ),
+        (
+            "expiry not listed as critical",
+            with_protected(|p| {
+                p.insert(
+                    "crit".into(),
+                    serde_json::json!(["io.cncf.notary.signingScheme"]),
+                );
+            }),
+            "io.cncf.notary.expiry listed as critical",
+        ),
+        (
+            "no crit",
+            with_protected(|p| {
+                p.remove("crit");
+            }),
+            "crit",
+        ),
+        (
+            "registered header in crit",
+            with_protected(|p| p["crit"].as_array_mut().unwrap().push("alg".into())),
+            "no registered header names",
+        ),
+        (
+            "another signing scheme",
+            with_protected(|p| {
+                p.insert(
+                    "io.cncf.notary.signingScheme".into(),
+                    "notary.x509.v2".into(),
+                );
+            }),
+            "notary.x509 or notary.x509.signingAuthority",
+        ),
+        (
+            "alg none",
+            with_protected(|p| {
+                p.insert("alg".into(), "none".into());
+            }),
+            "PS256, PS384",
+        ),
+        (
+            "another content type",
+            with_protected(|p| {
+                p.insert("cty".into(), "application/json".into());
+            }),
+            "application/vnd.cncf.notary.payload.v1+json",
+        ),
+        (
+            "no signing time under notary.x509",
+            with_protected(|p| {
+                p.remove("io.cncf.notary.signingTime");
+            }),
+            "required by notary.x509",
+        ),
+        ("not JSON", b"{\"payload\": ".to_vec(), "invalid JSON"),
+        (
+            "an extra top-level member",
+            {
+                let mut v: Value =
+                    serde_json::from_slice(&data("internal/mock/testdata/ca_valid_sig_env.json"))
+                        .unwrap();
+                v["signatures"] = serde_json::json!([]);
+                v.to_string().into_bytes()
+            },
+            "only payload, protected, header and signature",
+        ),
+    ];
+    for (what, bytes, needle) in cases {
+        let err = jws::parse(&bytes).expect_err(what).to_string();
+        assert!(
+            err.contains(needle),
+            "{what}: expected {needle:?} in {err:?}"
+        );
+    }
+}
+
+#[test]
+fn an_algorithm_other_than_the_keys_is_refused_before_any_signature_check() {
+    // PS256 claimed over the RSA-3072 key that dictates PS384.
+    let bytes = with_protected(|p| {
+        p.insert("alg".into(), "PS256".into());
+    });
+    let e = jws::parse(&bytes).unwrap();
+    assert_eq!(
+        e.verify_integrity(),
+        Err(EnvelopeError::AlgorithmMismatch {
+            expected: "PS384",
+            found: "PS256".into()
+        })
+    );
+}
