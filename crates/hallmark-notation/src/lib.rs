@@ -18,9 +18,13 @@
 //! - [`Payload`]: the `targetArtifact` descriptor, checked against the manifest verified
 //!   ([`Payload::check_target`]).
 //!
-//! Not here yet: COSE_Sign1 envelopes, certificate-chain validation against trust stores,
-//! trust policies, RFC 3161 timestamps (the unsigned timestamp is kept as bytes), revocation.
+//! - [`chain`]: the certificate chain checked as the specification requires (order, CA and
+//!   signing-certificate rules, key sizes, validity at an instant) and anchored in a trust store.
+//!
+//! Not here yet: COSE_Sign1 envelopes, trust-store files and trust policies, RFC 3161
+//! timestamps (the unsigned timestamp is kept as bytes), revocation.
 
+pub mod chain;
 pub mod jws;
 
 use base64::Engine as _;

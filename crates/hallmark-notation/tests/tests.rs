@@ -209,3 +209,49 @@ fn an_algorithm_other_than_the_keys_is_refused_before_any_signature_check() {
         })
     );
 }
+
+fn pem_der(path: &str) -> Vec<u8> {
+    let text = String::from_utf8(data(path)).unwrap();
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+#[test]
+fn the_chains_of_notations_envelopes_meet_the_certificate_rules_and_anchor_in_its_store() {
+    use hallmark_notation::chain;
+    let now = datetime!(2026-12-03 00:00 UTC).unix_timestamp();
+    let root =
+        pem_der("verifier/testdata/truststore/x509/ca/valid-trust-store/NotationTestRoot.pem");
+    let valid = jws::parse(&data("internal/mock/testdata/ca_valid_sig_env.json")).unwrap();
+    chain::validate(&valid.chain, now).unwrap();
+    assert!(chain::anchored(&valid.chain, std::slice::from_ref(&root)));
+    let alpine = jws::parse(&data("internal/testdata/jws_signature.sig")).unwrap();
+    chain::validate(&alpine.chain, now).unwrap();
+    assert!(
+        !chain::anchored(&alpine.chain, std::slice::from_ref(&root)),
+        "another root is not anchored in this store"
+    );
+    // Out of order: root first.
+    let reversed: Vec<Vec<u8>> = valid.chain.iter().rev().cloned().collect();
+    let err = chain::validate(&reversed, now).unwrap_err().to_string();
+    assert!(
+        err.contains("expected") && err.contains("found"),
+        "the error names what was expected and found: {err}"
+    );
+    // Outside the certificates' validity.
+    let later = datetime!(2200-01-01 00:00 UTC).unix_timestamp();
+    let err = chain::validate(&valid.chain, later)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("valid at the instant checked"), "{err}");
+    // Thumbprints as the signature manifest's annotation carries them.
+    let t = chain::thumbprints(&valid.chain);
+    assert_eq!(t.len(), 2);
+    assert!(t.iter().all(|h| {
+        h.len() == 64
+            && h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+    }));
+}
