@@ -21,11 +21,15 @@
 //! - [`chain`]: the certificate chain checked as the specification requires (order, CA and
 //!   signing-certificate rules, key sizes, validity at an instant) and anchored in a trust store.
 //!
-//! Not here yet: COSE_Sign1 envelopes, trust-store files and trust policies, RFC 3161
+//! - [`trustpolicy`]: notation's trust policy document (version 1.0), validated and selected by
+//!   repository as notation does.
+//!
+//! Not here yet: COSE_Sign1 envelopes, trust-store files and evaluation of a policy, RFC 3161
 //! timestamps (the unsigned timestamp is kept as bytes), revocation.
 
 pub mod chain;
 pub mod jws;
+pub mod trustpolicy;
 
 use base64::Engine as _;
 use serde_json::Value;

@@ -255,3 +255,134 @@ fn the_chains_of_notations_envelopes_meet_the_certificate_rules_and_anchor_in_it
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
     }));
 }
+
+#[test]
+fn the_specifications_trust_policy_loads_and_selects_as_notation_does() {
+    use hallmark_notation::trustpolicy::{self, Action, Check, Level, TrustStore};
+    // The example of trust-store-trust-policy.md.
+    let doc = trustpolicy::parse(
+        br#"{"version":"1.0","trustPolicies":[
+ {"name":"wabbit-networks-images","registryScopes":["registry.acme-rockets.io/software/net-monitor"],
+  "signatureVerification":{"level":"strict"},"trustStores":["ca:wabbit-networks"],
+  "trustedIdentities":["x509.subject: C=US, ST=WA, L=Seattle, O=wabbit-networks.io, OU=Security Tools"]},
+ {"name":"unsigned-image","registryScopes":["registry.wabbit-networks.io/software/unsigned/net-utils"],
+  "signatureVerification":{"level":"skip"}},
+ {"name":"use-expired-image","registryScopes":["registry.acme-rockets.io/software/legacy/metrics"],
+  "signatureVerification":{"level":"strict","override":{"expiry":"log","revocation":"skip"}},
+  "trustStores":["ca:acme-rockets"],"trustedIdentities":["*"]},
+ {"name":"global","registryScopes":["*"],"signatureVerification":{"level":"permissive","verifyTimestamp":"afterCertExpiry"},
+  "trustStores":["ca:acme-rockets","tsa:trusted-tsa"],"trustedIdentities":["*"]}]}"#,
+    )
+    .unwrap();
+    let p = doc
+        .select("registry.acme-rockets.io/software/net-monitor")
+        .unwrap();
+    assert_eq!(p.name, "wabbit-networks-images");
+    assert_eq!(
+        p.trust_stores,
+        vec![TrustStore::Ca("wabbit-networks".into())]
+    );
+    let subject = |s: &str| trustpolicy::parse_dn(s).unwrap();
+    assert!(p.trusts_subject(&subject(
+        "C=US, ST=WA, L=Seattle, O=wabbit-networks.io, OU=Security Tools, CN=signer"
+    )));
+    assert!(!p.trusts_subject(&subject("C=US, ST=WA, O=acme-rockets.io")));
+    assert_eq!(
+        doc.select("registry.wabbit-networks.io/software/unsigned/net-utils")
+            .unwrap()
+            .action(Check::Integrity),
+        Action::Skip
+    );
+    let expired = doc
+        .select("registry.acme-rockets.io/software/legacy/metrics")
+        .unwrap();
+    assert_eq!(expired.action(Check::Expiry), Action::Log);
+    assert_eq!(expired.action(Check::Revocation), Action::Skip);
+    assert_eq!(expired.action(Check::Authenticity), Action::Enforce);
+    let global = doc.select("registry.example/other/repo").unwrap();
+    assert_eq!(global.name, "global");
+    assert_eq!(global.level, Level::Permissive);
+    assert_eq!(global.action(Check::Authenticity), Action::Enforce);
+    assert_eq!(global.action(Check::Expiry), Action::Log);
+    assert!(global.timestamp_after_cert_expiry);
+}
+
+#[test]
+fn invalid_trust_policies_are_refused_naming_the_rule() {
+    use hallmark_notation::trustpolicy;
+    let policy = |p: &str| format!(r#"{{"version":"1.0","trustPolicies":[{p}]}}"#);
+    let ok = r#"{"name":"a","registryScopes":["r.io/a/b"],"signatureVerification":{"level":"strict"},"trustStores":["ca:s"],"trustedIdentities":["*"]}"#;
+    let cases: Vec<(String, &str)> = vec![
+        (
+            r#"{"version":"2.0","trustPolicies":[]}"#.into(),
+            "version \"1.0\"",
+        ),
+        (
+            policy(&ok.replace("strict", "lenient")),
+            "level strict, permissive, audit or skip",
+        ),
+        (
+            policy(&ok.replace(
+                r#""level":"strict""#,
+                r#""level":"strict","override":{"integrity":"log"}"#,
+            )),
+            "no override of integrity",
+        ),
+        (
+            policy(&ok.replace(
+                r#""level":"strict""#,
+                r#""level":"strict","override":{"expiry":"skip"}"#,
+            )),
+            "override expiry: enforce or log",
+        ),
+        (
+            policy(
+                &ok.replace(r#"["r.io/a/b"]"#, r#"["*"]"#)
+                    .replace("strict", "skip")
+                    .replace(r#","trustStores":["ca:s"],"trustedIdentities":["*"]"#, ""),
+            ),
+            "other than skip for the global scope",
+        ),
+        (
+            policy(&ok.replace(r#"["r.io/a/b"]"#, r#"["r.io/a/*"]"#)),
+            "fully qualified repositories",
+        ),
+        (
+            policy(&ok.replace(r#"["r.io/a/b"]"#, r#"["r.io/a/b:1.0"]"#)),
+            "fully qualified repositories",
+        ),
+        (
+            policy(&ok.replace(r#"["ca:s"]"#, r#"["x509:s"]"#)),
+            "ca:NAME, signingAuthority:NAME or tsa:NAME",
+        ),
+        (
+            policy(&ok.replace(r#"["*"]"#, r#"["x509.subject: C=US, O=Notary"]"#)),
+            "no ST",
+        ),
+        (
+            policy(&ok.replace(r#","trustStores":["ca:s"]"#, "")),
+            "trustStores and trustedIdentities",
+        ),
+        (
+            format!(r#"{{"version":"1.0","trustPolicies":[{ok},{ok}]}}"#),
+            "unique policy names",
+        ),
+        (
+            format!(
+                r#"{{"version":"1.0","trustPolicies":[{ok},{}]}}"#,
+                ok.replace(r#""name":"a""#, r#""name":"b""#)
+            ),
+            "each repository in one policy's scopes",
+        ),
+    ];
+    for (doc, needle) in cases {
+        let e = trustpolicy::parse(doc.as_bytes())
+            .expect_err(&doc)
+            .to_string();
+        assert!(e.contains(needle), "expected {needle:?} in {e:?} for {doc}");
+    }
+    assert_eq!(
+        trustpolicy::parse_dn(r"C=US, ST=WA, O=Acme\, Inc., CN=a").unwrap()[2],
+        ("O".to_owned(), "Acme, Inc.".to_owned())
+    );
+}
