@@ -24,12 +24,16 @@
 //! - [`trustpolicy`]: notation's trust policy document (version 1.0), validated and selected by
 //!   repository as notation does.
 //!
-//! Not here yet: COSE_Sign1 envelopes, trust-store files and evaluation of a policy, RFC 3161
-//! timestamps (the unsigned timestamp is kept as bytes), revocation.
+//! - [`verify`]: one envelope verified under one trust policy, check by check, with the trust
+//!   stores' certificates (trust-store files read by the caller, [`verify::certificates`]).
+//!
+//! Not here yet: COSE_Sign1 envelopes, RFC 3161 timestamps (the unsigned timestamp is kept as
+//! bytes), revocation.
 
 pub mod chain;
 pub mod jws;
 pub mod trustpolicy;
+pub mod verify;
 
 use base64::Engine as _;
 use serde_json::Value;

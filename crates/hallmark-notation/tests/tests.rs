@@ -386,3 +386,140 @@ fn invalid_trust_policies_are_refused_naming_the_rule() {
         ("O".to_owned(), "Acme, Inc.".to_owned())
     );
 }
+
+mod verification {
+    //! One envelope under one trust policy, check by check, as notation-go's verifier tests set
+    //! them up (its trust store and the identity of its test root).
+    use super::{data, pem_der};
+    use hallmark_notation::trustpolicy::{self, Action, Check};
+    use hallmark_notation::verify::{self, Stores};
+    use hallmark_notation::{Envelope, jws};
+    use time::macros::datetime;
+
+    const SCOPE: &str = "registry.acme-rockets.io/software/net-monitor";
+    const IDENTITY: &str = "x509.subject:CN=Notation Test Root,O=Notary,L=Seattle,ST=WA,C=US";
+
+    fn policy(level: &str, stores: &str, identity: &str) -> trustpolicy::TrustPolicy {
+        let doc = format!(
+            r#"{{"version":"1.0","trustPolicies":[{{"name":"p","registryScopes":["{SCOPE}"],"signatureVerification":{{"level":"{level}"}},"trustStores":[{stores}],"trustedIdentities":["{identity}"]}}]}}"#
+        );
+        trustpolicy::parse(doc.as_bytes())
+            .unwrap()
+            .select(SCOPE)
+            .unwrap()
+            .clone()
+    }
+
+    fn stores() -> Stores {
+        let root = verify::certificates(&data(
+            "verifier/testdata/truststore/x509/ca/valid-trust-store/NotationTestRoot.pem",
+        ))
+        .unwrap();
+        assert_eq!(root.len(), 1);
+        assert_eq!(
+            root[0],
+            pem_der("verifier/testdata/truststore/x509/ca/valid-trust-store/NotationTestRoot.pem")
+        );
+        let mut s = Stores::new();
+        s.insert("ca:valid-trust-store".into(), root.clone());
+        s.insert("signingAuthority:valid-trust-store".into(), root);
+        s
+    }
+
+    fn run(e: &Envelope, p: &trustpolicy::TrustPolicy) -> verify::Outcome {
+        let target = (
+            e.payload.media_type.as_str(),
+            e.payload.digest.as_str(),
+            e.payload.size,
+        );
+        verify::verify(e, p, &stores(), target, datetime!(2026-12-03 00:00 UTC))
+    }
+
+    fn envelope(name: &str) -> Envelope {
+        jws::parse(&data(&format!("internal/mock/testdata/{name}"))).unwrap()
+    }
+
+    #[test]
+    fn strict_passes_the_valid_envelope_and_stops_at_expiry() {
+        let strict = policy("strict", r#""ca:valid-trust-store""#, IDENTITY);
+        let ok = run(&envelope("ca_valid_sig_env.json"), &strict);
+        assert!(ok.passed, "{ok:?}");
+        let expired = run(&envelope("ca_expired_sig_env.json"), &strict);
+        assert!(!expired.passed);
+        assert_eq!(
+            expired.failure().unwrap().check,
+            Check::Expiry,
+            "{expired:?}"
+        );
+        // Permissive logs the expiry and passes.
+        let permissive = policy("permissive", r#""ca:valid-trust-store""#, IDENTITY);
+        let logged = run(&envelope("ca_expired_sig_env.json"), &permissive);
+        assert!(logged.passed, "{logged:?}");
+        let expiry = logged
+            .checks
+            .iter()
+            .find(|c| c.check == Check::Expiry)
+            .unwrap();
+        assert_eq!(expiry.action, Action::Log);
+        assert!(expiry.failure.as_deref().unwrap().contains("expired"));
+    }
+
+    #[test]
+    fn a_signing_authority_signature_needs_a_signing_authority_store() {
+        let e = envelope("sa_valid_sig_env.json");
+        let sa = policy(
+            "strict",
+            r#""signingAuthority:valid-trust-store""#,
+            IDENTITY,
+        );
+        assert!(run(&e, &sa).passed);
+        let ca_only = policy("strict", r#""ca:valid-trust-store""#, IDENTITY);
+        let out = run(&e, &ca_only);
+        assert!(!out.passed);
+        let f = out.failure().unwrap();
+        assert_eq!(f.check, Check::Authenticity);
+        assert!(
+            f.failure.as_deref().unwrap().contains("signingAuthority"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn another_identity_fails_authenticity_unless_the_level_only_logs_it() {
+        let e = envelope("ca_valid_sig_env.json");
+        let other = "x509.subject:C=US,ST=WA,O=Someone Else";
+        let strict = policy("strict", r#""ca:valid-trust-store""#, other);
+        let out = run(&e, &strict);
+        assert_eq!(out.failure().unwrap().check, Check::Authenticity);
+        assert!(
+            out.failure()
+                .unwrap()
+                .failure
+                .as_deref()
+                .unwrap()
+                .contains("trusted identity")
+        );
+        let audit = policy("audit", r#""ca:valid-trust-store""#, other);
+        assert!(run(&e, &audit).passed);
+    }
+
+    #[test]
+    fn a_signature_copied_to_another_artifact_fails_integrity_at_every_level() {
+        let e = envelope("ca_valid_sig_env.json");
+        for level in ["strict", "permissive", "audit"] {
+            let p = policy(level, r#""ca:valid-trust-store""#, "*");
+            let other = format!("sha256:{}", "0".repeat(64));
+            let out = verify::verify(
+                &e,
+                &p,
+                &stores(),
+                (e.payload.media_type.as_str(), &other, e.payload.size),
+                datetime!(2026-12-03 00:00 UTC),
+            );
+            assert!(!out.passed, "{level}");
+            let f = out.failure().unwrap();
+            assert_eq!(f.check, Check::Integrity, "{level}");
+            assert!(f.failure.as_deref().unwrap().contains(&other), "{f:?}");
+        }
+    }
+}
