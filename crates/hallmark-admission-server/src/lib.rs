@@ -27,7 +27,7 @@
 
 mod metrics;
 
-pub use hallmark_verify::{CacheConfig, DecisionLog, LoadError, Reloaded};
+pub use hallmark_verify::{DecisionLog, LoadError, Reloaded};
 
 use axum::Extension;
 use axum::Router;
@@ -38,12 +38,10 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
 use futures::StreamExt as _;
 use hallmark_admission::{ImageSite, Operation, Outcome, Pin, Review, gatekeeper};
-use hallmark_oci::RegistryClient;
 use hallmark_policy::{Decision, FailurePolicy, Mode};
-use hallmark_verify::{Decider, TrustConfig};
+use hallmark_verify::Decider;
 use metrics::{Endpoint, Metrics};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -70,12 +68,6 @@ pub enum GatekeeperClients {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Config {
-    /// The policy file (hallmark/v1 YAML or JSON, or containers-policy.json).
-    pub policy: PathBuf,
-    /// How Docker Content Trust repositories are reached.
-    pub trust: TrustConfig,
-    /// The registry client (credentials, CA, timeouts).
-    pub registry: RegistryClient,
     /// How `/mutate` pins images.
     pub pin: Pin,
     /// Every request is answered within this (default 8 s, below the API server's 10 s).
@@ -85,26 +77,19 @@ pub struct Config {
     pub gatekeeper_timeout: Duration,
     /// What to do with an image that could not be decided, for rules that do not say.
     pub failure_policy: FailurePolicy,
-    /// Cache sizes and lifetimes.
-    pub cache: CacheConfig,
     /// Where decision lines go.
     pub decision_log: DecisionLog,
     /// Who may ask the Gatekeeper provider.
     pub gatekeeper_clients: GatekeeperClients,
 }
 
-impl Config {
-    /// Defaults for everything but the policy, trust settings and registry client.
-    pub fn new(policy: PathBuf, trust: TrustConfig, registry: RegistryClient) -> Self {
+impl Default for Config {
+    fn default() -> Self {
         Self {
-            policy,
-            trust,
-            registry,
             pin: Pin::default(),
             decision_timeout: Duration::from_secs(8),
             gatekeeper_timeout: Duration::from_millis(1500),
             failure_policy: FailurePolicy::Fail,
-            cache: CacheConfig::default(),
             decision_log: DecisionLog::off(),
             gatekeeper_clients: GatekeeperClients::default(),
         }
@@ -117,7 +102,7 @@ struct Inner {
     metrics: Metrics,
 }
 
-/// The admission webhook: build once with [`Webhook::open`], serve [`Webhook::router`]
+/// The admission webhook: build once with [`Webhook::new`], serve [`Webhook::router`]
 /// (cheap to clone).
 #[derive(Clone)]
 pub struct Webhook {
@@ -127,7 +112,6 @@ pub struct Webhook {
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhook")
-            .field("policy", &self.inner.config.policy)
             .field("digest", &self.inner.decider.policy_digest())
             .finish_non_exhaustive()
     }
@@ -144,22 +128,9 @@ struct Site {
 }
 
 impl Webhook {
-    /// Load the policy (every key, root and log it names) and make the webhook.
-    pub async fn open(config: Config) -> Result<Self, LoadError> {
-        let decider = Decider::open(
-            config.policy.clone(),
-            config.trust.clone(),
-            config.registry.clone(),
-            config.cache,
-        )
-        .await?;
-        Ok(Self::with_decider(config, decider))
-    }
-
-    /// A webhook deciding with `decider`, which other services of the process may share (one
-    /// policy, one cache); `config`'s policy, trust, registry and cache settings are the
-    /// decider's and are not used again here.
-    pub fn with_decider(config: Config, decider: Decider) -> Self {
+    /// A webhook deciding with `decider` (the policy, its caches and the registry client;
+    /// other services of the process may share it).
+    pub fn new(config: Config, decider: Decider) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -335,9 +306,7 @@ impl Webhook {
     }
 
     fn log_decision(&self, d: &Site, endpoint: Endpoint, mut line: Value) {
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let now = hallmark_verify::decision_log::now();
         let (digest, result, reason) = match &d.result {
             Ok(decision) => (
                 Some(decision.digest.clone()),

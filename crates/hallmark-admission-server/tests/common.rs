@@ -7,7 +7,7 @@ use hallmark_admission_server::{Config, DecisionLog, GatekeeperClients, Webhook}
 use hallmark_core::{ImageRef, KeyAlgorithm, SigningKey};
 use hallmark_oci::{RegistryClient, RegistryOptions, Store, sample::SampleImage};
 use hallmark_testutil::notary::Pki;
-use hallmark_verify::TrustConfig;
+use hallmark_verify::{CacheConfig, Decider, TrustConfig};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,7 +117,7 @@ impl Served {
         std::fs::write(&policy, &setup.policy).expect("policy");
         let pki = Pki::new(&dir.path().join("pki"));
         let registry = RegistryClient::new(setup.registry).expect("registry client");
-        let mut config = Config::new(policy.clone(), TrustConfig { dct: None }, registry);
+        let mut config = Config::default();
         config.decision_timeout = setup.decision_timeout;
         config.gatekeeper_timeout = setup.gatekeeper_timeout;
         config.pin = setup.pin;
@@ -126,7 +126,15 @@ impl Served {
             let file = std::fs::File::create(dir.path().join("decisions.log")).expect("log");
             config.decision_log = DecisionLog::to_writer(Box::new(file));
         }
-        let webhook = Webhook::open(config).await.expect("webhook");
+        let decider = Decider::open(
+            policy.clone(),
+            TrustConfig { dct: None },
+            registry,
+            CacheConfig::default(),
+        )
+        .await
+        .expect("policy");
+        let webhook = Webhook::new(config, decider);
         let client_ca = (setup.gatekeeper_clients == GatekeeperClients::VerifiedCertificate)
             .then(|| hallmark_serve::tls::read_certs(&pki.ca_cert).expect("ca"));
         let tls = hallmark_serve::tls::server_config(

@@ -5,47 +5,15 @@
 
 use crate::common::*;
 use serde_json::Value;
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
 use std::time::Duration;
-
-/// A registry that accepts connections and never says a word; its address.
-pub fn silent_registry() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in listener.incoming().flatten() {
-            held.push(conn);
-        }
-    });
-    addr
-}
 
 /// A registry that answers every request with 500; its address.
 fn failing_registry() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-                while let Ok(n) = conn.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let body = "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"storage down\"}]}";
-                    let _ = write!(
-                        conn,
-                        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                }
-            });
-        }
-    });
-    addr
+    let body = "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"storage down\"}]}";
+    hallmark_testutil::hostile::canned_server(format!(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    ))
 }
 
 fn enforce_all(mode: &str) -> String {
@@ -58,7 +26,7 @@ fn enforce_all(mode: &str) -> String {
 #[tokio::test]
 async fn a_registry_that_never_answers_gives_a_denial_within_the_timeout_and_the_verification_stops()
  {
-    let addr = silent_registry();
+    let addr = hallmark_testutil::hostile::silent_server();
     let setup = Setup {
         policy: enforce_all("enforce"),
         decision_timeout: Duration::from_millis(700),

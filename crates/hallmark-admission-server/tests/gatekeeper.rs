@@ -154,7 +154,7 @@ async fn a_client_certificate_can_be_required_of_gatekeeper() {
 
 #[tokio::test]
 async fn gatekeeper_is_answered_within_its_own_timeout_when_a_registry_hangs() {
-    let addr = crate::faults::silent_registry();
+    let addr = hallmark_testutil::hostile::silent_server();
     let key = key();
     let s = Served::start(
         Setup {

@@ -100,6 +100,21 @@ fn bit_len(bytes: &[u8]) -> usize {
     }
 }
 
+/// The modulus size of a PKCS#1 `RSAPublicKey` (the subjectPublicKey of an RSA SPKI), in bits;
+/// `None` when `der` is not one.
+pub fn rsa_public_modulus_bits(der: &[u8]) -> Option<usize> {
+    let mut reader = SliceReader::new(der).ok()?;
+    let bits = reader
+        .sequence(|r| {
+            let modulus: UintRef<'_> = r.decode()?;
+            let _exponent: UintRef<'_> = r.decode()?;
+            Ok::<_, spki::der::Error>(bit_len(modulus.as_bytes()))
+        })
+        .ok()?;
+    reader.finish().ok()?;
+    Some(bits)
+}
+
 /// The modulus size of a PKCS#1 `RSAPrivateKey`, in bits.
 fn pkcs1_modulus_bits(der: &[u8]) -> Result<usize, spki::der::Error> {
     let mut reader = SliceReader::new(der)?;

@@ -28,5 +28,6 @@ pub mod text;
 pub use digest::{Digest, DigestAlgorithm, Hasher};
 pub use error::{DigestError, KeyError, ReferenceError};
 pub use keys::{KeyAlgorithm, PublicKey, SigningKey};
-pub use reference::{ImageRef, RegistryRef, is_valid_name};
+pub use pem_block::certificates as pem_certificates;
+pub use reference::{ImageRef, RegistryRef, is_valid_name, is_valid_tag};
 pub use secret::Passphrase;

@@ -166,3 +166,22 @@ pub(crate) fn encode(label: &str, der: &[u8]) -> String {
     }
     pem
 }
+
+/// The DER of every `CERTIFICATE` block of `text`, in order (other blocks are skipped). At least
+/// one is required. `what` names the source in errors.
+pub fn certificates(text: &str, what: &str) -> Result<Vec<Vec<u8>>, KeyError> {
+    let mut out = Vec::new();
+    for block in blocks(text, what) {
+        let block = block?;
+        if block.label == "CERTIFICATE" {
+            out.push(block.decode(what)?.to_vec());
+        }
+    }
+    if out.is_empty() {
+        return Err(KeyError::Pem {
+            what: what.to_string(),
+            reason: "expected at least one PEM CERTIFICATE block, found none".into(),
+        });
+    }
+    Ok(out)
+}

@@ -308,8 +308,8 @@ pub fn is_valid_name(name: &str) -> bool {
     first_ok && rest.iter().all(|c| is_valid_path_component(c))
 }
 
-/// `[\w][\w.-]{0,127}`
-fn is_valid_tag(tag: &str) -> bool {
+/// True for a valid tag: `[\w][\w.-]{0,127}` (the distribution spec's tag grammar).
+pub fn is_valid_tag(tag: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = tag.as_bytes();
     match bytes.split_first() {

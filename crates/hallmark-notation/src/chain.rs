@@ -153,7 +153,9 @@ impl Cert {
     /// The key's size in bits (RSA modulus, EC curve).
     fn key_bits(&self) -> u32 {
         if self.key_oid == OID_RSA {
-            return crate::rsa_modulus_bits(&self.key).unwrap_or(0);
+            return hallmark_core::keys::rsa_public_modulus_bits(&self.key)
+                .and_then(|b| u32::try_from(b).ok())
+                .unwrap_or(0);
         }
         match self.key_param.as_deref() {
             Some("1.2.840.10045.3.1.7") => 256,

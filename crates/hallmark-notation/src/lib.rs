@@ -349,7 +349,7 @@ fn key_algorithm(der: &[u8]) -> Result<(Algorithm, Vec<u8>), EnvelopeError> {
     let oid = spki.algorithm.oid.to_string();
     if oid == OID_RSA {
         // The modulus size decides: 2048 -> PS256, 3072 -> PS384, 4096 -> PS512.
-        let bits = rsa_modulus_bits(&raw).ok_or_else(|| {
+        let bits = hallmark_core::keys::rsa_public_modulus_bits(&raw).ok_or_else(|| {
             EnvelopeError::Chain("the signing key is not an RSA public key".into())
         })?;
         let alg = match bits {
@@ -387,40 +387,6 @@ fn key_algorithm(der: &[u8]) -> Result<(Algorithm, Vec<u8>), EnvelopeError> {
     Err(EnvelopeError::Chain(format!(
         "expected an RSA or EC signing key, found algorithm {oid}"
     )))
-}
-
-/// The bit length of an RSAPublicKey's modulus (`SEQUENCE { INTEGER n, INTEGER e }`).
-fn rsa_modulus_bits(der: &[u8]) -> Option<u32> {
-    fn header(b: &[u8]) -> Option<(u8, usize, &[u8])> {
-        let (&tag, rest) = b.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        if first < 0x80 {
-            return Some((tag, usize::from(first), rest));
-        }
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |a, b| (a << 8) | usize::from(*b));
-        Some((tag, len, &rest[n..]))
-    }
-    let (tag, len, rest) = header(der)?;
-    if tag != 0x30 || rest.len() < len {
-        return None;
-    }
-    let (tag, len, rest) = header(&rest[..len])?;
-    if tag != 0x02 || rest.len() < len {
-        return None;
-    }
-    let mut n = &rest[..len];
-    while let Some((&0, tail)) = n.split_first() {
-        n = tail;
-    }
-    let first = *n.first()?;
-    let bits = u32::try_from(n.len()).ok()? * 8 - first.leading_zeros();
-    Some(bits)
 }
 
 fn b64url(s: &str, what: &'static str) -> Result<Vec<u8>, EnvelopeError> {

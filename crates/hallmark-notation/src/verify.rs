@@ -11,7 +11,6 @@
 use crate::chain;
 use crate::trustpolicy::{Action, Check, TrustPolicy, TrustStore};
 use crate::{Envelope, SigningScheme};
-use base64::Engine as _;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -25,28 +24,7 @@ pub fn certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| "expected PEM or DER certificates, found neither".to_owned())?;
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let after = &rest[start + "-----BEGIN CERTIFICATE-----".len()..];
-        let end = after
-            .find("-----END CERTIFICATE-----")
-            .ok_or_else(|| "an unterminated CERTIFICATE block".to_owned())?;
-        let body: String = after[..end]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        out.push(
-            base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .map_err(|e| format!("a CERTIFICATE block that is not base64: {e}"))?,
-        );
-        rest = &after[end..];
-    }
-    if out.is_empty() {
-        return Err("expected at least one certificate, found none".into());
-    }
-    Ok(out)
+    hallmark_core::pem_certificates(text, "a trust-store file").map_err(|e| e.to_string())
 }
 
 /// One check's result.

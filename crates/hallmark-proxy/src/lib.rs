@@ -170,19 +170,6 @@ fn is_artifact_tag(reference: &str) -> bool {
     })
 }
 
-/// A reference that is a tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn is_tag(reference: &str) -> bool {
-    !reference.is_empty()
-        && reference.len() <= 128
-        && reference
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && reference
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
 fn oci_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({"errors": [{"code": code, "message": message}]}).to_string();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -436,9 +423,7 @@ impl Proxy {
         what: &str,
     ) {
         let log = &self.inner.config.decision_log;
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let now = hallmark_verify::decision_log::now();
         let (digest, rule, result, reason) = match decision {
             Ok(d) => (
                 Some(d.digest.clone()),
@@ -531,7 +516,7 @@ impl Proxy {
             }
             (digest, Some(bytes))
         };
-        let image = if is_tag(reference) {
+        let image = if hallmark_core::is_valid_tag(reference) {
             format!("{}/{name}:{reference}@{digest}", self.inner.host)
         } else {
             format!("{}/{name}@{digest}", self.inner.host)
@@ -690,7 +675,7 @@ async fn handle(State(proxy): State<Proxy>, req: Request) -> Response {
         return proxy.forward(req).await;
     };
     let method = req.method().clone();
-    let tagged = is_tag(reference);
+    let tagged = hallmark_core::is_valid_tag(reference);
     let by_digest = Digest::parse(reference).is_ok();
     if !tagged && !by_digest {
         return proxy.bad(
@@ -739,8 +724,8 @@ mod tests {
         assert!(is_artifact_tag(&format!("sha256-{}.sig", "a".repeat(64))));
         assert!(is_artifact_tag(&format!("sha256-{}", "a".repeat(64))));
         assert!(!is_artifact_tag("sha256-abc.sig"));
-        assert!(is_tag("v1.0_rc-2"));
-        assert!(!is_tag("../x"));
-        assert!(!is_tag(".hidden"));
+        assert!(hallmark_core::is_valid_tag("v1.0_rc-2"));
+        assert!(!hallmark_core::is_valid_tag("../x"));
+        assert!(!hallmark_core::is_valid_tag(".hidden"));
     }
 }

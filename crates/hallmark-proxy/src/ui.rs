@@ -143,19 +143,20 @@ impl Proxy {
             .collect();
         let mut pairs = Vec::new();
         for repo in repositories {
-            let Ok(v) = self.upstream_json(&format!("/v2/{repo}/tags/list")).await else {
+            let Ok(r) = RegistryRef::parse(&format!("{}/{repo}", self.inner.host)) else {
                 continue;
             };
-            let mut tags: Vec<String> = v["tags"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
-            tags.retain(|t| !crate::is_artifact_tag(t) && crate::is_tag(t));
+            let Ok(mut tags) = self
+                .inner
+                .decider
+                .registry()
+                .repository(&r)
+                .list_tags()
+                .await
+            else {
+                continue;
+            };
+            tags.retain(|t| !crate::is_artifact_tag(t) && hallmark_core::is_valid_tag(t));
             tags.sort();
             for tag in tags {
                 if pairs.len() < MAX_TAGS {

@@ -3,38 +3,14 @@
 //! 4xx or 502 and the proxy keeps serving.
 
 use crate::*;
-use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 
-/// A registry that answers every request with `response`; its address.
-fn fake_upstream(response: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-                if matches!(conn.read(&mut buf), Ok(n) if n > 0) {
-                    let _ = conn.write_all(response.as_bytes());
-                }
-            });
-        }
-    });
-    addr
-}
-
-/// A registry that accepts connections and never answers; its address.
-fn silent_upstream() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in listener.incoming().flatten() {
-            held.push(conn);
-        }
-    });
-    addr
+/// A 200 answer with `body` as an OCI manifest.
+fn manifest_response(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 async fn get(addr: &str, method: &'static str, path: &str) -> (u16, String) {
@@ -51,7 +27,7 @@ async fn an_upstream_that_is_down_or_silent_gives_a_502_in_bounded_time() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
     };
-    for upstream in [dead, silent_upstream()] {
+    for upstream in [dead, hallmark_testutil::hostile::silent_server()] {
         let p = Running::start(&upstream, "team", &key, PushMode::Refuse).await;
         let (status, body) = get(&p.addr, "GET", "/v2/team/app/manifests/v1").await;
         assert_eq!(status, 502, "{upstream}: {body}");
@@ -71,14 +47,7 @@ async fn an_upstream_that_is_down_or_silent_gives_a_502_in_bounded_time() {
 async fn garbage_from_upstream_is_not_served() {
     let key = key();
     let body = "this is not a manifest";
-    let response: &'static str = Box::leak(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .into_boxed_str(),
-    );
-    let upstream = fake_upstream(response);
+    let upstream = hallmark_testutil::hostile::canned_server(manifest_response(body));
     let p = Running::start(&upstream, "team", &key, PushMode::Refuse).await;
     // By tag: the digest of the garbage is decided and the decision cannot read it as a
     // manifest: nothing is served.
@@ -100,14 +69,7 @@ async fn garbage_from_upstream_is_not_served() {
 async fn a_manifest_over_the_size_limit_is_not_served() {
     let key = key();
     let body = "x".repeat(hallmark_proxy::MAX_MANIFEST_BYTES + 1);
-    let response: &'static str = Box::leak(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .into_boxed_str(),
-    );
-    let upstream = fake_upstream(response);
+    let upstream = hallmark_testutil::hostile::canned_server(manifest_response(&body));
     let p = Running::start(&upstream, "team", &key, PushMode::Refuse).await;
     let (status, body) = get(&p.addr, "GET", "/v2/team/app/manifests/v1").await;
     assert_eq!(status, 502, "{}", &body[..body.len().min(300)]);

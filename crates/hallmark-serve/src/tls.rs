@@ -32,25 +32,10 @@ pub fn read_certs(path: &std::path::Path) -> Result<Vec<Vec<u8>>, TlsError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let block = &rest[start..];
-        let end = block
-            .find("-----END CERTIFICATE-----")
-            .ok_or_else(|| err("unterminated CERTIFICATE block".into()))?
-            + "-----END CERTIFICATE-----".len();
-        let (label, der) =
-            pem_rfc7468::decode_vec(&block.as_bytes()[..end]).map_err(|e| err(e.to_string()))?;
-        if label == "CERTIFICATE" {
-            out.push(der);
-        }
-        rest = &block[end..];
-    }
-    if out.is_empty() {
-        return Err(err("expected at least one PEM CERTIFICATE".into()));
-    }
-    Ok(out)
+    hallmark_core::pem_certificates(&text, &path.display().to_string()).map_err(|e| match e {
+        hallmark_core::KeyError::Pem { reason, .. } => err(reason),
+        other => err(other.to_string()),
+    })
 }
 
 fn read_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, TlsError> {

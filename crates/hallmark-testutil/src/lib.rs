@@ -6,6 +6,7 @@
 //!   `docker` CLI against it.
 //! - [`notary`]: notary 0.7.0 (CLI, notary-server, notary-signer) and a small openssl test PKI.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (initdb into a temporary directory).
+//! - [`hostile`]: servers that never answer, or answer every request with the same bytes.
 //! - [`process`]: free ports, signals and liveness checks shared by the starters.
 //! - [`softhsm`]: SoftHSM2 token directories with EC key pairs (pkcs11-tool).
 //! - [`moto`]: a moto 5.2.5 server (AWS KMS and Secrets Manager) on loopback.
@@ -13,6 +14,7 @@
 //! - [`tools`]: skopeo 1.18 with sigstore enabled, and helpers to drive it.
 
 pub mod docker;
+pub mod hostile;
 pub mod moto;
 pub mod notary;
 pub mod postgres;

@@ -53,3 +53,10 @@ impl DecisionLog {
         }
     }
 }
+
+/// The current time as decision lines carry it (RFC 3339, UTC).
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

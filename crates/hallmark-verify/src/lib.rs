@@ -30,7 +30,7 @@ pub use cached::{CacheConfig, Decided, Decider, LoadError, Reloaded};
 pub use decision_log::DecisionLog;
 pub use error::{DecideError, SetupError};
 
-use hallmark_core::ImageRef;
+use hallmark_core::{Digest, ImageRef};
 use hallmark_oci::{FetchedManifest, Store};
 use hallmark_policy::{
     Decision, Evidence, Policy, SignatureFormat, Verdict, evidence::CollectionFailure,
@@ -92,6 +92,21 @@ impl Verifier {
         &self.policy
     }
 
+    /// Evidence about `image` at `digest` with nothing collected yet.
+    fn evidence_for(&self, image: &ImageRef, digest: &Digest, namespace: Option<&str>) -> Evidence {
+        Evidence {
+            image: collect::image_name(image),
+            digest: digest.to_string(),
+            namespace: namespace.map(str::to_owned),
+            keys: self.material.key_fingerprints(),
+            signatures: Vec::new(),
+            attestations: Vec::new(),
+            dct: Vec::new(),
+            rejected: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
     /// Decide about `image`, read through `store` (the registry repository or OCI layout
     /// the image lives in). `namespace` is the Kubernetes namespace of an admission request.
     ///
@@ -112,18 +127,8 @@ impl Verifier {
                 image: image.to_string(),
                 source,
             })?;
-        let name = collect::image_name(image);
-        let mut evidence = Evidence {
-            image: name.clone(),
-            digest: manifest.digest.to_string(),
-            namespace: namespace.map(str::to_owned),
-            keys: self.material.key_fingerprints(),
-            signatures: Vec::new(),
-            attestations: Vec::new(),
-            dct: Vec::new(),
-            rejected: Vec::new(),
-            failures: Vec::new(),
-        };
+        let mut evidence = self.evidence_for(image, &manifest.digest, namespace);
+        let name = evidence.image.clone();
         let now = unix_now();
         if let Some(rule) = self.policy.rule_for(&name, namespace) {
             let needs = rule.needs();
@@ -272,17 +277,7 @@ impl Verifier {
         };
         let needs = union.needs();
         let digest = verified.manifest.digest.clone();
-        let mut all = Evidence {
-            image: collect::image_name(image),
-            digest: digest.to_string(),
-            namespace: None,
-            keys: self.material.key_fingerprints(),
-            signatures: Vec::new(),
-            attestations: Vec::new(),
-            dct: Vec::new(),
-            rejected: Vec::new(),
-            failures: Vec::new(),
-        };
+        let mut all = self.evidence_for(image, &digest, None);
         if needs.signatures {
             for which in [collect::Referrers::IfNeeded, collect::Referrers::Only] {
                 collect::signatures(store, &digest, &union, &self.material, which)

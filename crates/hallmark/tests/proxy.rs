@@ -5,27 +5,21 @@
 //! signed in `gate` mode; a large layer streams through with the proxy's memory bounded.
 
 use crate::docker_engine::{engine, import_and_push};
-use crate::util::{World, put_blob, registry, unique};
-use hallmark_testutil::process::{free_port, signal, watchdog};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use crate::util::{Daemon, World, put_blob, registry, unique};
+use hallmark_testutil::process::free_port;
+use std::process::Command;
 
 struct Proxy {
-    child: Child,
-    watchdog: Child,
+    daemon: Daemon,
     addr: String,
-    log: std::path::PathBuf,
 }
 
 impl Proxy {
     fn start(w: &World, policy: &std::path::Path, mode: &str) -> Self {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let log = w.path(&format!("proxy-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hallmark"))
-            .args(["proxy", "--addr", &addr, "--upstream"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hallmark"));
+        cmd.args(["proxy", "--addr", &addr, "--upstream"])
             .arg(format!("http://{}", registry()))
             .arg("--policy")
             .arg(policy)
@@ -36,36 +30,17 @@ impl Proxy {
                 "0s",
                 "--decision-log",
                 "-",
-            ])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let watchdog = watchdog(child.id());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "hallmark proxy exited with {status}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "hallmark proxy did not start");
-            thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            watchdog,
-            addr,
-            log,
-        }
+            ]);
+        let daemon = Daemon::start(cmd, w.path(&format!("proxy-{port}.log")), || {
+            std::net::TcpStream::connect(&addr).is_ok()
+        });
+        Self { daemon, addr }
     }
 
     /// The proxy's peak resident memory so far (VmHWM), KiB.
     fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.daemon.pid())).unwrap();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -74,21 +49,7 @@ impl Proxy {
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        signal(self.child.id(), "TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = self.watchdog.kill();
-        let _ = self.watchdog.wait();
+        self.daemon.output()
     }
 }
 

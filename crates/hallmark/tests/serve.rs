@@ -3,93 +3,44 @@
 //! server, the log and the webhook in one process on one address, each answering as it does
 //! alone, one /metrics, one shutdown; and the setups they refuse.
 
-use crate::util::{World, registry};
+use crate::util::{Daemon, World, registry};
 use hallmark_testutil::notary::Pki;
-use hallmark_testutil::process::{free_port, signal, watchdog};
+use hallmark_testutil::process::{free_port, signal};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 struct Running {
-    child: Child,
-    watchdog: Child,
+    daemon: Daemon,
     url: String,
-    log: std::path::PathBuf,
 }
 
 impl Running {
     fn start(w: &World, args: &[&str], port: u16, ready_path: &str, pki: &Pki) -> Self {
-        let log = w.path(&format!("serve-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hallmark"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hallmark"));
+        cmd.args(args)
             .arg("--tls-cert")
             .arg(&pki.server_cert)
             .arg("--tls-key")
             .arg(&pki.server_key)
-            .current_dir(w.dir())
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let watchdog = watchdog(child.id());
+            .current_dir(w.dir());
         let url = format!("https://127.0.0.1:{port}");
-        Running {
-            child: {
-                let deadline = Instant::now() + Duration::from_secs(30);
-                loop {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        panic!(
-                            "{args:?} exited with {status}: {}",
-                            std::fs::read_to_string(&log).unwrap_or_default()
-                        );
-                    }
-                    if curl(pki, "GET", &format!("{url}{ready_path}"), None).0 == 200 {
-                        break child;
-                    }
-                    assert!(Instant::now() < deadline, "not ready after 30 s");
-                    thread::sleep(Duration::from_millis(50));
-                }
-            },
-            watchdog,
-            url,
-            log,
-        }
+        let ready = format!("{url}{ready_path}");
+        let daemon = Daemon::start(cmd, w.path(&format!("serve-{port}.log")), || {
+            curl(pki, "GET", &ready, None).0 == 200
+        });
+        Running { daemon, url }
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.daemon.output()
     }
 
     /// SIGTERM; the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        signal(self.child.id(), "TERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let _ = self.watchdog.kill();
-                let _ = self.watchdog.wait();
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "did not stop within 20 s of SIGTERM"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = self.watchdog.kill();
-        let _ = self.watchdog.wait();
+    fn stop(self) -> std::process::ExitStatus {
+        self.daemon.stop()
     }
 }
 
@@ -209,7 +160,7 @@ fn admission_serve_decides_over_https_reloads_on_sighup_and_logs_decisions() {
         ),
     )
     .unwrap();
-    signal(server.child.id(), "HUP");
+    signal(server.daemon.pid(), "HUP");
     let deadline = Instant::now() + Duration::from_secs(20);
     let denied = loop {
         let r = allowed(&pki, &server.url, &image);

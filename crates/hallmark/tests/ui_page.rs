@@ -5,33 +5,11 @@
 //! target directory. The JSON API agrees with `hallmark verify --policy -o json` on every tag.
 
 use crate::policy::trust;
-use crate::util::{World, registry};
-use hallmark_testutil::process::{free_port, signal, watchdog};
+use crate::util::{Daemon, World, registry};
+use hallmark_testutil::process::free_port;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
-
-struct Ui {
-    child: Child,
-    watchdog: Child,
-    addr: String,
-}
-
-impl Drop for Ui {
-    fn drop(&mut self) {
-        signal(self.child.id(), "TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = self.watchdog.kill();
-        let _ = self.watchdog.wait();
-    }
-}
+use std::process::Command;
 
 fn get(addr: &str, target: &str) -> Value {
     let out = Command::new("curl")
@@ -97,38 +75,17 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
 
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let log = w.path("ui.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hallmark"))
-        .args(["ui", "--addr", &addr, "--registry", &format!("http://{r}")])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hallmark"));
+    cmd.args(["ui", "--addr", &addr, "--registry", &format!("http://{r}")])
         .args(["--policy", "policy.yaml"])
         .current_dir(w.dir())
-        .env("DOCKER_CONFIG", w.dir().join(".no-docker-config"))
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let watchdog = watchdog(child.id());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "hallmark ui exited with {status}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "hallmark ui did not start");
-        thread::sleep(Duration::from_millis(50));
-    }
-    let ui = Ui {
-        child,
-        watchdog,
-        addr,
-    };
+        .env("DOCKER_CONFIG", w.dir().join(".no-docker-config"));
+    let _ui = Daemon::start(cmd, w.path("ui.log"), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
 
     // The JSON API and verify --policy agree on every tag.
-    let tags = get(&ui.addr, &format!("/ui/api/tags?repository={prefix}/"));
+    let tags = get(&addr, &format!("/ui/api/tags?repository={prefix}/"));
     let tags = tags.as_array().unwrap();
     assert_eq!(tags.len(), 4, "{tags:?}");
     for t in tags {
@@ -160,7 +117,7 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
     let out = Command::new("node")
         .arg(js.join("ui_page.js"))
-        .arg(format!("http://{}", ui.addr))
+        .arg(format!("http://{addr}"))
         .arg(&shots)
         .arg(format!("{prefix}/"))
         .current_dir(&js)

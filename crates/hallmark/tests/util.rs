@@ -770,3 +770,89 @@ pub fn dead_addr() -> String {
     drop(l);
     addr
 }
+
+/// A hallmark server process of a test (its stdout and stderr in a log file), stopped when
+/// dropped: SIGTERM, then SIGKILL after 10 s; a watchdog kills it if the test process dies.
+pub struct Daemon {
+    child: std::process::Child,
+    watchdog: std::process::Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Spawn `cmd` with its output in `log`, then wait (at most 30 s) until `ready()` holds;
+    /// a process that exits first fails the test with its log.
+    pub fn start(mut cmd: Command, log: PathBuf, ready: impl Fn() -> bool) -> Self {
+        let out = std::fs::File::create(&log).unwrap();
+        let mut child = cmd
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let watchdog = hallmark_testutil::process::watchdog(child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !ready() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "{cmd:?} exited with {status}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{cmd:?} not ready after 30 s: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            child,
+            watchdog,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it wrote so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and its exit status (it must stop within 20 s).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        hallmark_testutil::process::signal(self.child.id(), "TERM");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "did not stop within 20 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            hallmark_testutil::process::signal(self.child.id(), "TERM");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::time::Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None))
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+    }
+}

@@ -345,18 +345,8 @@ async fn decider(
 }
 
 /// The webhook these arguments describe, deciding with `decider`.
-fn webhook(
-    decider: &Decider,
-    log: &DecisionLog,
-    d: &DecisionArgs,
-    a: &WebhookArgs,
-    tls: &TlsArgs,
-) -> Webhook {
-    let mut config = Config::new(
-        d.policy.clone().unwrap_or_default(),
-        hallmark_verify::TrustConfig { dct: None },
-        decider.registry().clone(),
-    );
+fn webhook(decider: &Decider, log: &DecisionLog, a: &WebhookArgs, tls: &TlsArgs) -> Webhook {
+    let mut config = Config::default();
     config.pin = match a.pin {
         PinArg::TagAndDigest => hallmark_admission::Pin::TagAndDigest,
         PinArg::DigestOnly => hallmark_admission::Pin::DigestOnly,
@@ -371,7 +361,7 @@ fn webhook(
     if tls.client_ca.is_some() {
         config.gatekeeper_clients = GatekeeperClients::VerifiedCertificate;
     }
-    Webhook::with_decider(config, decider.clone())
+    Webhook::new(config, decider.clone())
 }
 
 /// The proxy these arguments describe, deciding with `decider`.
@@ -430,30 +420,68 @@ pub(crate) async fn admission(ctx: &Context, cmd: AdmissionCommand) -> Result<Ex
         Ok(d) => d,
         Err(code) => return Ok(code),
     };
-    let webhook = webhook(&decider, &log, &a.decisions, &a.webhook, &a.tls);
-    let listener = tokio::net::TcpListener::bind(addr)
+    let webhook = webhook(&decider, &log, &a.webhook, &a.tls);
+    let alone = Alone {
+        who: "hallmark admission",
+        addr,
+        tls: Some(tls),
+        limits: a.connections.limits(),
+        reload_interval: a.decisions.reload_interval,
+    };
+    alone
+        .serve(&decider, admission_service(&webhook), true, |at| {
+            format!(
+                "serving on {at} (policy {}); SIGHUP reloads the policy, SIGTERM or Ctrl-C stops it",
+                decider.policy_digest()
+            )
+        })
         .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let watcher = decider.watch(a.decisions.reload_interval, "hallmark admission");
-    eprintln!(
-        "hallmark admission: serving on https://{} (policy {}); SIGHUP reloads the policy, SIGTERM or Ctrl-C stops it",
-        listener.local_addr()?,
-        webhook.policy_digest()
-    );
-    hallmark_serve::serve_all(
-        vec![Listening {
-            listener,
-            tls: Some(tls),
-            services: vec![admission_service(&webhook)],
-            metrics: true,
-        }],
-        a.connections.limits(),
-        hallmark_serve::shutdown_signal(),
-    )
-    .await?;
-    watcher.abort();
-    eprintln!("hallmark admission: stopped");
-    Ok(ExitCode::SUCCESS)
+}
+
+/// A service served alone on one address (`admission serve`, `proxy`, `ui`): the policy
+/// watched for reloads, one line said at start and one at the end.
+struct Alone {
+    who: &'static str,
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: hallmark_serve::Limits,
+    reload_interval: Duration,
+}
+
+impl Alone {
+    async fn serve(
+        self,
+        decider: &Decider,
+        service: Service,
+        metrics: bool,
+        started: impl FnOnce(String) -> String,
+    ) -> Result<ExitCode> {
+        let addr = self.addr;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let watcher = decider.watch(self.reload_interval, self.who);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        eprintln!(
+            "{}: {}",
+            self.who,
+            started(format!("{scheme}://{}", listener.local_addr()?))
+        );
+        hallmark_serve::serve_all(
+            vec![Listening {
+                listener,
+                tls: self.tls,
+                services: vec![service],
+                metrics,
+            }],
+            self.limits,
+            hallmark_serve::shutdown_signal(),
+        )
+        .await?;
+        watcher.abort();
+        eprintln!("{}: stopped", self.who);
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// `hallmark proxy`
@@ -467,32 +495,22 @@ pub(crate) async fn proxy_serve(ctx: &Context, a: ProxyServeArgs) -> Result<Exit
             Err(code) => return Ok(code),
         };
     let proxy = proxy(&decider, &log, &a.proxy)?;
-    let listener = tokio::net::TcpListener::bind(addr)
+    let alone = Alone {
+        who: "hallmark proxy",
+        addr,
+        tls,
+        limits: a.connections.limits(),
+        reload_interval: a.decisions.reload_interval,
+    };
+    alone
+        .serve(&decider, proxy_service(&proxy), true, |at| {
+            format!(
+                "serving {} on {at} (policy {}); SIGHUP reloads the policy, SIGTERM or Ctrl-C stops it",
+                a.proxy.upstream.as_deref().unwrap_or_default(),
+                decider.policy_digest()
+            )
+        })
         .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let watcher = decider.watch(a.decisions.reload_interval, "hallmark proxy");
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!(
-        "hallmark proxy: serving {} on {scheme}://{} (policy {}); SIGHUP reloads the policy, SIGTERM or Ctrl-C stops it",
-        a.proxy.upstream.as_deref().unwrap_or_default(),
-        listener.local_addr()?,
-        decider.policy_digest()
-    );
-    let service = proxy_service(&proxy);
-    hallmark_serve::serve_all(
-        vec![Listening {
-            listener,
-            tls,
-            services: vec![service],
-            metrics: true,
-        }],
-        a.connections.limits(),
-        hallmark_serve::shutdown_signal(),
-    )
-    .await?;
-    watcher.abort();
-    eprintln!("hallmark proxy: stopped");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `hallmark ui`: the page of signed states (and its JSON API) for one registry.
@@ -512,29 +530,22 @@ pub(crate) async fn ui(ctx: &Context, a: UiArgs) -> Result<ExitCode> {
             Err(code) => return Ok(code),
         };
     let proxy = proxy(&decider, &log, &upstream)?;
-    let listener = tokio::net::TcpListener::bind(addr)
+    let alone = Alone {
+        who: "hallmark ui",
+        addr,
+        tls,
+        limits: a.connections.limits(),
+        reload_interval: a.decisions.reload_interval,
+    };
+    let service = Service::new("ui", &["/ui"], proxy.ui_router());
+    alone
+        .serve(&decider, service, false, |at| {
+            format!(
+                "the signed state of {} on {at}/ui/; SIGTERM or Ctrl-C stops it",
+                a.registry
+            )
+        })
         .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let watcher = decider.watch(a.decisions.reload_interval, "hallmark ui");
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!(
-        "hallmark ui: the signed state of {} on {scheme}://{}/ui/; SIGTERM or Ctrl-C stops it",
-        a.registry,
-        listener.local_addr()?
-    );
-    hallmark_serve::serve_all(
-        vec![Listening {
-            listener,
-            tls,
-            services: vec![Service::new("ui", &["/ui"], proxy.ui_router())],
-            metrics: false,
-        }],
-        a.connections.limits(),
-        hallmark_serve::shutdown_signal(),
-    )
-    .await?;
-    watcher.abort();
-    Ok(ExitCode::SUCCESS)
 }
 
 fn reach(allow_remote: bool) -> Reach {
@@ -583,7 +594,7 @@ pub(crate) async fn serve(ctx: &Context, a: ServeArgs) -> Result<ExitCode> {
     if let (true, Some((decider, log))) = (a.admission, &decisions) {
         let addr = at(&a.admission_addr, "--admission-addr")?;
         reach(a.allow_remote).check(addr, "the admission webhook")?;
-        let webhook = webhook(decider, log, &a.decisions, &a.webhook, &a.tls);
+        let webhook = webhook(decider, log, &a.webhook, &a.tls);
         mounts
             .entry(addr)
             .or_default()
