@@ -26,17 +26,7 @@ HM="$(hallmark_release_bin)"
 "$HM" debug admission-load --help >/dev/null 2>&1 || die "$HM has no 'debug admission-load' command"
 step_done
 
-WORK="$(mktemp -d -t hallmark-bench-admission.XXXXXX)"
-PIDS=()
-cleanup() {
-  local rc=$? p
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  registry_stop
-  if [ "${HALLMARK_BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+bench_workdir admission
 
 step "registry, key, 3 signed images, policy, PKI"
 registry_start "$WORK/registry" error

@@ -19,17 +19,7 @@ HM="$(hallmark_release_bin)"
 "$HM" proxy --help >/dev/null 2>&1 || die "$HM has no 'proxy' command"
 step_done
 
-WORK="$(mktemp -d -t hallmark-bench-proxy.XXXXXX)"
-PIDS=()
-cleanup() {
-  local rc=$? p
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  registry_stop
-  if [ "${HALLMARK_BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+bench_workdir proxy
 
 step "registry, key, a signed image, a 256 MiB blob, policy"
 registry_start "$WORK/registry" error

@@ -33,16 +33,7 @@ HM="$(hallmark_release_bin)"
 notary version >&2 || true
 step_done
 
-WORK="$(mktemp -d -t hallmark-bench-trust.XXXXXX)"
-PIDS=()
-cleanup() {
-  local rc=$? p
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  if [ "${HALLMARK_BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+bench_workdir trust
 
 export NOTARY_ROOT_PASSPHRASE=bench-root-passphrase
 export NOTARY_TARGETS_PASSPHRASE=bench-targets-passphrase

@@ -234,3 +234,21 @@ wait_tls() {
   done
   return 1
 }
+
+# bench_workdir NAME : WORK, a fresh temporary directory, and PIDS, the background servers a
+# benchmark starts. On exit the servers in PIDS get SIGTERM (and are waited for), the registry
+# is stopped, and WORK is removed (kept with HALLMARK_BENCH_KEEP=1).
+bench_workdir() {
+  WORK="$(mktemp -d -t "hallmark-bench-$1.XXXXXX")"
+  PIDS=()
+  trap _bench_cleanup EXIT
+}
+
+_bench_cleanup() {
+  local rc=$? p
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  registry_stop
+  if [ "${HALLMARK_BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}

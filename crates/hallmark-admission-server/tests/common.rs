@@ -178,6 +178,15 @@ impl Served {
         }
     }
 
+    /// [`Served::start`] with only a policy (everything else as [`Setup::default`]).
+    pub async fn with_policy(policy: impl Into<String>, public_pem: &str) -> Self {
+        let setup = Setup {
+            policy: policy.into(),
+            ..Setup::default()
+        };
+        Self::start(setup, public_pem).await
+    }
+
     /// POST `body` to `path`; status and body as JSON (or `Value::String` when not JSON).
     pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
         let resp = self

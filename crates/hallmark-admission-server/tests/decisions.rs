@@ -327,14 +327,7 @@ async fn rules_scoped_by_namespace_apply_only_there() {
         registry(),
         w.repo
     );
-    let s = Served::start(
-        Setup {
-            policy,
-            ..Setup::default()
-        },
-        &w.key.public_key().to_pem(),
-    )
-    .await;
+    let s = Served::with_policy(policy, &w.key.public_key().to_pem()).await;
     let prod = s
         .review(
             "/validate",

@@ -84,14 +84,7 @@ async fn failure_policy_ignore_admits_what_could_not_be_decided_with_a_warning()
     let addr = failing_registry();
     let policy = "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n  - name: rollout\n    \
          images: [\"**\"]\n    failurePolicy: Ignore\n    require:\n      - cosign: {keys: [key.pub]}\n";
-    let s = Served::start(
-        Setup {
-            policy: policy.into(),
-            ..Setup::default()
-        },
-        &key().public_key().to_pem(),
-    )
-    .await;
+    let s = Served::with_policy(policy, &key().public_key().to_pem()).await;
     let image = format!("{addr}/app:1");
     let r = s
         .review(
@@ -113,14 +106,7 @@ async fn failure_policy_ignore_admits_what_could_not_be_decided_with_a_warning()
 #[tokio::test]
 async fn a_registry_answering_500_gives_a_denial_naming_it() {
     let addr = failing_registry();
-    let s = Served::start(
-        Setup {
-            policy: enforce_all("enforce"),
-            ..Setup::default()
-        },
-        &key().public_key().to_pem(),
-    )
-    .await;
+    let s = Served::with_policy(enforce_all("enforce"), &key().public_key().to_pem()).await;
     let image = format!("{addr}/app:1");
     let r = s
         .review(
@@ -137,14 +123,7 @@ async fn a_registry_answering_500_gives_a_denial_naming_it() {
 
 #[tokio::test]
 async fn bad_requests_get_a_4xx_and_the_webhook_keeps_serving() {
-    let s = Served::start(
-        Setup {
-            policy: enforce_all("enforce"),
-            ..Setup::default()
-        },
-        &key().public_key().to_pem(),
-    )
-    .await;
+    let s = Served::with_policy(enforce_all("enforce"), &key().public_key().to_pem()).await;
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("not JSON", b"{\"apiVersion\": ".to_vec(), 400, "invalid JSON"),
         (
@@ -200,14 +179,7 @@ async fn five_hundred_containers_in_one_pod_get_one_answer() {
     push(&repo, "signed").await;
     sign(&repo, "signed", &key).await;
     push(&repo, "unsigned").await;
-    let s = Served::start(
-        Setup {
-            policy: enforce_all("enforce"),
-            ..Setup::default()
-        },
-        &key.public_key().to_pem(),
-    )
-    .await;
+    let s = Served::with_policy(enforce_all("enforce"), &key.public_key().to_pem()).await;
     let signed = format!("{}/{repo}:signed", registry());
     let unsigned = format!("{}/{repo}:unsigned", registry());
     let images: Vec<&str> = (0..500)

@@ -22,11 +22,8 @@ async fn several_keys_get_mixed_results_one_item_each() {
     let digest = push(&repo, "signed").await;
     sign(&repo, "signed", &key).await;
     push(&repo, "unsigned").await;
-    let s = Served::start(
-        Setup {
-            policy: policy_for(&format!("{}/{repo}", registry()), "enforce"),
-            ..Setup::default()
-        },
+    let s = Served::with_policy(
+        policy_for(&format!("{}/{repo}", registry()), "enforce"),
         &key.public_key().to_pem(),
     )
     .await;

@@ -23,11 +23,8 @@ async fn every_vector_is_answered_signed_images_pass_and_unsigned_are_denied() {
     push(&repo, "unsigned").await;
     let signed = format!("{}/{repo}:signed", registry());
     let unsigned = format!("{}/{repo}:unsigned", registry());
-    let s = Served::start(
-        Setup {
-            policy: policy_for(&format!("{}/{repo}", registry()), "enforce"),
-            ..Setup::default()
-        },
+    let s = Served::with_policy(
+        policy_for(&format!("{}/{repo}", registry()), "enforce"),
         &key.public_key().to_pem(),
     )
     .await;

@@ -62,11 +62,6 @@ impl Service {
         self
     }
 
-    /// The service's name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     /// The service's routes.
     pub fn router(&self) -> Router {
         self.router.clone()
@@ -227,27 +222,29 @@ fn dispatch(services: &[Service], stats: Arc<ListenerStats>) -> Result<Router, M
 
 fn render(stats: &[(String, Arc<ListenerStats>)]) -> String {
     use std::fmt::Write as _;
-    let mut out = String::from(
-        "# HELP hallmark_serve_requests_total Requests received, by listening address.\n\
-         # TYPE hallmark_serve_requests_total counter\n",
-    );
-    for (addr, s) in stats {
-        let _ = writeln!(
-            out,
-            "hallmark_serve_requests_total{{addr=\"{addr}\"}} {}",
-            s.requests.load(Ordering::Relaxed)
-        );
-    }
-    out.push_str(
-        "# HELP hallmark_serve_unrouted_total Requests for paths no mounted service answers.\n\
-         # TYPE hallmark_serve_unrouted_total counter\n",
-    );
-    for (addr, s) in stats {
-        let _ = writeln!(
-            out,
-            "hallmark_serve_unrouted_total{{addr=\"{addr}\"}} {}",
-            s.unrouted.load(Ordering::Relaxed)
-        );
+    type Counter = fn(&ListenerStats) -> &AtomicU64;
+    let families: [(&str, &str, Counter); 2] = [
+        (
+            "hallmark_serve_requests_total",
+            "Requests received, by listening address.",
+            |s| &s.requests,
+        ),
+        (
+            "hallmark_serve_unrouted_total",
+            "Requests for paths no mounted service answers.",
+            |s| &s.unrouted,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, counter) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (addr, s) in stats {
+            let _ = writeln!(
+                out,
+                "{name}{{addr=\"{addr}\"}} {}",
+                counter(s).load(Ordering::Relaxed)
+            );
+        }
     }
     out
 }

@@ -109,13 +109,6 @@ pub struct Counters {
     pub reloads_failed: AtomicU64,
 }
 
-impl Counters {
-    /// A counter's value.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-}
-
 /// One image decided.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
