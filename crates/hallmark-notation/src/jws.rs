@@ -1,10 +1,11 @@
 //! The JWS envelope (`application/jose+json`): flattened JSON serialization, as notation writes
 //! and reads it (signature-envelope-jws.md).
 
-use crate::{
-    Algorithm, Envelope, EnvelopeError, Format, PAYLOAD_MEDIA_TYPE, Payload, SignedAttributes,
-    SigningScheme, b64url,
+use crate::attributes::{
+    self, AUTHENTIC_SIGNING_TIME, EXPIRY, NOTARY_SIGNED, Protected, RawText, SIGNING_AGENT,
+    SIGNING_SCHEME, SIGNING_TIME, TIMESTAMP, attribute,
 };
+use crate::{Algorithm, Envelope, EnvelopeError, Format, PAYLOAD_MEDIA_TYPE, Payload, b64url};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -13,32 +14,12 @@ use time::format_description::well_known::Rfc3339;
 /// Largest envelope read (bytes); notation's own limit on signature blobs is 2 MiB.
 pub const MAX_ENVELOPE_BYTES: usize = 2 * 1024 * 1024;
 
-const SIGNING_SCHEME: &str = "io.cncf.notary.signingScheme";
-const SIGNING_TIME: &str = "io.cncf.notary.signingTime";
-const AUTHENTIC_SIGNING_TIME: &str = "io.cncf.notary.authenticSigningTime";
-const EXPIRY: &str = "io.cncf.notary.expiry";
-const TIMESTAMP: &str = "io.cncf.notary.timestampSignature";
-const SIGNING_AGENT: &str = "io.cncf.notary.signingAgent";
-/// Attributes a verifier understands when marked critical.
-const KNOWN_CRITICAL: [&str; 3] = [SIGNING_SCHEME, AUTHENTIC_SIGNING_TIME, EXPIRY];
 /// Registered JWS headers, which `crit` must not list.
 const REGISTERED: [&str; 3] = ["alg", "cty", "crit"];
 
 fn malformed(found: impl Into<String>) -> EnvelopeError {
     EnvelopeError::Malformed {
         format: "JWS",
-        found: found.into(),
-    }
-}
-
-fn attribute(
-    attribute: &'static str,
-    expected: impl Into<String>,
-    found: impl Into<String>,
-) -> EnvelopeError {
-    EnvelopeError::Attribute {
-        attribute,
-        expected: expected.into(),
         found: found.into(),
     }
 }
@@ -139,73 +120,30 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         if REGISTERED.contains(&c.as_str()) {
             return Err(attribute("crit", "no registered header names", c.clone()));
         }
-        if !KNOWN_CRITICAL.contains(&c.as_str()) {
-            return Err(EnvelopeError::UnknownCritical(c.clone()));
-        }
-        if !protected.contains_key(c) {
-            return Err(attribute(
-                "crit",
-                "only attributes the header has",
-                c.clone(),
-            ));
-        }
     }
-    let signing_scheme = match protected.get(SIGNING_SCHEME).and_then(Value::as_str) {
-        Some("notary.x509") => SigningScheme::X509,
-        Some("notary.x509.signingAuthority") => SigningScheme::X509SigningAuthority,
-        other => {
-            return Err(attribute(
-                "io.cncf.notary.signingScheme",
-                "notary.x509 or notary.x509.signingAuthority",
-                format!("{other:?}"),
-            ));
-        }
+    let signing_scheme = match protected.get(SIGNING_SCHEME) {
+        None => RawText::Absent,
+        Some(Value::String(s)) => RawText::Text(s.clone()),
+        Some(other) => RawText::Other(other.to_string()),
     };
-    for must in [SIGNING_SCHEME, AUTHENTIC_SIGNING_TIME, EXPIRY] {
-        if protected.contains_key(must) && !critical.iter().any(|c| c == must) {
-            return Err(attribute(
-                "crit",
-                format!("{must} listed as critical"),
-                format!("{critical:?}"),
-            ));
-        }
-    }
     let signing_time = time_of(&protected, SIGNING_TIME)?;
     let authentic_signing_time = time_of(&protected, AUTHENTIC_SIGNING_TIME)?;
     let expiry = time_of(&protected, EXPIRY)?;
-    match (signing_scheme, signing_time, authentic_signing_time) {
-        (SigningScheme::X509, None, _) => {
-            return Err(attribute(
-                "io.cncf.notary.signingTime",
-                "a signing time (required by notary.x509)",
-                "nothing",
-            ));
-        }
-        (SigningScheme::X509SigningAuthority, _, None) => {
-            return Err(attribute(
-                "io.cncf.notary.authenticSigningTime",
-                "an authentic signing time (required by notary.x509.signingAuthority)",
-                "nothing",
-            ));
-        }
-        _ => {}
-    }
     let extended: Map<String, Value> = protected
         .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "alg"
-                    | "cty"
-                    | "crit"
-                    | SIGNING_SCHEME
-                    | SIGNING_TIME
-                    | AUTHENTIC_SIGNING_TIME
-                    | EXPIRY
-            )
-        })
+        .filter(|(k, _)| !REGISTERED.contains(&k.as_str()) && !NOTARY_SIGNED.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let attributes = attributes::check(Protected {
+        algorithm,
+        critical,
+        names: protected.keys().cloned().collect(),
+        signing_scheme,
+        signing_time,
+        authentic_signing_time,
+        expiry,
+        extended,
+    })?;
 
     let header = top
         .get("header")
@@ -254,15 +192,7 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     signing_input.extend_from_slice(payload_b64.as_bytes());
     Ok(Envelope {
         format: Format::Jws,
-        attributes: SignedAttributes {
-            algorithm,
-            signing_scheme,
-            signing_time,
-            authentic_signing_time,
-            expiry,
-            extended,
-            critical,
-        },
+        attributes,
         payload,
         chain,
         timestamp,

@@ -2,21 +2,33 @@
 //!
 //! Follows the Notary Project specifications (`notaryproject/specifications`, signature
 //! specification v1.1: `signature-specification.md`, `signature-envelope-jws.md`,
-//! `signing-scheme.md`) as notation-go / notation-core-go implement them:
+//! `signature-envelope-cose.md`, `signing-scheme.md`) as notation-go / notation-core-go
+//! implement them:
 //!
+//! - [`parse`]: an envelope of either format, by the media type it is stored under.
 //! - [`jws::parse`]: the flattened JWS JSON serialization notation writes (`payload`,
 //!   `protected`, `header`, `signature`, nothing else), its protected header with the `crit`
 //!   rules (the signing scheme always critical, expiry and authentic signing time critical
 //!   when present, no unknown critical attribute, no registered header listed), the unsigned
 //!   header (`x5c` chain leaf first, `io.cncf.notary.timestampSignature`,
 //!   `io.cncf.notary.signingAgent`; other unsigned keys are ignored, as notation does).
-//! - [`Envelope::verify_integrity`]: the signature over the exact signing input
-//!   (`BASE64URL(protected) '.' BASE64URL(payload)`), with the algorithm the leaf certificate's
-//!   key dictates (RSASSA-PSS SHA-256/384/512 with salt length = hash length for RSA
-//!   2048/3072/4096, ECDSA P-256/P-384/P-521 for EC keys); an `alg` that does not match the key
-//!   is refused (no algorithm substitution).
+//! - [`cose::parse`]: `COSE_Sign1_Tagged` (CBOR tag 18), its protected header (`alg` as an
+//!   integer, `crit` without integer labels 0 to 8, the content type, the notation attributes
+//!   with times as CBOR tag 1 epoch integers) under the same rules on signed attributes as JWS
+//!   (one implementation for both formats), the unprotected header (`x5chain`, label 33, an
+//!   array of DER certificates or one; the timestamp token; the signing agent).
+//! - [`Envelope::verify_integrity`]: the signature over the exact signing input (JWS
+//!   `BASE64URL(protected) '.' BASE64URL(payload)`, COSE the `Sig_structure` over the protected
+//!   header's bytes as received; ECDSA as fixed-width r || s in both), with the algorithm the
+//!   leaf certificate's key dictates (RSASSA-PSS SHA-256/384/512 with salt length = hash length
+//!   for RSA 2048/3072/4096, ECDSA P-256/P-384/P-521 for EC keys); an `alg` that does not match
+//!   the key is refused (no algorithm substitution).
 //! - [`Payload`]: the `targetArtifact` descriptor, checked against the manifest verified
 //!   ([`Payload::check_target`]).
+//! - [`sign`]: envelopes of both formats written byte for byte as notation writes them, without
+//!   a key: [`sign::prepare`] gives the bytes to sign and the algorithm the signing
+//!   certificate's key dictates, [`sign::Prepared::finish`] takes the signature (ECDSA as DER
+//!   or r || s), checks it with that key and gives the envelope.
 //!
 //! - [`chain`]: the certificate chain checked as the specification requires (order, CA and
 //!   signing-certificate rules, key sizes, validity at an instant) and anchored in a trust store.
@@ -27,11 +39,14 @@
 //! - [`verify`]: one envelope verified under one trust policy, check by check, with the trust
 //!   stores' certificates (trust-store files read by the caller, [`verify::certificates`]).
 //!
-//! Not here yet: COSE_Sign1 envelopes, RFC 3161 timestamps (the unsigned timestamp is kept as
-//! bytes), revocation.
+//! Not here yet: RFC 3161 timestamps (the unsigned timestamp is kept as bytes; [`sign`] writes
+//! none), revocation.
 
+mod attributes;
 pub mod chain;
+pub mod cose;
 pub mod jws;
+pub mod sign;
 pub mod trustpolicy;
 pub mod verify;
 
@@ -100,6 +115,27 @@ pub enum EnvelopeError {
         /// The payload's value.
         found: String,
     },
+    /// A signing request or the signature handed back for it cannot make an envelope.
+    #[error("signing: expected {expected}, found {found}")]
+    Sign {
+        /// What writing an envelope needs.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    /// The media type names no envelope format.
+    #[error("envelope media type: expected {JWS_MEDIA_TYPE} or {COSE_MEDIA_TYPE}, found {0:?}")]
+    MediaType(String),
+}
+
+/// Read an envelope of either format, by the media type it is stored under (the signature
+/// manifest's layer `mediaType`): [`JWS_MEDIA_TYPE`] or [`COSE_MEDIA_TYPE`].
+pub fn parse(bytes: &[u8], media_type: &str) -> Result<Envelope, EnvelopeError> {
+    match media_type {
+        JWS_MEDIA_TYPE => jws::parse(bytes),
+        COSE_MEDIA_TYPE => cose::parse(bytes),
+        other => Err(EnvelopeError::MediaType(other.to_owned())),
+    }
 }
 
 /// The signing scheme (`io.cncf.notary.signingScheme`).
@@ -155,17 +191,46 @@ impl Algorithm {
         }
     }
 
+    /// The COSE `alg` label (RFC 9053 / IANA COSE Algorithms).
+    pub fn cose_label(self) -> i64 {
+        match self {
+            Algorithm::Ps256 => -37,
+            Algorithm::Ps384 => -38,
+            Algorithm::Ps512 => -39,
+            Algorithm::Es256 => -7,
+            Algorithm::Es384 => -35,
+            Algorithm::Es512 => -36,
+        }
+    }
+
+    const ALL: [Algorithm; 6] = [
+        Algorithm::Ps256,
+        Algorithm::Ps384,
+        Algorithm::Ps512,
+        Algorithm::Es256,
+        Algorithm::Es384,
+        Algorithm::Es512,
+    ];
+
     fn from_jws(name: &str) -> Option<Self> {
-        [
-            Algorithm::Ps256,
-            Algorithm::Ps384,
-            Algorithm::Ps512,
-            Algorithm::Es256,
-            Algorithm::Es384,
-            Algorithm::Es512,
-        ]
-        .into_iter()
-        .find(|a| a.jws_name() == name)
+        Self::ALL.into_iter().find(|a| a.jws_name() == name)
+    }
+
+    fn from_cose(label: i128) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| i128::from(a.cose_label()) == label)
+    }
+
+    /// The width in bytes of each of r and s in a fixed-size ECDSA signature (`None` for
+    /// RSASSA-PSS).
+    fn ecdsa_scalar_len(self) -> Option<usize> {
+        match self {
+            Algorithm::Es256 => Some(32),
+            Algorithm::Es384 => Some(48),
+            Algorithm::Es512 => Some(66),
+            Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512 => None,
+        }
     }
 
     fn verification(self) -> &'static dyn aws_lc_rs::signature::VerificationAlgorithm {
@@ -224,6 +289,23 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// The descriptor of the artifact to sign, without annotations.
+    pub fn new(media_type: impl Into<String>, digest: impl Into<String>, size: u64) -> Self {
+        Self {
+            media_type: media_type.into(),
+            digest: digest.into(),
+            size,
+            annotations: serde_json::Map::new(),
+        }
+    }
+
+    /// With these annotations (notation's user metadata: string values; keys starting with
+    /// `io.cncf.notary` are reserved).
+    pub fn with_annotations(mut self, annotations: serde_json::Map<String, Value>) -> Self {
+        self.annotations = annotations;
+        self
+    }
+
     fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         let bad = |found: String| EnvelopeError::Malformed {
             format: "payload",
@@ -283,13 +365,25 @@ impl Payload {
 pub enum Format {
     /// JWS JSON serialization (`application/jose+json`).
     Jws,
+    /// `COSE_Sign1_Tagged` (`application/cose`).
+    Cose,
+}
+
+impl Format {
+    /// The envelope media type (the signature manifest layer's `mediaType`).
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Jws => JWS_MEDIA_TYPE,
+            Format::Cose => COSE_MEDIA_TYPE,
+        }
+    }
 }
 
 /// A parsed envelope, ready for verification.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Envelope {
-    /// JWS (COSE to come).
+    /// JWS or COSE.
     pub format: Format,
     /// The signed attributes.
     pub attributes: SignedAttributes,
@@ -301,7 +395,10 @@ pub struct Envelope {
     pub timestamp: Option<Vec<u8>>,
     /// `io.cncf.notary.signingAgent` (opaque, never validated).
     pub signing_agent: Option<String>,
+    /// The exact signed bytes: JWS `BASE64URL(protected) '.' BASE64URL(payload)`, COSE the
+    /// `Sig_structure` over the protected header as received.
     signing_input: Vec<u8>,
+    /// The signature; ECDSA as fixed-width r || s in both formats.
     signature: Vec<u8>,
 }
 
@@ -335,7 +432,7 @@ const OID_P384: &str = "1.3.132.0.34";
 const OID_P521: &str = "1.3.132.0.35";
 
 /// The algorithm a certificate's key dictates, and the key's raw public key bytes.
-fn key_algorithm(der: &[u8]) -> Result<(Algorithm, Vec<u8>), EnvelopeError> {
+pub(crate) fn key_algorithm(der: &[u8]) -> Result<(Algorithm, Vec<u8>), EnvelopeError> {
     use x509_cert::der::Decode as _;
     let cert = x509_cert::Certificate::from_der(der).map_err(|e| {
         EnvelopeError::Chain(format!("the signing certificate is not X.509 DER: {e}"))

@@ -8,6 +8,9 @@ use hallmark_notation::{Algorithm, EnvelopeError, SigningScheme, jws};
 use serde_json::Value;
 use time::macros::datetime;
 
+mod cose;
+mod sign;
+
 fn data(path: &str) -> Vec<u8> {
     let p = format!(
         "{}/tests/data/notation-go/{path}",
