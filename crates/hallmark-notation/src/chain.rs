@@ -11,13 +11,30 @@
 //!   `decipherOnly`; extended key usage, if present, without `anyExtendedKeyUsage`,
 //!   `serverAuth`, `clientAuth`, `emailProtection` or `timeStamping`;
 //! - RSA keys of at least 2048 bits, EC keys of at least 256;
-//! - every certificate valid at the instant given (now, or the authentic signing time);
+//! - every certificate valid at the instant given (now, or the authentic signing time), or over
+//!   a whole time range ([`check_validity`]: an RFC 3161 timestamp's);
 //! - [`anchored`]: the root is one of the trust store's certificates (byte for byte).
+//!
+//! A timestamping authority's chain ([`Purpose::Timestamping`]) follows the same rules except
+//! for its leaf's extended key usage: present, critical, and only `id-kp-timeStamping`
+//! (RFC 3161 §2.3); CA certificates with an extended key usage must allow timestamping.
 //!
 //! Revocation (OCSP, CRL) is not checked; this is where it would go.
 
+use time::OffsetDateTime;
 use x509_cert::der::{Decode as _, Encode as _};
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
+
+/// What a certificate chain is for: the rules of its leaf differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// An envelope's signing chain: code-signing leaf rules.
+    CodeSigning,
+    /// A timestamping authority's chain: the leaf's extended key usage is critical and only
+    /// `id-kp-timeStamping`.
+    Timestamping,
+}
 
 /// Why a chain is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +98,7 @@ struct Cert {
     not_after: i64,
     basic: Option<(bool, BasicConstraints)>,
     key_usage: Option<(bool, KeyUsage)>,
-    eku: Option<Vec<String>>,
+    eku: Option<(bool, Vec<String>)>,
 }
 
 fn parse(index: usize, der: &[u8]) -> Result<Cert, ChainError> {
@@ -107,7 +124,7 @@ fn parse(index: usize, der: &[u8]) -> Result<Cert, ChainError> {
     let eku = tbs
         .get_extension::<ExtendedKeyUsage>()
         .map_err(|e| bad(format!("extKeyUsage: {e}")))?
-        .map(|(_, e)| e.0.iter().map(ToString::to_string).collect());
+        .map(|(critical, e)| (critical, e.0.iter().map(ToString::to_string).collect()));
     Ok(Cert {
         subject: tbs.subject().to_der().map_err(|e| bad(e.to_string()))?,
         subject_text: tbs.subject().to_string(),
@@ -225,7 +242,36 @@ impl Cert {
         Ok(())
     }
 
-    fn check_leaf(&self, index: usize) -> Result<(), ChainError> {
+    fn check_leaf(&self, index: usize, purpose: Purpose) -> Result<(), ChainError> {
+        self.check_leaf_usage(index)?;
+        match purpose {
+            Purpose::CodeSigning => self.check_code_signing_eku(index),
+            Purpose::Timestamping => self.check_timestamping_eku(index),
+        }
+    }
+
+    /// RFC 3161 §2.3 and the specification: the extended key usage of a timestamping
+    /// certificate is present, critical, and exactly `id-kp-timeStamping`.
+    fn check_timestamping_eku(&self, index: usize) -> Result<(), ChainError> {
+        let expected = "a critical extended key usage with only timeStamping";
+        match &self.eku {
+            None => Err(self.rule(index, expected, "no extended key usage")),
+            Some((false, _)) => {
+                Err(self.rule(index, expected, "a non-critical extended key usage"))
+            }
+            Some((true, ekus)) if matches!(ekus.as_slice(), [only] if only == EKU_TIMESTAMP) => {
+                Ok(())
+            }
+            Some((true, ekus)) => Err(self.rule(
+                index,
+                expected,
+                format!("extended key usage {}", ekus.join(", ")),
+            )),
+        }
+    }
+
+    /// The leaf's basic constraints and key usage, the same for every purpose.
+    fn check_leaf_usage(&self, index: usize) -> Result<(), ChainError> {
         if let Some((_, b)) = &self.basic
             && b.ca
         {
@@ -262,7 +308,11 @@ impl Cert {
                 ));
             }
         }
-        if let Some(eku) = &self.eku {
+        Ok(())
+    }
+
+    fn check_code_signing_eku(&self, index: usize) -> Result<(), ChainError> {
+        if let Some((_, eku)) = &self.eku {
             for (oid, name) in [
                 (EKU_ANY, "anyExtendedKeyUsage"),
                 (EKU_SERVER, "serverAuth"),
@@ -278,7 +328,19 @@ impl Cert {
         Ok(())
     }
 
-    fn check_ca(&self, index: usize, below: usize) -> Result<(), ChainError> {
+    fn check_ca(&self, index: usize, below: usize, purpose: Purpose) -> Result<(), ChainError> {
+        // A CA that restricts its extended key usage must allow timestamping for a TSA chain
+        // (as the path validation notation relies on checks it).
+        if purpose == Purpose::Timestamping
+            && let Some((_, ekus)) = &self.eku
+            && !ekus.iter().any(|e| e == EKU_TIMESTAMP || e == EKU_ANY)
+        {
+            return Err(self.rule(
+                index,
+                "an extended key usage allowing timeStamping on a CA of a timestamping chain",
+                format!("extended key usage {}", ekus.join(", ")),
+            ));
+        }
         match &self.basic {
             Some((true, b)) if b.ca => {
                 if let Some(max) = b.path_len_constraint
@@ -309,33 +371,48 @@ impl Cert {
     }
 }
 
-/// Check `chain` (DER, leaf first) as the specification requires, every certificate valid at
-/// `at` (Unix seconds).
-pub fn validate(chain: &[Vec<u8>], at: i64) -> Result<(), ChainError> {
+fn parse_all(chain: &[Vec<u8>]) -> Result<Vec<Cert>, ChainError> {
     let certs: Vec<Cert> = chain
         .iter()
         .enumerate()
         .map(|(i, der)| parse(i, der))
         .collect::<Result<_, _>>()?;
-    let Some(leaf) = certs.first() else {
+    if certs.is_empty() {
         return Err(ChainError::Malformed {
             index: 0,
             reason: "the chain is empty".into(),
         });
-    };
-    leaf.check_leaf(0)?;
+    }
+    Ok(certs)
+}
+
+/// Check a code-signing `chain` (DER, leaf first) as the specification requires, every
+/// certificate valid at `at` (Unix seconds).
+pub fn validate(chain: &[Vec<u8>], at: i64) -> Result<(), ChainError> {
+    validate_for(chain, Purpose::CodeSigning, at)
+}
+
+/// Check `chain` (DER, leaf first) for `purpose` as the specification requires, every
+/// certificate valid at `at` (Unix seconds).
+pub fn validate_for(chain: &[Vec<u8>], purpose: Purpose, at: i64) -> Result<(), ChainError> {
+    validate_structure(chain, purpose)?;
+    let at = OffsetDateTime::from_unix_timestamp(at).map_err(|e| ChainError::Malformed {
+        index: 0,
+        reason: format!("the instant {at} is not a representable time: {e}"),
+    })?;
+    check_validity(chain, at, at)
+}
+
+/// Check `chain` (DER, leaf first) for `purpose` as the specification requires, except when its
+/// certificates are valid (see [`check_validity`]; notation checks that as part of the authentic
+/// timestamp).
+pub fn validate_structure(chain: &[Vec<u8>], purpose: Purpose) -> Result<(), ChainError> {
+    let certs = parse_all(chain)?;
+    if let Some(leaf) = certs.first() {
+        leaf.check_leaf(0, purpose)?;
+    }
     for (i, c) in certs.iter().enumerate() {
         c.check_key(i)?;
-        if at < c.not_before || at > c.not_after {
-            return Err(c.rule(
-                i,
-                "a certificate valid at the instant checked",
-                format!(
-                    "one valid from {} to {} (Unix seconds), not at {at}",
-                    c.not_before, c.not_after
-                ),
-            ));
-        }
         match certs.get(i + 1) {
             Some(next) => {
                 if c.issuer != next.subject {
@@ -347,7 +424,7 @@ pub fn validate(chain: &[Vec<u8>], at: i64) -> Result<(), ChainError> {
                     });
                 }
                 c.signed_by(i, next)?;
-                next.check_ca(i + 1, i + 1)?;
+                next.check_ca(i + 1, i + 1, purpose)?;
             }
             None => {
                 if c.issuer != c.subject {
@@ -362,6 +439,69 @@ pub fn validate(chain: &[Vec<u8>], at: i64) -> Result<(), ChainError> {
         }
     }
     Ok(())
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn instant(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(if secs < 0 {
+        OffsetDateTime::UNIX_EPOCH
+    } else {
+        time::macros::datetime!(9999-12-31 23:59:59 UTC)
+    })
+}
+
+/// Every certificate of `chain` is valid over the whole of `[from, to]` (`from == to`: at one
+/// instant). The error names the certificate, its validity and the time checked.
+pub fn check_validity(
+    chain: &[Vec<u8>],
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<(), ChainError> {
+    for (i, c) in parse_all(chain)?.iter().enumerate() {
+        let (not_before, not_after) = (instant(c.not_before), instant(c.not_after));
+        if from < not_before || to > not_after {
+            let (expected, checked) = if from == to {
+                (
+                    "a certificate valid at the instant checked",
+                    format!("at {}", rfc3339(from)),
+                )
+            } else {
+                (
+                    "a certificate valid over the whole time range checked",
+                    format!("over the whole of [{}, {}]", rfc3339(from), rfc3339(to)),
+                )
+            };
+            return Err(c.rule(
+                i,
+                expected,
+                format!(
+                    "one valid from {} to {}, not {checked}",
+                    rfc3339(not_before),
+                    rfc3339(not_after)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// True when some certificate of `chain` has expired at `at` (its notAfter is before it), as
+/// notation's `verifyTimestamp: afterCertExpiry` asks.
+pub fn expired_at(chain: &[Vec<u8>], at: OffsetDateTime) -> Result<bool, ChainError> {
+    Ok(parse_all(chain)?.iter().any(|c| at > instant(c.not_after)))
+}
+
+/// True when `issuer` (DER) issued `cert` (DER): its subject is `cert`'s issuer and its key
+/// verifies `cert`'s signature. Unreadable certificates issue nothing.
+pub fn issued_by(cert: &[u8], issuer: &[u8]) -> bool {
+    match (parse(0, cert), parse(1, issuer)) {
+        (Ok(c), Ok(i)) => c.issuer == i.subject && c.signed_by(0, &i).is_ok(),
+        _ => false,
+    }
 }
 
 /// True when the chain's root is one of `store`'s certificates (DER, byte for byte).

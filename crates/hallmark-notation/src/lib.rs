@@ -39,14 +39,22 @@
 //! - [`verify`]: one envelope verified under one trust policy, check by check, with the trust
 //!   stores' certificates (trust-store files read by the caller, [`verify::certificates`]).
 //!
-//! Not here yet: RFC 3161 timestamps (the unsigned timestamp is kept as bytes; [`sign`] writes
-//! none), revocation.
+//! - [`timestamp`]: the RFC 3161 timestamp countersignature of a `notary.x509` envelope (a
+//!   `TimeStampToken`: an RFC 5652 CMS SignedData of an RFC 3161 TSTInfo, with the RFC 5035
+//!   `signing-certificate-v2` attribute RFC 5816 and the specification require) over the
+//!   envelope's signature value, by a timestamping authority chained to a `tsa` trust store;
+//!   [`verify`] holds the signing chain's validity to its time range when the trust policy's
+//!   `verifyTimestamp` asks for it.
+//!
+//! Not here yet: writing timestamps ([`sign`] requests none), revocation (of signing and
+//! timestamping chains), BER-encoded timestamp tokens.
 
 mod attributes;
 pub mod chain;
 pub mod cose;
 pub mod jws;
 pub mod sign;
+pub mod timestamp;
 pub mod trustpolicy;
 pub mod verify;
 

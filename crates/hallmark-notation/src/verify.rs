@@ -5,12 +5,30 @@
 //! does what the policy's level and overrides say: fail (`Enforce`), be reported and go on
 //! (`Log`), or not be made (`Skip`). Revocation is not checked (reported as skipped).
 //!
+//! When the chain's certificates must be valid is the authentic-timestamp check's question, as
+//! in notation-go (`verifyAuthenticTimestamp`):
+//!
+//! - `notary.x509`: timestamp verification is required when the policy names a `tsa` store and
+//!   its `verifyTimestamp` is `always` (the default), or `afterCertExpiry` and some certificate
+//!   of the chain has expired. Then the envelope must carry an RFC 3161 timestamp of its
+//!   signature that verifies against the policy's `tsa` stores ([`crate::timestamp`]), and
+//!   every certificate of the chain must be valid over the whole time range the timestamp
+//!   vouches for; a certificate that has expired since is accepted. Otherwise (a timestamp, if
+//!   any, is not used) every certificate must be valid now.
+//! - `notary.x509.signingAuthority`: every certificate must be valid at the authentic signing
+//!   time (also checked by the authenticity step); a timestamp is not used.
+//!
+//! The authenticity step therefore checks the chain's rules without its validity period under
+//! `notary.x509` (a permissive level logs an expired chain, as notation does).
+//!
 //! Trust-store files are read by the caller; [`certificates`] turns one file's bytes (PEM or
 //! DER, one or more certificates) into DER certificates.
 
-use crate::chain;
+use crate::chain::{self, Purpose};
+use crate::timestamp::{self, TimeRange, TimestampError};
 use crate::trustpolicy::{Action, Check, TrustPolicy, TrustStore};
 use crate::{Envelope, SigningScheme};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -47,6 +65,9 @@ pub struct Outcome {
     pub passed: bool,
     /// Each check made, in order; verification stops at the first enforced failure.
     pub checks: Vec<CheckResult>,
+    /// The time a verified RFC 3161 timestamp vouches for the signature was made in, when the
+    /// policy required one and it verified.
+    pub timestamp: Option<TimeRange>,
 }
 
 impl Outcome {
@@ -104,6 +125,7 @@ pub fn verify(
         });
         go_on
     };
+    let timestamp = Cell::new(None);
     let passed = run(Check::Integrity, &|| {
         envelope.verify_integrity().map_err(|e| e.to_string())?;
         let (media_type, digest, size) = target;
@@ -112,15 +134,21 @@ pub fn verify(
             .check_target(media_type, digest, size)
             .map_err(|e| e.to_string())
     }) && run(Check::Authenticity, &|| {
-        // The instant the chain must be valid at: the authentic signing time under a signing
-        // authority, else now (a timestamp could vouch for the signing time; not checked yet).
-        let at = match envelope.attributes.signing_scheme {
-            SigningScheme::X509SigningAuthority => {
-                envelope.attributes.authentic_signing_time.unwrap_or(now)
-            }
-            _ => now,
-        };
-        chain::validate(&envelope.chain, at.unix_timestamp()).map_err(|e| e.to_string())?;
+        // Under a signing authority the chain must be valid at the authentic signing time;
+        // under notary.x509 its validity is the authentic timestamp's check (valid now, or over
+        // a verified timestamp's range).
+        match envelope.attributes.signing_scheme {
+            SigningScheme::X509SigningAuthority => chain::validate(
+                &envelope.chain,
+                envelope
+                    .attributes
+                    .authentic_signing_time
+                    .unwrap_or(now)
+                    .unix_timestamp(),
+            ),
+            _ => chain::validate_structure(&envelope.chain, Purpose::CodeSigning),
+        }
+        .map_err(|e| e.to_string())?;
         let wanted = |s: &TrustStore| match (envelope.attributes.signing_scheme, s) {
             (SigningScheme::X509, TrustStore::Ca(n)) => Some(format!("ca:{n}")),
             (SigningScheme::X509SigningAuthority, TrustStore::SigningAuthority(n)) => {
@@ -170,18 +198,11 @@ pub fn verify(
             "expected a signature not expired at {now}, found one expired at {e}"
         )),
         _ => Ok(()),
-    }) && run(
-        Check::AuthenticTimestamp,
-        &|| match envelope.attributes.signing_scheme {
-            SigningScheme::X509SigningAuthority => Ok(()),
-            _ => match &envelope.timestamp {
-                // Without a timestamp every certificate must be valid now: the authenticity check
-                // already held the chain to that.
-                None => Ok(()),
-                Some(_) => Err("RFC 3161 timestamp countersignatures are not verified yet".into()),
-            },
-        },
-    );
+    }) && run(Check::AuthenticTimestamp, &|| {
+        let range = authentic_timestamp(envelope, policy, stores, now)?;
+        timestamp.set(range);
+        Ok(())
+    });
     if passed {
         // Not checked: no OCSP or CRL support yet.
         checks.push(CheckResult {
@@ -190,5 +211,83 @@ pub fn verify(
             failure: None,
         });
     }
-    Outcome { passed, checks }
+    Outcome {
+        passed,
+        checks,
+        timestamp: timestamp.get(),
+    }
+}
+
+/// The authentic-timestamp check: when the chain must be valid, and the timestamp that says so
+/// (`Some` when one was required and verified).
+fn authentic_timestamp(
+    envelope: &Envelope,
+    policy: &TrustPolicy,
+    stores: &Stores,
+    now: OffsetDateTime,
+) -> Result<Option<TimeRange>, String> {
+    let chain = &envelope.chain;
+    if envelope.attributes.signing_scheme == SigningScheme::X509SigningAuthority {
+        let at = envelope.attributes.authentic_signing_time.unwrap_or(now);
+        chain::check_validity(chain, at, at).map_err(|e| {
+            format!("at the authentic signing time (io.cncf.notary.authenticSigningTime): {e}")
+        })?;
+        return Ok(None);
+    }
+    let tsa: Vec<String> = policy
+        .trust_stores
+        .iter()
+        .filter_map(|s| match s {
+            TrustStore::Tsa(n) => Some(format!("tsa:{n}")),
+            _ => None,
+        })
+        .collect();
+    let required_by = if tsa.is_empty() {
+        None
+    } else if !policy.timestamp_after_cert_expiry {
+        Some(format!(
+            "the trust policy's verifyTimestamp is always and it names the tsa stores {}",
+            tsa.join(", ")
+        ))
+    } else if chain::expired_at(chain, now).map_err(|e| e.to_string())? {
+        Some(format!(
+            "the trust policy's verifyTimestamp is afterCertExpiry, a certificate of the chain has expired and the policy names the tsa stores {}",
+            tsa.join(", ")
+        ))
+    } else {
+        None
+    };
+    let Some(required_by) = required_by else {
+        // No timestamp verification: every certificate must be valid now.
+        chain::check_validity(chain, now, now)
+            .map_err(|e| format!("at verification time, without timestamp verification: {e}"))?;
+        return Ok(None);
+    };
+    let token = envelope
+        .timestamp
+        .as_deref()
+        .ok_or(TimestampError::Missing { required_by })
+        .and_then(timestamp::parse)
+        .map_err(|e| e.to_string())?;
+    token
+        .check_imprint(&envelope.signature)
+        .map_err(|e| e.to_string())?;
+    let roots: Vec<Vec<u8>> = tsa
+        .iter()
+        .filter_map(|n| stores.get(n))
+        .flatten()
+        .cloned()
+        .collect();
+    if roots.is_empty() {
+        return Err(TimestampError::NoTrustedRoots {
+            stores: tsa.join(", "),
+        }
+        .to_string());
+    }
+    let verified = token
+        .verify(&envelope.signature, &roots)
+        .map_err(|e| e.to_string())?;
+    chain::check_validity(chain, verified.range.earliest, verified.range.latest)
+        .map_err(|e| TimestampError::SigningChain(e).to_string())?;
+    Ok(Some(verified.range))
 }

@@ -8,6 +8,8 @@ use hallmark_notation::{Algorithm, EnvelopeError, SigningScheme, jws};
 use serde_json::Value;
 use time::macros::datetime;
 
+mod timestamp;
+
 mod cose;
 mod sign;
 
