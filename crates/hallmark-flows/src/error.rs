@@ -35,6 +35,9 @@ pub enum SigstoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A notation envelope could not be written or does not verify.
+    #[error(transparent)]
+    Notation(#[from] hallmark_notation::EnvelopeError),
     /// Invalid input from the user.
     #[error("{0}")]
     Invalid(String),

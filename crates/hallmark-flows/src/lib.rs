@@ -11,6 +11,7 @@
 //! are written before the manifest that names them, so a failure leaves the store as it was.
 
 mod error;
+pub mod notation;
 
 pub use error::SigstoreError;
 pub use hallmark_sigstore::sigmanifest::Attachment;
@@ -1023,7 +1024,7 @@ async fn publish(dst: &Store, staged: &[Staged]) -> Result<(), SigstoreError> {
 
 /// Record a referrer in the destination's tag-schema fallback index (`sha256-<hex>`), for
 /// registries without the referrers API.
-async fn add_to_referrers_index(
+pub(crate) async fn add_to_referrers_index(
     dst: &Store,
     subject: &Digest,
     descriptor: Descriptor,

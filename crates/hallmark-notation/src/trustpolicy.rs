@@ -50,6 +50,18 @@ pub enum Level {
     Skip,
 }
 
+impl Level {
+    /// The level's name in a trust policy: `strict`, `permissive`, `audit` or `skip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Strict => "strict",
+            Level::Permissive => "permissive",
+            Level::Audit => "audit",
+            Level::Skip => "skip",
+        }
+    }
+}
+
 /// One verification check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -67,6 +79,18 @@ pub enum Check {
 }
 
 impl Check {
+    /// The check's name in a trust policy's `override` (`integrity`, `authenticity`,
+    /// `authenticTimestamp`, `expiry`, `revocation`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Integrity => "integrity",
+            Check::Authenticity => "authenticity",
+            Check::AuthenticTimestamp => "authenticTimestamp",
+            Check::Expiry => "expiry",
+            Check::Revocation => "revocation",
+        }
+    }
+
     fn from_name(s: &str) -> Option<Self> {
         Some(match s {
             "integrity" => Check::Integrity,
@@ -101,6 +125,32 @@ pub enum TrustStore {
     SigningAuthority(String),
     /// `tsa:NAME`: roots of timestamping authorities.
     Tsa(String),
+}
+
+impl TrustStore {
+    /// The store's type as a directory name under `x509/`: `ca`, `signingAuthority`, `tsa`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TrustStore::Ca(_) => "ca",
+            TrustStore::SigningAuthority(_) => "signingAuthority",
+            TrustStore::Tsa(_) => "tsa",
+        }
+    }
+
+    /// The store's name (its directory under `x509/<type>/`).
+    pub fn name(&self) -> &str {
+        match self {
+            TrustStore::Ca(n) | TrustStore::SigningAuthority(n) | TrustStore::Tsa(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for TrustStore {
+    /// `type:name`, as the trust policy writes it (and as [`Stores`](crate::verify::Stores)
+    /// is keyed).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind(), self.name())
+    }
 }
 
 /// Which signing identities are trusted.

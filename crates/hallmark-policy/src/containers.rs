@@ -892,6 +892,57 @@ fn signed_identity_file(si: &SignedIdentity) -> Option<SignedIdentityFile> {
     })
 }
 
+/// A notation requirement as the file writes it (identities in notation's `x509.subject:`
+/// form, values escaped as notation reads them).
+fn notation_file(n: &crate::NotationRequirement, paths: &mut Vec<String>) -> file::NotationFile {
+    use hallmark_notation::trustpolicy::{Action, TrustedIdentities};
+    let trust_store = n.trust_store.display().to_string();
+    paths.push(trust_store.clone());
+    let mut f = file::NotationFile {
+        trust_store,
+        ..file::NotationFile::default()
+    };
+    match &n.trust {
+        crate::NotationTrust::File(p) => {
+            paths.push(p.display().to_string());
+            f.trust_policy = Some(p.display().to_string());
+        }
+        crate::NotationTrust::Inline(p) => {
+            f.level = Some(p.level.as_str().to_owned());
+            f.trust_stores = p.trust_stores.iter().map(ToString::to_string).collect();
+            f.trusted_identities = match &p.trusted_identities {
+                TrustedIdentities::Subjects(names) => names
+                    .iter()
+                    .map(|dn| {
+                        let parts: Vec<String> = dn
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", v.replace(',', "\\,")))
+                            .collect();
+                        format!("x509.subject: {}", parts.join(", "))
+                    })
+                    .collect(),
+                _ => vec!["*".to_owned()],
+            };
+            f.overrides = p
+                .overrides
+                .iter()
+                .map(|(c, a)| {
+                    let action = match a {
+                        Action::Enforce => "enforce",
+                        Action::Log => "log",
+                        _ => "skip",
+                    };
+                    (c.as_str().to_owned(), action.to_owned())
+                })
+                .collect();
+            if p.timestamp_after_cert_expiry {
+                f.verify_timestamp = Some("afterCertExpiry".into());
+            }
+        }
+    }
+    f
+}
+
 fn requirement_file(r: &Requirement, paths: &mut Vec<String>) -> RequirementFile {
     let threshold = |t: usize| (t != 1).then_some(t as u64);
     match r {
@@ -950,6 +1001,7 @@ fn requirement_file(r: &Requirement, paths: &mut Vec<String>) -> RequirementFile
             signers: d.signers.clone(),
             threshold: threshold(d.threshold),
         }),
+        Requirement::Notation(n) => RequirementFile::Notation(notation_file(n, paths)),
         Requirement::Attestation(a) => {
             let keys: Vec<String> = a.keys.iter().map(key_text).collect();
             paths.extend(keys.iter().cloned());

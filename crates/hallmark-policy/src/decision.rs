@@ -181,6 +181,18 @@ pub enum Reason {
         /// The digest the registry serves.
         served: String,
     },
+    /// No notation verification could be made.
+    NotationUnavailable {
+        /// Why.
+        message: String,
+    },
+    /// No notation signature verified under the trust policy.
+    NotationNotVerified {
+        /// The trust policy applied.
+        policy: String,
+        /// Each signature found, with why it failed (empty: none found).
+        failures: Vec<String>,
+    },
     /// No attestation of the predicate type by an accepted signer.
     AttestationMissing {
         /// The predicate type.
@@ -231,6 +243,8 @@ impl Reason {
             Reason::DctUnavailable { .. } => "dct_unavailable",
             Reason::DctNotSigned { .. } => "dct_not_signed",
             Reason::DctDigestMismatch { .. } => "dct_digest_mismatch",
+            Reason::NotationUnavailable { .. } => "notation_unavailable",
+            Reason::NotationNotVerified { .. } => "notation_not_verified",
             Reason::AttestationMissing { .. } => "attestation_missing",
             Reason::ConditionFalse { .. } => "condition_false",
             Reason::ConditionError { .. } => "condition_error",
@@ -333,6 +347,23 @@ impl fmt::Display for Reason {
                 "trust data signs {tag} as {}, the registry serves {served}",
                 signed.join(" and ")
             ),
+            Reason::NotationUnavailable { message } => {
+                write!(f, "no notation verification: {message}")
+            }
+            Reason::NotationNotVerified { policy, failures } => {
+                if failures.is_empty() {
+                    write!(
+                        f,
+                        "no notation signature found (trust policy {policy} requires one)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "no notation signature verified under trust policy {policy}: {}",
+                        failures.join("; ")
+                    )
+                }
+            }
             Reason::AttestationMissing {
                 predicate_type,
                 found,

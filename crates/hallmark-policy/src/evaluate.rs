@@ -7,7 +7,7 @@ use crate::evidence::{Collected, Evidence, Signer};
 use crate::identity;
 use crate::model::{
     AttestationRequirement, CosignRequirement, DctRequirement, DefaultAction, KeySource, LogTrust,
-    Mode, Origin, Policy, Requirement,
+    Mode, NotationRequirement, Origin, Policy, Requirement,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,6 +38,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: i64) -> Decision {
         now,
         accepted_signatures: BTreeSet::new(),
         accepted_attestations: BTreeSet::new(),
+        logged: Vec::new(),
     };
     let all: Vec<(Group, &Requirement)> = rule
         .require
@@ -77,7 +78,9 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: i64) -> Decision {
         .filter(|r| r.group == Group::AnyOf)
         .collect();
     let any_of_ok = any_of.is_empty() || any_of.iter().any(|r| r.met);
-    let mut warnings = Vec::new();
+    // Failures a notation trust policy only logs (audit, permissive, `log` overrides) are
+    // warnings of the decision, whatever it is.
+    let mut warnings = std::mem::take(&mut eval.logged);
     let (verdict, reason) = if unmet_require.is_empty() && any_of_ok {
         (Verdict::Allow, None)
     } else if rule.mode == Mode::Audit {
@@ -122,6 +125,7 @@ struct Eval<'a> {
     now: i64,
     accepted_signatures: BTreeSet<usize>,
     accepted_attestations: BTreeSet<usize>,
+    logged: Vec<String>,
 }
 
 fn normalize_fingerprint(f: &str) -> String {
@@ -169,6 +173,7 @@ impl Eval<'_> {
             Requirement::Cosign(c) => self.cosign(c),
             Requirement::Attestation(a) => self.attestation(a),
             Requirement::Dct(d) => self.dct(d),
+            Requirement::Notation(n) => self.notation(n),
             Requirement::Tlog(t) => self.tlog(t),
             Requirement::Reject { message } => (
                 false,
@@ -594,6 +599,63 @@ impl Eval<'_> {
                 among: count(a.keys.len(), "key", "keys"),
                 found: signers.into_values().collect(),
                 ignored,
+            }),
+        )
+    }
+
+    /// notation's rule: one signature that verifies under the trust policy is enough; a `skip`
+    /// policy verifies nothing and passes.
+    fn notation(&mut self, n: &NotationRequirement) -> (bool, Option<Reason>) {
+        let ev = self.evidence;
+        let Some(found) = ev.notation.iter().find(|x| x.requirement == n.id) else {
+            let message = ev
+                .failures
+                .iter()
+                .find(|f| f.what == Collected::Notation)
+                .map_or_else(
+                    || "no notation signatures were collected for this requirement".to_string(),
+                    |f| f.message.clone(),
+                );
+            return (false, Some(Reason::NotationUnavailable { message }));
+        };
+        let v = match &found.result {
+            Ok(v) => v,
+            Err(message) => {
+                return (
+                    false,
+                    Some(Reason::NotationUnavailable {
+                        message: message.clone(),
+                    }),
+                );
+            }
+        };
+        if v.level == "skip" {
+            return (true, None);
+        }
+        if let Some(s) = v.signatures.iter().find(|s| s.verified) {
+            for l in &s.logged {
+                self.logged.push(format!(
+                    "notation: trust policy {} ({}) logs a failed check of signature {}: {l}",
+                    v.policy, v.level, s.source
+                ));
+            }
+            return (true, None);
+        }
+        (
+            false,
+            Some(Reason::NotationNotVerified {
+                policy: v.policy.clone(),
+                failures: v
+                    .signatures
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}: {}",
+                            s.source,
+                            s.failure.as_deref().unwrap_or("not verified")
+                        )
+                    })
+                    .collect(),
             }),
         )
     }

@@ -27,6 +27,8 @@ pub struct Evidence {
     pub attestations: Vec<AttestationEvidence>,
     /// Docker Content Trust data, one per server a rule needs.
     pub dct: Vec<DctEvidence>,
+    /// Notation signatures verified under each notation requirement a rule has.
+    pub notation: Vec<NotationEvidence>,
     /// Candidates found that nothing verified.
     pub rejected: Vec<RejectedCandidate>,
     /// What could not be collected.
@@ -109,6 +111,46 @@ pub struct DctTarget {
     pub signers: Vec<String>,
 }
 
+/// Notation signatures of the image, verified under one notation requirement's trust policy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotationEvidence {
+    /// [`NotationRequirement::id`](crate::NotationRequirement::id).
+    pub requirement: String,
+    /// The verification, or why none could be made (no trust policy for the repository, the
+    /// signatures could not be read).
+    pub result: Result<NotationVerification, String>,
+}
+
+/// What one trust policy said of an image's notation signatures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotationVerification {
+    /// The trust policy applied (its name).
+    pub policy: String,
+    /// Its level (`strict`, `permissive`, `audit`, `skip`).
+    pub level: String,
+    /// Every signature found, each with its result (a `skip` policy verifies none).
+    pub signatures: Vec<NotationSignature>,
+}
+
+/// One notation signature and its verification.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotationSignature {
+    /// The signature manifest's digest.
+    pub source: String,
+    /// `jws` or `cose`.
+    pub envelope: String,
+    /// The signing certificate's subject (RFC 4514), when the envelope could be read.
+    pub subject: Option<String>,
+    /// SHA-256 thumbprints of the chain, leaf first (uppercase hex).
+    pub thumbprints: Vec<String>,
+    /// Verified under the trust policy (no enforced check failed).
+    pub verified: bool,
+    /// The enforced check that failed, with why.
+    pub failure: Option<String>,
+    /// Checks that failed but are only logged at this level (`expiry: ...`).
+    pub logged: Vec<String>,
+}
+
 /// A candidate that did not verify.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RejectedCandidate {
@@ -140,6 +182,8 @@ pub enum Collected {
     Attestations,
     /// Docker Content Trust data.
     Dct,
+    /// Notation signatures.
+    Notation,
 }
 
 impl std::fmt::Display for Collected {
@@ -148,6 +192,7 @@ impl std::fmt::Display for Collected {
             Collected::Signatures => "signatures",
             Collected::Attestations => "attestations",
             Collected::Dct => "trust data",
+            Collected::Notation => "notation signatures",
         })
     }
 }

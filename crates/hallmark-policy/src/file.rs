@@ -96,6 +96,8 @@ pub(crate) enum RequirementFile {
     Cosign(CosignFile),
     /// Docker Content Trust signed tags.
     Dct(DctFile),
+    /// Notary Project (notation) signatures.
+    Notation(NotationFile),
     /// In-toto attestations.
     Attestation(AttestationFile),
     /// A signature or attestation accepted by another requirement is logged.
@@ -258,6 +260,41 @@ pub(crate) struct DctFile {
     /// Distinct named signers needed (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) threshold: Option<u64>,
+}
+
+/// `notation:` a notation trust policy, written here (`trustStores`, `trustedIdentities`,
+/// `level`, `override`, `verifyTimestamp`, as in notation's `trustpolicy.json`) or read from
+/// notation's own file (`trustPolicy`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct NotationFile {
+    /// The folder holding notation's `x509/` trust stores (notation's `truststore`), relative
+    /// to the policy's directory.
+    pub(crate) trust_store: String,
+    /// notation's `trustpolicy.json` (relative to the policy's directory): the policy its
+    /// `registryScopes` select for the image decides. Excludes the fields below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) trust_policy: Option<String>,
+    /// Trust stores, `ca:NAME`, `signingAuthority:NAME`, `tsa:NAME`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) trust_stores: Vec<String>,
+    /// `x509.subject: <distinguished name>` entries, or `*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) trusted_identities: Vec<String>,
+    /// `strict` (default), `permissive` or `audit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) level: Option<String>,
+    /// Per-check actions: `authenticity`, `authenticTimestamp`, `expiry`, `revocation` →
+    /// `enforce` or `log` (`skip` for revocation).
+    #[serde(
+        default,
+        rename = "override",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub(crate) overrides: BTreeMap<String, String>,
+    /// `always` (default) or `afterCertExpiry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) verify_timestamp: Option<String>,
 }
 
 /// `attestation:`

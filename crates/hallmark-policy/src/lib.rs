@@ -41,12 +41,14 @@ pub use decision::{Decision, Group, Reason, RequirementResult, Verdict};
 pub use evaluate::evaluate;
 pub use evidence::{
     AttestationEvidence, Collected, CollectionFailure, DctEvidence, DctTarget, Evidence,
-    RejectedCandidate, SignatureEvidence, Signer,
+    NotationEvidence, NotationSignature, NotationVerification, RejectedCandidate,
+    SignatureEvidence, Signer,
 };
 pub use model::{
     AttestationRequirement, CertificateTrust, CosignRequirement, DctRequirement, DefaultAction,
     FailurePolicy, FileOrData, IdentityMatcher, KeySource, LogSource, LogTrust, Mode, Needs,
-    Origin, Policy, Requirement, Rule, SignatureFormat, SignedIdentity, StringMatch, TrustSource,
+    NotationRequirement, NotationTrust, Origin, Policy, Requirement, Rule, SignatureFormat,
+    SignedIdentity, StringMatch, TrustSource,
 };
 pub use parse::{Diagnostic, DiagnosticKind, ParseError};
 pub use pattern::{ImageName, ImagePattern, PatternError};

@@ -107,6 +107,8 @@ pub enum Requirement {
     Dct(DctRequirement),
     /// In-toto attestations, optionally with a CEL condition.
     Attestation(AttestationRequirement),
+    /// Notary Project (notation) signatures that verify under a notation trust policy.
+    Notation(NotationRequirement),
     /// A signature or attestation accepted by another requirement of the rule is logged.
     Tlog(LogTrust),
     /// Never met.
@@ -119,11 +121,12 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    /// `cosign`, `dct`, `attestation`, `tlog`, `reject` or `accept`.
+    /// `cosign`, `dct`, `notation`, `attestation`, `tlog`, `reject` or `accept`.
     pub fn kind(&self) -> &'static str {
         match self {
             Requirement::Cosign(_) => "cosign",
             Requirement::Dct(_) => "dct",
+            Requirement::Notation(_) => "notation",
             Requirement::Attestation(_) => "attestation",
             Requirement::Tlog(_) => "tlog",
             Requirement::Reject { .. } => "reject",
@@ -194,6 +197,26 @@ impl Requirement {
                     None => format!("dct: signed by {signers}"),
                 }
             }
+            Requirement::Notation(n) => match &n.trust {
+                NotationTrust::Inline(p) => format!(
+                    "notation: {} ({}) in {}",
+                    p.level.as_str(),
+                    match &p.trusted_identities {
+                        hallmark_notation::trustpolicy::TrustedIdentities::Subjects(s) => {
+                            plural(s.len(), "trusted identity", "trusted identities")
+                        }
+                        _ => "any identity".to_owned(),
+                    },
+                    p.trust_stores
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                NotationTrust::File(f) => {
+                    format!("notation: trust policy {}", f.display())
+                }
+            },
             Requirement::Attestation(a) => {
                 let mut s = format!(
                     "attestation {}: {} of {}",
@@ -440,6 +463,33 @@ pub struct DctRequirement {
     pub threshold: usize,
 }
 
+/// Notary Project (notation) signatures required: as notation decides, the image passes when
+/// one of its signatures verifies under the trust policy (at level `audit` failures are only
+/// logged; a `skip` policy of a trust-policy file verifies nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotationRequirement {
+    /// Identifies the requirement in [`Evidence::notation`](crate::Evidence::notation):
+    /// `notation:<rule>#<n>` (the rule's name and the requirement's place in it).
+    pub id: String,
+    /// The folder holding notation's `x509/{ca,signingAuthority,tsa}/<name>/` stores (notation's
+    /// `truststore`), resolved against the policy file's directory.
+    pub trust_store: PathBuf,
+    /// The trust policy.
+    pub trust: NotationTrust,
+}
+
+/// Where a notation requirement's trust policy comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotationTrust {
+    /// Written in the policy file (one notation trust policy, for every image the rule
+    /// matches).
+    Inline(hallmark_notation::trustpolicy::TrustPolicy),
+    /// notation's own `trustpolicy.json`: the policy selected by the image's repository, as
+    /// notation selects it.
+    File(PathBuf),
+}
+
 /// In-toto attestations required.
 #[derive(Debug, Clone)]
 pub struct AttestationRequirement {
@@ -553,6 +603,8 @@ pub struct Needs {
     pub attestations: Vec<String>,
     /// DCT servers (`None` = the default server), deduplicated.
     pub dct_servers: Vec<Option<String>>,
+    /// Notation requirements ([`NotationRequirement::id`]), deduplicated.
+    pub notation: Vec<String>,
 }
 
 impl Policy {
@@ -656,6 +708,9 @@ impl Rule {
                 }
                 Requirement::Dct(d) if !n.dct_servers.contains(&d.server) => {
                     n.dct_servers.push(d.server.clone());
+                }
+                Requirement::Notation(x) if !n.notation.contains(&x.id) => {
+                    n.notation.push(x.id.clone());
                 }
                 _ => {}
             }

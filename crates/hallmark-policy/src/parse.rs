@@ -7,13 +7,14 @@
 use crate::condition::{Condition, ConditionErrorKind};
 use crate::file::{
     self, AttestationFile, CosignFile, DctFile, DefaultFile, FormatFile, IdentityFile, ModeFile,
-    PolicyFile, RequirementFile, RuleFile, SignedIdentityFile, TlogFile,
+    NotationFile, PolicyFile, RequirementFile, RuleFile, SignedIdentityFile, TlogFile,
 };
 use crate::identity;
 use crate::model::{
     AttestationRequirement, CertificateTrust, CosignRequirement, DctRequirement, DefaultAction,
-    FailurePolicy, FileOrData, IdentityMatcher, KeySource, LogTrust, Mode, Origin, Policy,
-    Requirement, Rule, SignatureFormat, SignedIdentity, StringMatch, TrustSource,
+    FailurePolicy, FileOrData, IdentityMatcher, KeySource, LogTrust, Mode, NotationRequirement,
+    NotationTrust, Origin, Policy, Requirement, Rule, SignatureFormat, SignedIdentity, StringMatch,
+    TrustSource,
 };
 use crate::pattern::ImagePattern;
 use saphyr_parser::{Event, Parser, ScalarStyle};
@@ -681,7 +682,7 @@ fn file_or_data(s: &str, dir: Option<&Path>) -> FileOrData {
     }
 }
 
-const REQUIREMENT_KINDS: &str = "cosign, dct, attestation, tlog, reject, accept";
+const REQUIREMENT_KINDS: &str = "cosign, dct, notation, attestation, tlog, reject, accept";
 
 fn hallmark_policy(ctx: &mut Ctx<'_>, root: &Node) -> Option<Policy> {
     let top: PolicyFile<serde_json::Value> = ctx.deserialize(root)?;
@@ -854,7 +855,8 @@ fn hallmark_rule(ctx: &mut Ctx<'_>, rn: &Node, dir: Option<&Path>) -> Option<Rul
         let mut out = Vec::new();
         if let Some(V::Seq(items)) = rn.get(key).map(|n| &n.v) {
             for item in items {
-                if let Some(r) = requirement(ctx, item, dir) {
+                let place = format!("{}#{}", rf.name, out.len() + 1);
+                if let Some(r) = requirement(ctx, item, dir, &place) {
                     out.push(r);
                 }
             }
@@ -880,7 +882,13 @@ fn hallmark_rule(ctx: &mut Ctx<'_>, rn: &Node, dir: Option<&Path>) -> Option<Rul
     })
 }
 
-fn requirement(ctx: &mut Ctx<'_>, item: &Node, dir: Option<&Path>) -> Option<Requirement> {
+/// One requirement; `place` (`rule#n`) names it where it needs a name of its own.
+fn requirement(
+    ctx: &mut Ctx<'_>,
+    item: &Node,
+    dir: Option<&Path>,
+    place: &str,
+) -> Option<Requirement> {
     if let V::Map(m) = &item.v
         && m.len() != 1
     {
@@ -907,6 +915,7 @@ fn requirement(ctx: &mut Ctx<'_>, item: &Node, dir: Option<&Path>) -> Option<Req
     Some(match rf {
         RequirementFile::Cosign(c) => Requirement::Cosign(cosign(ctx, body, c, dir)?),
         RequirementFile::Dct(d) => Requirement::Dct(dct(ctx, body, d)?),
+        RequirementFile::Notation(n) => Requirement::Notation(notation(ctx, body, n, dir, place)?),
         RequirementFile::Attestation(a) => {
             Requirement::Attestation(attestation(ctx, body, a, dir)?)
         }
@@ -1259,6 +1268,116 @@ fn dct(ctx: &mut Ctx<'_>, body: &Node, d: DctFile) -> Option<DctRequirement> {
         signers: d.signers,
         threshold,
     })
+}
+
+/// A notation requirement: an inline trust policy is checked by notation's own rules (the
+/// document it would be in `trustpolicy.json` is read by `hallmark_notation::trustpolicy`), so
+/// what notation refuses to load is refused here, at the field's position.
+fn notation(
+    ctx: &mut Ctx<'_>,
+    body: &Node,
+    n: NotationFile,
+    dir: Option<&Path>,
+    place: &str,
+) -> Option<NotationRequirement> {
+    let trust_store = resolve_path(&n.trust_store, dir);
+    let id = format!("notation:{place}");
+    if let Some(file) = &n.trust_policy {
+        let inline = [
+            ("trustStores", !n.trust_stores.is_empty()),
+            ("trustedIdentities", !n.trusted_identities.is_empty()),
+            ("level", n.level.is_some()),
+            ("override", !n.overrides.is_empty()),
+            ("verifyTimestamp", n.verify_timestamp.is_some()),
+        ];
+        if let Some((key, _)) = inline.iter().find(|(_, given)| *given) {
+            ctx.error(
+                field_pos(body, key),
+                DiagnosticKind::InvalidValue,
+                format!(
+                    "notation: {key} is written in the trust policy file {file}, expected it there or trustPolicy left out"
+                ),
+            );
+            return None;
+        }
+        return Some(NotationRequirement {
+            id,
+            trust_store,
+            trust: NotationTrust::File(resolve_path(file, dir)),
+        });
+    }
+    let level = n.level.as_deref().unwrap_or("strict");
+    if !matches!(level, "strict" | "permissive" | "audit") {
+        ctx.error(
+            field_pos(body, "level"),
+            DiagnosticKind::InvalidValue,
+            format!(
+                "notation: expected level strict, permissive or audit (an image that needs no signature needs no notation requirement), found {level:?}"
+            ),
+        );
+        return None;
+    }
+    let mut verification = serde_json::Map::new();
+    verification.insert("level".into(), level.into());
+    if !n.overrides.is_empty() {
+        verification.insert(
+            "override".into(),
+            n.overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
+    }
+    if let Some(t) = &n.verify_timestamp {
+        verification.insert("verifyTimestamp".into(), t.as_str().into());
+    }
+    let document = serde_json::json!({
+        "version": "1.0",
+        "trustPolicies": [{
+            "name": place,
+            "registryScopes": ["*"],
+            "signatureVerification": verification,
+            "trustStores": n.trust_stores,
+            "trustedIdentities": n.trusted_identities,
+        }]
+    });
+    match hallmark_notation::trustpolicy::parse(document.to_string().as_bytes()) {
+        Ok(mut doc) if doc.policies.len() == 1 => Some(NotationRequirement {
+            id,
+            trust_store,
+            trust: NotationTrust::Inline(doc.policies.remove(0)),
+        }),
+        Ok(_) => None,
+        Err(e) => {
+            // notation's error names what it expected; the field it concerns is found by
+            // what that text speaks of.
+            let text = format!("{} {}", e.expected, e.found).to_ascii_lowercase();
+            let key = [
+                ("trustStores", "trust store"),
+                ("trustedIdentities", "x509.subject"),
+                ("trustedIdentities", "identit"),
+                ("override", "override"),
+                ("override", "integrity"),
+                ("verifyTimestamp", "verifytimestamp"),
+                ("level", "level"),
+            ]
+            .into_iter()
+            .find(|(_, needle)| text.contains(needle))
+            .map(|(k, _)| k);
+            ctx.error(
+                key.map_or(body.pos, |k| field_pos(body, k)),
+                DiagnosticKind::InvalidValue,
+                format!(
+                    "notation{}: expected {}, found {}",
+                    key.map(|k| format!(" {k}")).unwrap_or_default(),
+                    e.expected,
+                    e.found
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// A predicate type: cosign's `--type` name or a URI.

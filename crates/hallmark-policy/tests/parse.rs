@@ -449,11 +449,11 @@ fn requirement_with_two_kinds() {
 #[test]
 fn unknown_requirement_kind() {
     at(
-        &rule_with("      - notation: {}\n"),
+        &rule_with("      - ratify: {}\n"),
         7,
         9,
         DiagnosticKind::InvalidValue,
-        &["unknown variant `notation`", "`cosign`"],
+        &["unknown variant `ratify`", "`cosign`"],
     );
 }
 

@@ -22,6 +22,8 @@ fn schema_describes_the_format() {
         "\"anyOf\"",
         "\"cosign\"",
         "\"dct\"",
+        "\"notation\"",
+        "\"trustedIdentities\"",
         "\"attestation\"",
         "\"tlog\"",
         "\"reject\"",
@@ -43,7 +45,7 @@ fn schema_describes_the_format() {
     let defs = s["$defs"].as_object().unwrap();
     assert_eq!(
         defs["RequirementFile"]["oneOf"].as_array().unwrap().len(),
-        6
+        7
     );
     assert_eq!(
         defs["SignedIdentityFile"]["oneOf"]

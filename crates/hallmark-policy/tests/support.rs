@@ -66,6 +66,7 @@ pub(crate) fn evidence(img: &str) -> Evidence {
         signatures: Vec::new(),
         attestations: Vec::new(),
         dct: Vec::new(),
+        notation: Vec::new(),
         rejected: Vec::new(),
         failures: Vec::new(),
     }

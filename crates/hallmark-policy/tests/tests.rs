@@ -6,6 +6,7 @@ mod condition;
 mod containers;
 mod decision_json;
 mod evaluate;
+mod notation;
 mod parse;
 mod patterns;
 mod schema;

@@ -15,7 +15,8 @@
 //! v0.3 referrers (key, keyless/Fulcio and private-PKI certificates, Rekor SETs and bundle
 //! inclusion proofs, as [`hallmark_sigstore`] verifies them), cosign `.att` DSSE attestations
 //! and in-toto bundle referrers, and Docker Content Trust signed tags (notary 0.7.0 trust
-//! data through [`hallmark_trust_client`], docker's signer names).
+//! data through [`hallmark_trust_client`], docker's signer names), and Notary Project
+//! (notation) signatures verified under notation trust policies ([`notation`]).
 
 pub mod cached;
 pub mod collect;
@@ -24,6 +25,7 @@ pub mod decision_log;
 pub mod error;
 mod flight;
 pub mod material;
+pub mod notation;
 mod ttl;
 
 pub use cached::{CacheConfig, Decided, Decider, LoadError, Reloaded};
@@ -102,6 +104,7 @@ impl Verifier {
             signatures: Vec::new(),
             attestations: Vec::new(),
             dct: Vec::new(),
+            notation: Vec::new(),
             rejected: Vec::new(),
             failures: Vec::new(),
         }
@@ -188,7 +191,24 @@ impl Verifier {
                     (None, _) => Vec::new(),
                 }
             };
-            let (signatures, attestations, trust) = tokio::join!(signatures, attestations, trust);
+            let notation = async {
+                if needs.notation.is_empty() {
+                    Vec::new()
+                } else {
+                    notation::collect(
+                        store,
+                        &name.name,
+                        &manifest,
+                        &needs.notation,
+                        &self.material,
+                        time::OffsetDateTime::now_utc(),
+                    )
+                    .await
+                }
+            };
+            let (signatures, attestations, trust, notation) =
+                tokio::join!(signatures, attestations, trust, notation);
+            evidence.notation = notation;
             if let Some(s) = signatures {
                 s.into_evidence(&mut evidence);
             }
@@ -289,6 +309,17 @@ impl Verifier {
             collect::attestations(store, &digest, &union, &self.material)
                 .await
                 .into_evidence(&mut all);
+        }
+        if !needs.notation.is_empty() {
+            all.notation = notation::collect(
+                store,
+                &all.image.name,
+                &verified.manifest,
+                &needs.notation,
+                &self.material,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await;
         }
         if !needs.dct_servers.is_empty()
             && let ImageRef::Registry(r) = image

@@ -28,6 +28,7 @@ pub struct Material {
     keys: BTreeMap<String, PublicKey>,
     roots: BTreeMap<String, CertificateRoots>,
     logs: BTreeMap<String, TrustedLogs>,
+    notation: BTreeMap<String, crate::notation::NotationMaterial>,
 }
 
 impl Material {
@@ -43,6 +44,13 @@ impl Material {
             for (id, source) in rule.trust_sources() {
                 if let Entry::Vacant(e) = m.roots.entry(id) {
                     e.insert(load_roots(&source)?);
+                }
+            }
+            for r in rule.require.iter().chain(&rule.any_of) {
+                if let hallmark_policy::Requirement::Notation(n) = r
+                    && let Entry::Vacant(e) = m.notation.entry(n.id.clone())
+                {
+                    e.insert(crate::notation::NotationMaterial::load(n)?);
                 }
             }
             for (id, source) in rule.log_sources() {
@@ -68,6 +76,11 @@ impl Material {
     /// The trusted logs of a log source id.
     pub fn logs(&self, id: &str) -> Option<&TrustedLogs> {
         self.logs.get(id)
+    }
+
+    /// The trust policy and stores of a notation requirement id.
+    pub fn notation(&self, id: &str) -> Option<&crate::notation::NotationMaterial> {
+        self.notation.get(id)
     }
 
     /// Key source id → SPKI fingerprint, as the evidence carries it.

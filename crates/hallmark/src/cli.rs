@@ -51,7 +51,7 @@ pub(crate) struct GlobalArgs {
     pub(crate) timeout: std::time::Duration,
 }
 
-/// `250ms`, `90s`, `5m`, `1h`, or a number of seconds.
+/// `250ms`, `90s`, `5m`, `1h`, `30d`, or a number of seconds.
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let invalid = || format!("expected a duration such as 90s, 5m or 1h, found {s:?}");
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -65,6 +65,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "s" => seconds(1),
         "m" => seconds(60),
         "h" => seconds(3600),
+        "d" => seconds(86_400),
         _ => None,
     }
     .ok_or_else(invalid)
@@ -154,9 +155,43 @@ pub(crate) enum Command {
     /// Serve several of hallmark's services in one process (--trust, --log, --admission,
     /// --proxy) on one or several addresses, with one TLS setup, one /metrics and one shutdown.
     Serve(Box<crate::commands::serve::ServeArgs>),
+    /// Notary Project (notation) helpers: test certificates.
+    #[command(subcommand)]
+    Notation(NotationCommand),
     /// Developer helpers (benchmarks, tests).
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotationCommand {
+    /// Certificates for notation signatures.
+    #[command(subcommand)]
+    Cert(NotationCertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotationCertCommand {
+    /// Make a test CA and a signing certificate under it (as `notation cert generate-test`
+    /// does): NAME.key (encrypted, 0600) and NAME.crt (the chain, signing certificate first)
+    /// in --key-dir, and the CA added to the trust store `ca:NAME`. For quickstarts and tests.
+    GenerateTest(NotationGenerateTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NotationGenerateTestArgs {
+    /// The name: the certificates' common name, the key and chain file names, the trust store.
+    pub(crate) name: String,
+    /// Where NAME.key and NAME.crt go (default $XDG_CONFIG_HOME/notation/localkeys).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) key_dir: Option<PathBuf>,
+    /// The trust store the CA goes into, as `x509/ca/NAME/NAME.crt` (default
+    /// $XDG_CONFIG_HOME/notation/truststore).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) trust_store: Option<PathBuf>,
+    /// Overwrite existing files.
+    #[arg(long, short = 'f')]
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,9 +261,27 @@ pub(crate) struct SignArgs {
     /// awssm://SECRET[?passphrase-secret=NAME&region=R] or hashivault://KEY.
     #[arg(long, value_name = "REF")]
     pub(crate) key: String,
-    /// Annotation to sign into the payload, KEY=VALUE (repeatable).
+    /// Annotation to sign into the payload, KEY=VALUE (repeatable); with --format notation,
+    /// notation's user metadata (the payload's targetArtifact annotations).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE")]
     pub(crate) annotations: Vec<String>,
+    /// The signature format: cosign (`.sig`, the default) or notation (Notary Project: an OCI
+    /// 1.1 referrer holding a JWS or COSE envelope; needs --cert).
+    #[arg(long, value_enum, default_value_t = SignFormat::Cosign)]
+    pub(crate) format: SignFormat,
+    /// notation: the certificate chain (PEM), signing certificate first, root last; the
+    /// signing certificate must hold --key's public key.
+    #[arg(long, value_name = "CHAIN.pem", required_if_eq("format", "notation"))]
+    pub(crate) cert: Option<PathBuf>,
+    /// notation: the envelope format.
+    #[arg(long, value_enum, default_value_t = EnvelopeFormat::Jws)]
+    pub(crate) envelope: EnvelopeFormat,
+    /// notation: how long the signature stays valid (e.g. 24h, 365d); default: no expiry.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) expiry: Option<std::time::Duration>,
+    /// notation: the signing scheme.
+    #[arg(long, value_enum, default_value_t = SigningSchemeArg::NotaryX509)]
+    pub(crate) signing_scheme: SigningSchemeArg,
     /// Sign an index and each platform manifest under it.
     #[arg(long, short = 'r')]
     pub(crate) recursive: bool,
@@ -258,6 +311,36 @@ pub(crate) struct SignArgs {
     pub(crate) images: Vec<String>,
 }
 
+/// `sign --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SignFormat {
+    /// cosign simple signing (`sha256-<hex>.sig`).
+    Cosign,
+    /// Notary Project (notation) signature.
+    Notation,
+}
+
+/// `sign --envelope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EnvelopeFormat {
+    /// JWS JSON serialization (`application/jose+json`).
+    Jws,
+    /// COSE_Sign1 (`application/cose`).
+    Cose,
+}
+
+/// `sign --signing-scheme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SigningSchemeArg {
+    /// `notary.x509`: the certificate chains to a `ca` trust store.
+    #[value(name = "notary.x509")]
+    NotaryX509,
+    /// `notary.x509.signingAuthority`: the certificate chains to a `signingAuthority` store;
+    /// the signing time is authentic.
+    #[value(name = "notary.x509.signingAuthority")]
+    NotaryX509SigningAuthority,
+}
+
 /// Transparency-log upload when signing.
 #[derive(Debug, Args)]
 pub(crate) struct TlogUploadArgs {
@@ -283,9 +366,24 @@ pub(crate) struct TlogUploadArgs {
     clap::ArgGroup::new("trust")
         .required(true)
         .multiple(true)
-        .args(["key", "ca_roots", "trusted_root", "policy"])
+        .args(["key", "ca_roots", "trusted_root", "policy", "notation_policy"])
 ))]
 pub(crate) struct VerifyArgs {
+    /// Verify notation (Notary Project) signatures under notation's trust policy file (as
+    /// notation does: the policy whose registryScopes cover the image; default
+    /// $XDG_CONFIG_HOME/notation/trustpolicy.json when given without a value).
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["policy", "key", "ca_roots", "trusted_root", "certificate_identity"]
+    )]
+    pub(crate) notation_policy: Option<PathBuf>,
+    /// notation's trust store: the folder holding `x509/{ca,signingAuthority,tsa}/<name>/`
+    /// (default $XDG_CONFIG_HOME/notation/truststore).
+    #[arg(long, value_name = "DIR", requires = "notation_policy")]
+    pub(crate) trust_store: Option<PathBuf>,
     /// Decide each image under this policy (hallmark/v1 YAML or JSON, or a
     /// containers-policy.json) instead of the key and certificate flags.
     #[arg(

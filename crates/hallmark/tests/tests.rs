@@ -20,6 +20,7 @@ mod error_chains;
 mod interop_skopeo;
 mod keyrefs;
 mod keys;
+mod notation;
 mod policy;
 mod policy_skopeo;
 mod proxy;

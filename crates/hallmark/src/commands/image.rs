@@ -608,7 +608,7 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
 }
 
 /// Tag the manifest at `digest` as `tag` (its exact bytes, read back by digest).
-async fn tag_last(
+pub(crate) async fn tag_last(
     store: &hallmark_oci::Store,
     digest: &hallmark_core::Digest,
     tag: &str,

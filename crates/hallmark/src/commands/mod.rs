@@ -5,6 +5,7 @@ mod debug;
 mod image;
 mod key;
 pub(crate) mod log;
+mod notation;
 mod policy;
 mod pull;
 mod quickstart;
@@ -28,6 +29,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     // to registries, trust servers or logs ends by --timeout, retries included.
     let deadline = match &cli.command {
         Command::Key(_)
+        | Command::Notation(_)
         | Command::Policy(_)
         | Command::VerifyBlob(_)
         | Command::Quickstart(_)
@@ -43,8 +45,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     let command = async move {
         match cli.command {
             Command::Key(k) => key::run(&ctx, k),
+            Command::Sign(a) if a.format == crate::cli::SignFormat::Notation => {
+                notation::sign(&ctx, a).await
+            }
             Command::Sign(a) => image::sign(&ctx, a).await,
-            Command::Verify(a) if a.policy.is_some() => policy::verify(&ctx, a).await,
+            Command::Verify(a) if a.policy.is_some() || a.notation_policy.is_some() => {
+                policy::verify(&ctx, a).await
+            }
             Command::Verify(a) => image::verify(&ctx, a).await,
             Command::Pull(a) => policy::pull(&ctx, a).await,
             Command::Policy(p) => policy::run(p),
@@ -61,6 +68,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Command::Proxy(a) => serve::proxy_serve(&ctx, a).await,
             Command::Ui(a) => serve::ui(&ctx, a).await,
             Command::Trust(t) => trust::run(&ctx, t).await,
+            Command::Notation(n) => notation::run(&ctx, n),
             Command::Debug(d) => debug::run(&ctx, d).await,
         }
     };

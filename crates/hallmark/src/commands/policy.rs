@@ -165,15 +165,32 @@ fn print_decision(d: &Decision) {
 
 /// `hallmark verify --policy FILE IMAGE...`
 pub(crate) async fn verify(ctx: &Arc<Context>, a: VerifyArgs) -> Result<ExitCode> {
-    let path = a.policy.clone().context("--policy")?;
     let images: Vec<ImageRef> = a
         .images
         .iter()
         .map(|s| parse_image(s))
         .collect::<Result<_>>()?;
-    let verifier = match verifier(ctx, &path).await? {
-        Ok(v) => v,
-        Err(code) => return Ok(code),
+    let verifier = if a.notation_policy.is_some() {
+        let policy = match crate::commands::notation::policy(&a) {
+            Ok(p) => p,
+            Err(e) => {
+                term_eprintln!("error: {e:#}");
+                return Ok(ExitCode::from(POLICY_ERROR));
+            }
+        };
+        match Verifier::new(policy, trust_config(ctx)).await {
+            Ok(v) => Arc::new(v),
+            Err(e) => {
+                term_eprintln!("error: {}", hallmark_core::error::chain(&e));
+                return Ok(ExitCode::from(POLICY_ERROR));
+            }
+        }
+    } else {
+        let path = a.policy.clone().context("--policy")?;
+        match verifier(ctx, &path).await? {
+            Ok(v) => v,
+            Err(code) => return Ok(code),
+        }
     };
     let results = decide_all(ctx, &verifier, &images).await;
     let mut out = Vec::with_capacity(images.len());
