@@ -6,8 +6,8 @@
 
 use hallmark_policy::{
     AttestationEvidence, Collected, CollectionFailure, DctEvidence, DctTarget, DefaultAction,
-    Evidence, ImageName, Mode, Policy, RejectedCandidate, Requirement, SignatureEvidence,
-    SignatureFormat, Signer, evaluate,
+    Evidence, ImageName, Mode, NotationEvidence, NotationSignature, NotationVerification, Policy,
+    RejectedCandidate, Requirement, SignatureEvidence, SignatureFormat, Signer, evaluate,
 };
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -50,6 +50,11 @@ rules:
           type: slsaprovenance1
           keys: [/k/a.pub]
           condition: 'predicate.builder.id == "https://ci.example.com" && size(subject) > 0'
+      - notation:
+          trustStore: /notation/truststore
+          trustStores: ["ca:acme"]
+          trustedIdentities: ["x509.subject: CN=acme, O=Notary, ST=WA, C=US"]
+          level: audit
 "#,
     r#"apiVersion: hallmark/v1
 kind: Policy
@@ -257,6 +262,37 @@ fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
         };
         dct.push(DctEvidence { server, result });
     }
+    let mut notation = Vec::new();
+    for _ in 0..u.int_in_range(0..=2u8)? {
+        let result = if u.ratio(1, 4)? {
+            Err(String::from("referrers could not be listed"))
+        } else {
+            let mut signatures = Vec::new();
+            for _ in 0..u.int_in_range(0..=2u8)? {
+                let verified: bool = u.arbitrary()?;
+                signatures.push(NotationSignature {
+                    source: String::from("sha256:sig"),
+                    envelope: pick(u, &["jws", "cose"])?,
+                    subject: None,
+                    thumbprints: Vec::new(),
+                    verified,
+                    failure: (!verified).then(|| String::from("authenticity: untrusted")),
+                    logged: (0..u.int_in_range(0..=1u8)?)
+                        .map(|_| pick(u, &["expiry: expired"]))
+                        .collect::<Result<_>>()?,
+                });
+            }
+            Ok(NotationVerification {
+                policy: String::from("team#4"),
+                level: pick(u, &["strict", "permissive", "audit", "skip"])?,
+                signatures,
+            })
+        };
+        notation.push(NotationEvidence {
+            requirement: pick(u, &["notation:team#4", "notation:other#1"])?,
+            result,
+        });
+    }
     let mut rejected = Vec::new();
     if u.arbitrary()? {
         rejected.push(RejectedCandidate {
@@ -284,6 +320,7 @@ fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
         signatures,
         attestations,
         dct,
+        notation,
         rejected,
         failures,
     })

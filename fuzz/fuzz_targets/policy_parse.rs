@@ -23,6 +23,7 @@ fn evidence() -> Evidence {
         signatures: Vec::new(),
         attestations: Vec::new(),
         dct: Vec::new(),
+        notation: Vec::new(),
         rejected: Vec::new(),
         failures: Vec::new(),
     }

@@ -469,7 +469,8 @@ pub struct DctRequirement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotationRequirement {
     /// Identifies the requirement in [`Evidence::notation`](crate::Evidence::notation):
-    /// `notation:<rule>#<n>` (the rule's name and the requirement's place in it).
+    /// `notation:<rule>#<n>` (the rule's name and the requirement's number in it, counting
+    /// `require` then `anyOf` from 1).
     pub id: String,
     /// The folder holding notation's `x509/{ca,signingAuthority,tsa}/<name>/` stores (notation's
     /// `truststore`), resolved against the policy file's directory.

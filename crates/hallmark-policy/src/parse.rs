@@ -851,11 +851,15 @@ fn hallmark_rule(ctx: &mut Ctx<'_>, rn: &Node, dir: Option<&Path>) -> Option<Rul
             ),
         );
     }
+    // Requirements are numbered through the rule (require, then anyOf) from 1: `rule#n` names
+    // one where it needs a name of its own.
+    let mut number = 0;
     let mut group = |key: &str| -> Vec<Requirement> {
         let mut out = Vec::new();
         if let Some(V::Seq(items)) = rn.get(key).map(|n| &n.v) {
             for item in items {
-                let place = format!("{}#{}", rf.name, out.len() + 1);
+                number += 1;
+                let place = format!("{}#{number}", rf.name);
                 if let Some(r) = requirement(ctx, item, dir, &place) {
                     out.push(r);
                 }

@@ -46,7 +46,10 @@ fn with(level: &str, signatures: Vec<NotationSignature>) -> hallmark_policy::Evi
 fn an_inline_requirement_is_a_notation_trust_policy_with_its_store_beside_the_policy() {
     let p = policy(&rule(INLINE));
     let Requirement::Notation(n) = &p.rules[0].require[0] else {
-        panic!("expected a notation requirement, found {:?}", p.rules[0].require[0]);
+        panic!(
+            "expected a notation requirement, found {:?}",
+            p.rules[0].require[0]
+        );
     };
     assert_eq!(n.id, "notation:release#1");
     assert_eq!(n.trust_store, Path::new("/etc/hallmark/store"));
@@ -110,8 +113,7 @@ fn what_notation_would_refuse_is_refused_at_its_place() {
     ] {
         let e = errors(&rule(requirement));
         assert!(
-            e.iter()
-                .any(|d| d.line == 7 && d.message.contains(needle)),
+            e.iter().any(|d| d.line == 7 && d.message.contains(needle)),
             "{requirement}: expected a diagnostic on line 7 naming {needle}, found {e:#?}"
         );
     }

@@ -312,3 +312,79 @@ fn copy_carries_notation_signatures_to_a_layout_where_they_verify() {
         "expected the notation signature in the tree, found {tree}"
     );
 }
+
+/// The Python that checks envelopes independently (cryptography and cbor2; installed by
+/// ./scripts/test); the test fails without it, it never skips.
+#[track_caller]
+fn check_python() -> String {
+    std::env::var("HALLMARK_CHECK_PYTHON").unwrap_or_else(|_| {
+        panic!("HALLMARK_CHECK_PYTHON is not set: run ./scripts/test (it installs Python's cryptography and cbor2)")
+    })
+}
+
+/// Run the independent check on an envelope file.
+fn python_check(
+    w: &World,
+    envelope: &std::path::Path,
+    media_type: &str,
+    digest: &str,
+) -> crate::util::Output {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/notation_check.py");
+    crate::util::run_tool(
+        w.dir(),
+        &check_python(),
+        &[
+            script.as_os_str(),
+            envelope.as_os_str(),
+            media_type.as_ref(),
+            digest.as_ref(),
+        ],
+    )
+}
+
+#[test]
+fn envelopes_written_verify_with_python_cryptography_and_cbor2() {
+    let w = World::new();
+    generate(&w, "acme");
+    let imgs = w.seed("notation-py", 2);
+    for (img, extra, media_type) in [
+        (&imgs[0], vec!["--expiry", "30d"], "application/jose+json"),
+        (
+            &imgs[1],
+            vec!["--envelope", "cose", "-a", "team=platform"],
+            "application/cose",
+        ),
+    ] {
+        let s = sign(&w, "acme", &extra, &img.by_tag());
+        let (_, bytes) = get_manifest(&img.path, s["signature_manifest_digest"].as_str().unwrap());
+        let m: Value = serde_json::from_slice(&bytes).unwrap();
+        let layer = m["layers"][0]["digest"].as_str().unwrap();
+        let envelope = crate::util::get_blob(&img.path, layer);
+        let file = w.path("envelope");
+        std::fs::write(&file, &envelope).unwrap();
+        let out = python_check(&w, &file, media_type, &img.digest);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{media_type}: expected Python to verify the envelope:\n{out}"
+        );
+        assert_eq!(out.stdout.trim(), "ok ES256", "{out}");
+        // The check can fail: the last byte of the signature changed.
+        let mut bad = envelope.clone();
+        let at = match media_type {
+            // The JWS signature is the last member written; change a base64url character in it.
+            "application/jose+json" => bad.len() - 3,
+            _ => bad.len() - 1,
+        };
+        bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+        std::fs::write(&file, &bad).unwrap();
+        let out = python_check(&w, &file, media_type, &img.digest);
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{media_type}: expected an altered signature refused:\n{out}"
+        );
+        assert!(out.stdout.starts_with("failed"), "{out}");
+    }
+}
