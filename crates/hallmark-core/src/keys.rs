@@ -321,6 +321,11 @@ impl PublicKey {
     pub fn spki_der(&self) -> &[u8] {
         &self.spki_der
     }
+    /// The key itself: the SubjectPublicKeyInfo's BIT STRING contents (for EC keys the
+    /// uncompressed point, for RSA the `RSAPublicKey`, for Ed25519 the 32 bytes).
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
     /// `-----BEGIN PUBLIC KEY-----` PEM, LF line endings, trailing newline.
     pub fn to_pem(&self) -> String {
         pem_block::encode("PUBLIC KEY", &self.spki_der)

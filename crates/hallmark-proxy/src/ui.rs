@@ -267,9 +267,9 @@ fn signer(s: &Signer) -> String {
     }
 }
 
-/// The cells of one tag: cosign, attestations, DCT, from the evidence every rule of the
-/// policy would look at.
-fn cells(state: &TagState, i: &hallmark_verify::Inspected) -> [String; 3] {
+/// The cells of one tag: cosign, attestations, DCT, notation, from the evidence every rule of
+/// the policy would look at.
+fn cells(state: &TagState, i: &hallmark_verify::Inspected) -> [String; 4] {
     let not_checked =
         |what: &str| format!("<span class=muted>not checked: the policy names no {what}</span>");
     let e = &i.all;
@@ -352,7 +352,59 @@ fn cells(state: &TagState, i: &hallmark_verify::Inspected) -> [String; 3] {
         }
         s
     };
-    [cosign, attestations, dct]
+    let notation = if i.checked.notation.is_empty() {
+        not_checked("notation trust policy")
+    } else {
+        let mut s = String::new();
+        for n in &e.notation {
+            match &n.result {
+                Ok(v) if v.level == "skip" => {
+                    let _ = write!(
+                        s,
+                        "<div class=muted>not verified: trust policy {} skips it</div>",
+                        esc(&v.policy)
+                    );
+                }
+                Ok(v) => {
+                    for sig in &v.signatures {
+                        let who = sig
+                            .subject
+                            .as_deref()
+                            .unwrap_or("an unreadable certificate");
+                        if sig.verified {
+                            let logged = if sig.logged.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (logged: {})", esc(&sig.logged.join("; ")))
+                            };
+                            let _ = write!(
+                                s,
+                                "<div class=ok>{} signed by {} under trust policy {}{logged}</div>",
+                                esc(&sig.envelope.to_uppercase()),
+                                esc(who),
+                                esc(&v.policy)
+                            );
+                        } else {
+                            let _ = write!(
+                                s,
+                                "<div class=bad>not accepted by trust policy {}: {}</div>",
+                                esc(&v.policy),
+                                esc(sig.failure.as_deref().unwrap_or("not verified"))
+                            );
+                        }
+                    }
+                }
+                Err(why) => {
+                    let _ = write!(s, "<div class=bad>not verified: {}</div>", esc(why));
+                }
+            }
+        }
+        if s.is_empty() {
+            s.push_str("<div class=bad>no notation signatures</div>");
+        }
+        s
+    };
+    [cosign, attestations, dct, notation]
 }
 
 async fn page(State(proxy): State<Proxy>, Query(filter): Query<Filter>) -> Response {
@@ -395,13 +447,13 @@ async fn page(State(proxy): State<Proxy>, Query(filter): Query<Filter>) -> Respo
             let _ = write!(
                 html,
                 "<table id=tags><thead><tr><th>Repository</th><th>Tag</th><th>Digest</th><th>Cosign signatures</th>\
-                 <th>Attestations</th><th>Docker Content Trust</th><th>Decision</th></tr></thead><tbody>"
+                 <th>Attestations</th><th>Docker Content Trust</th><th>Notation</th><th>Decision</th></tr></thead><tbody>"
             );
             for s in states {
                 match &s.result {
                     Ok(i) => {
                         let v = &i.verified;
-                        let [cosign, attestations, dct] = cells(s, i);
+                        let [cosign, attestations, dct, notation] = cells(s, i);
                         let (class, verdict) = if v.allowed() {
                             ("allowed", "allowed".to_owned())
                         } else {
@@ -414,7 +466,7 @@ async fn page(State(proxy): State<Proxy>, Query(filter): Query<Filter>) -> Respo
                         let _ = write!(
                             html,
                             "<tr class={class} data-repository=\"{repo}\" data-tag=\"{tag}\"><td>{repo}</td><td>{tag}</td>\
-                             <td><code>{digest}</code></td><td>{cosign}</td><td>{attestations}</td><td>{dct}</td>\
+                             <td><code>{digest}</code></td><td>{cosign}</td><td>{attestations}</td><td>{dct}</td><td>{notation}</td>\
                              <td class=decision><b class={okbad}>{verdict}</b><br><span class=muted>{rule}</span></td></tr>",
                             repo = esc(&s.repository),
                             tag = esc(&s.tag),
@@ -426,7 +478,7 @@ async fn page(State(proxy): State<Proxy>, Query(filter): Query<Filter>) -> Respo
                         let _ = write!(
                             html,
                             "<tr class=denied data-repository=\"{repo}\" data-tag=\"{tag}\"><td>{repo}</td><td>{tag}</td>\
-                             <td colspan=5 class=bad>could not be read: {e}</td></tr>",
+                             <td colspan=6 class=bad>could not be read: {e}</td></tr>",
                             repo = esc(&s.repository),
                             tag = esc(&s.tag),
                             e = esc(e),

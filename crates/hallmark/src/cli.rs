@@ -185,6 +185,11 @@ pub(crate) struct NotationGenerateTestArgs {
     /// Where NAME.key and NAME.crt go (default $XDG_CONFIG_HOME/notation/localkeys).
     #[arg(long, value_name = "DIR")]
     pub(crate) key_dir: Option<PathBuf>,
+    /// Certify this key instead of making one (ECDSA P-256 or P-384, any key reference:
+    /// pkcs11:..., awskms://..., hashivault://..., a key file): the key stays where it is and
+    /// only NAME.crt is written.
+    #[arg(long, value_name = "REF")]
+    pub(crate) key: Option<String>,
     /// The trust store the CA goes into, as `x509/ca/NAME/NAME.crt` (default
     /// $XDG_CONFIG_HOME/notation/truststore).
     #[arg(long, value_name = "DIR")]

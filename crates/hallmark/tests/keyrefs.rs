@@ -342,6 +342,102 @@ fn pkcs11_sign_then_verify_with_the_exported_public_key_and_skopeo() {
 }
 
 #[test]
+fn pkcs11_key_signs_notation_signatures_under_a_certificate_made_for_it() {
+    if !softhsm_available() {
+        return;
+    }
+    let w = World::new();
+    let hsm = hsm_with_key("notation");
+    let image = &w.seed("p11-notation", 1)[0];
+    // The token's key is certified; no key leaves the token and no key file is written.
+    w.hm_hsm(
+        &hsm,
+        &[
+            "notation",
+            "cert",
+            "generate-test",
+            "acme",
+            "--key",
+            &hsm.uri("signer", false),
+            "--key-dir",
+            "keys",
+            "--trust-store",
+            "store",
+        ],
+    )
+    .run()
+    .success();
+    assert!(!w.path("keys/acme.key").exists());
+    let out = w
+        .hm_hsm(
+            &hsm,
+            &[
+                "sign",
+                "--format",
+                "notation",
+                "--envelope",
+                "cose",
+                "--key",
+                &hsm.uri("signer", true),
+                "--cert",
+                "keys/acme.crt",
+                &image.by_tag(),
+            ],
+        )
+        .run();
+    out.success();
+    crate::notation::trust_policy(
+        &w,
+        "tp.json",
+        &[&image.repo],
+        "strict",
+        &[crate::notation::identity("acme")],
+    );
+    let (code, d, out) = crate::notation::verify(&w, "tp.json", &image.by_tag());
+    assert_eq!(
+        code,
+        Some(0),
+        "expected the token-signed image allowed:\n{out}"
+    );
+    assert_eq!(d["digest"], image.digest.as_str());
+    // A certificate for another key is refused before anything is written.
+    let other = World::new();
+    let before = state(&image.path);
+    std::fs::create_dir_all(other.path("keys")).unwrap();
+    other
+        .hm([
+            "notation",
+            "cert",
+            "generate-test",
+            "acme",
+            "--key-dir",
+            "keys",
+            "--trust-store",
+            "store",
+        ])
+        .pw("pw")
+        .run()
+        .success();
+    let cert = other.path("keys/acme.crt");
+    w.hm_hsm(
+        &hsm,
+        &[
+            "sign",
+            "--format",
+            "notation",
+            "--key",
+            &hsm.uri("signer", true),
+            "--cert",
+            cert.to_str().unwrap(),
+            &image.by_tag(),
+        ],
+    )
+    .run()
+    .failure(&["certify the signing key"]);
+    assert_eq!(state(&image.path), before, "nothing may be written");
+}
+
+#[test]
 fn pkcs11_key_generate_creates_the_key_on_the_token() {
     if !softhsm_available() {
         return;

@@ -8,12 +8,12 @@ use crate::util::{Image, World, get_manifest, tags};
 use serde_json::{Value, json};
 
 /// notation's subject for `generate-test NAME`.
-fn identity(name: &str) -> String {
+pub(crate) fn identity(name: &str) -> String {
     format!("x509.subject: CN={name}, O=Notary, L=Seattle, ST=WA, C=US")
 }
 
 /// `notation cert generate-test NAME` into `keys/` and the trust store `store/`.
-fn generate(w: &World, name: &str) {
+pub(crate) fn generate(w: &World, name: &str) {
     w.hm([
         "notation",
         "cert",
@@ -32,7 +32,7 @@ fn generate(w: &World, name: &str) {
 }
 
 /// `sign --format notation` with the generated key; returns the JSON line of the image.
-fn sign(w: &World, name: &str, extra: &[&str], image: &str) -> Value {
+pub(crate) fn sign(w: &World, name: &str, extra: &[&str], image: &str) -> Value {
     let key = format!("keys/{name}.key");
     let cert = format!("keys/{name}.crt");
     let mut args = vec![
@@ -46,7 +46,13 @@ fn sign(w: &World, name: &str, extra: &[&str], image: &str) -> Value {
 }
 
 /// notation's trustpolicy.json with one policy.
-fn trust_policy(w: &World, file: &str, scopes: &[&str], level: &str, identities: &[String]) {
+pub(crate) fn trust_policy(
+    w: &World,
+    file: &str,
+    scopes: &[&str],
+    level: &str,
+    identities: &[String],
+) {
     let doc = json!({
         "version": "1.0",
         "trustPolicies": [{
@@ -61,7 +67,11 @@ fn trust_policy(w: &World, file: &str, scopes: &[&str], level: &str, identities:
 }
 
 /// `verify --notation-policy FILE --trust-store store -o json IMAGE` → (exit code, decision).
-fn verify(w: &World, file: &str, image: &str) -> (Option<i32>, Value, crate::util::Output) {
+pub(crate) fn verify(
+    w: &World,
+    file: &str,
+    image: &str,
+) -> (Option<i32>, Value, crate::util::Output) {
     let out = w
         .hm([
             "verify",
@@ -373,11 +383,12 @@ fn envelopes_written_verify_with_python_cryptography_and_cbor2() {
         // The check can fail: the last byte of the signature changed.
         let mut bad = envelope.clone();
         let at = match media_type {
-            // The JWS signature is the last member written; change a base64url character in it.
-            "application/jose+json" => bad.len() - 3,
+            // The JWS signature is the last member written (Go orders keys): change a base64url
+            // character well inside it (the last one also carries padding bits).
+            "application/jose+json" => bad.len() - 10,
             _ => bad.len() - 1,
         };
-        bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+        bad[at] = if bad[at] == b'A' { b'g' } else { b'A' };
         std::fs::write(&file, &bad).unwrap();
         let out = python_check(&w, &file, media_type, &img.digest);
         assert_eq!(

@@ -1,6 +1,7 @@
 //! `hallmark ui`, the page of signed states, in headless Chromium (Debian's chromium through
 //! playwright-core): a cosign-signed tag, a tag signed with Docker Content Trust on `hallmark
-//! trust serve`, a tag signed by a key the policy does not trust and an unsigned tag each show
+//! trust serve`, a notation-signed tag, a tag signed by a key the policy does not trust and an
+//! unsigned tag each show
 //! their true state and signers; the page's filter works; screenshots are kept under the test
 //! target directory. The JSON API agrees with `hallmark verify --policy -o json` on every tag.
 
@@ -28,12 +29,15 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
     };
     let w = World::new();
     let prefix = crate::util::unique("ui");
-    let imgs = w.seed_with(&format!("{}/{prefix}/img", registry()), 4, "v1", false);
-    let (cosigned, dct, untrusted, unsigned) = (&imgs[0], &imgs[1], &imgs[2], &imgs[3]);
+    let imgs = w.seed_with(&format!("{}/{prefix}/img", registry()), 5, "v1", false);
+    let (cosigned, dct, untrusted, unsigned, notation) =
+        (&imgs[0], &imgs[1], &imgs[2], &imgs[3], &imgs[4]);
     let key = w.key("trusted", "pw");
     let stranger = w.key("stranger", "pw2");
     w.sign(&key, &[&cosigned.by_tag()]);
     w.sign(&stranger, &[&untrusted.by_tag()]);
+    crate::notation::generate(&w, "acme");
+    crate::notation::sign(&w, "acme", &[], &notation.by_tag());
     trust(
         &w,
         n,
@@ -66,7 +70,9 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
              \x20 - name: cosign\n    images: [\"{r}/{prefix}/img0\", \"{r}/{prefix}/img2\", \"{r}/{prefix}/img3\"]\n\
              \x20   require:\n      - cosign: {{keys: [{}]}}\n\
              \x20 - name: dct\n    images: [\"{r}/{prefix}/img1\"]\n    require:\n\
-             \x20     - dct: {{server: \"{}\", signers: [alice], threshold: 1}}\n",
+             \x20     - dct: {{server: \"{}\", signers: [alice], threshold: 1}}\n\
+             \x20 - name: notation\n    images: [\"{r}/{prefix}/img4\"]\n    require:\n\
+             \x20     - notation: {{trustStore: store, trustStores: [\"ca:acme\"], trustedIdentities: [\"*\"]}}\n",
             key.public.display(),
             n.url
         ),
@@ -87,7 +93,7 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
     // The JSON API and verify --policy agree on every tag.
     let tags = get(&addr, &format!("/ui/api/tags?repository={prefix}/"));
     let tags = tags.as_array().unwrap();
-    assert_eq!(tags.len(), 4, "{tags:?}");
+    assert_eq!(tags.len(), 5, "{tags:?}");
     for t in tags {
         let image = format!(
             "{r}/{}:{}",
@@ -170,6 +176,18 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
         "{}",
         text(&cosigned_row)
     );
+    let notation_row = row(&seen["all"], "img4").unwrap();
+    assert_eq!(notation_row["state"], "allowed", "{notation_row}");
+    assert!(
+        text(&notation_row).contains("JWS signed by CN=acme"),
+        "{}",
+        text(&notation_row)
+    );
+    assert!(
+        text(&cosigned_row).contains("no notation signatures"),
+        "{}",
+        text(&cosigned_row)
+    );
     let untrusted_row = row(&seen["all"], "img2").unwrap();
     assert_eq!(untrusted_row["state"], "denied");
     assert!(
@@ -194,5 +212,6 @@ fn the_page_shows_every_format_truly_and_its_json_agrees_with_verify() {
         let len = std::fs::metadata(shots.join(shot)).unwrap().len();
         assert!(len > 1000, "{shot}: {len} bytes");
     }
+    assert!(row(&seen["denied"], "img4").is_none());
     let _ = (cosigned, dct, untrusted, unsigned);
 }

@@ -29,7 +29,6 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     // to registries, trust servers or logs ends by --timeout, retries included.
     let deadline = match &cli.command {
         Command::Key(_)
-        | Command::Notation(_)
         | Command::Policy(_)
         | Command::VerifyBlob(_)
         | Command::Quickstart(_)
@@ -68,7 +67,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Command::Proxy(a) => serve::proxy_serve(&ctx, a).await,
             Command::Ui(a) => serve::ui(&ctx, a).await,
             Command::Trust(t) => trust::run(&ctx, t).await,
-            Command::Notation(n) => notation::run(&ctx, n),
+            Command::Notation(n) => notation::run(&ctx, n).await,
             Command::Debug(d) => debug::run(&ctx, d).await,
         }
     };

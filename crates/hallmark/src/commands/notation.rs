@@ -11,7 +11,7 @@ use crate::context::{Context, parse_image};
 use crate::output::{for_each, term_eprintln, term_println};
 use crate::secrets::{open_signer, passphrase, write_file};
 use anyhow::{Context as _, Result};
-use hallmark_core::{KeyAlgorithm, SigningKey, keyfile};
+use hallmark_core::{KeyAlgorithm, PublicKey, SigningKey, keyfile};
 use hallmark_flows::notation::NotationSignOptions;
 use hallmark_notation::{Format, SigningScheme};
 use serde_json::json;
@@ -183,15 +183,25 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
 }
 
 /// `hallmark notation ...`
-pub(crate) fn run(ctx: &Context, cmd: NotationCommand) -> Result<ExitCode> {
+pub(crate) async fn run(ctx: &Context, cmd: NotationCommand) -> Result<ExitCode> {
     match cmd {
-        NotationCommand::Cert(NotationCertCommand::GenerateTest(a)) => generate_test(ctx, &a),
+        NotationCommand::Cert(NotationCertCommand::GenerateTest(a)) => {
+            let certified = match &a.key {
+                Some(reference) => Some(crate::secrets::public_key_of(reference).await?),
+                None => None,
+            };
+            generate_test(ctx, &a, certified)
+        }
     }
 }
 
 /// A test CA and a code-signing certificate under it, both ECDSA P-256, with the subject
 /// `CN=NAME, O=Notary, L=Seattle, ST=WA, C=US` notation's test certificates carry.
-fn generate_test(ctx: &Context, a: &NotationGenerateTestArgs) -> Result<ExitCode> {
+fn generate_test(
+    ctx: &Context,
+    a: &NotationGenerateTestArgs,
+    certified: Option<PublicKey>,
+) -> Result<ExitCode> {
     let name = a.name.as_str();
     if name.is_empty()
         || !name
@@ -227,13 +237,29 @@ fn generate_test(ctx: &Context, a: &NotationGenerateTestArgs) -> Result<ExitCode
             p.display()
         );
     }
-    let (key, ca_pem, leaf_pem) = test_certificates(name)?;
-    let pass = passphrase(&format!("new private key {}", key_path.display()), true)?;
-    let pem = Zeroizing::new(keyfile::encrypt_cosign_key(&key, &pass)?);
+    let (key, public) = match certified {
+        Some(public) => (None, public),
+        None => {
+            let key = SigningKey::generate(KeyAlgorithm::EcdsaP256)?;
+            let public = key.public_key().clone();
+            (Some(key), public)
+        }
+    };
+    let (ca_pem, leaf_pem) = test_certificates(name, &public)?;
+    // Everything that can fail is done before the first file is written.
+    let encrypted = match &key {
+        Some(key) => {
+            let pass = passphrase(&format!("new private key {}", key_path.display()), true)?;
+            Some(Zeroizing::new(keyfile::encrypt_cosign_key(key, &pass)?))
+        }
+        None => None,
+    };
     for dir in [&key_dir, &store_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    write_file(&key_path, pem.as_bytes(), 0o600, a.force)?;
+    if let Some(pem) = &encrypted {
+        write_file(&key_path, pem.as_bytes(), 0o600, a.force)?;
+    }
     write_file(
         &chain_path,
         format!("{leaf_pem}{ca_pem}").as_bytes(),
@@ -246,15 +272,27 @@ fn generate_test(ctx: &Context, a: &NotationGenerateTestArgs) -> Result<ExitCode
             "{}",
             json!({
                 "name": name,
-                "key": key_path.display().to_string(),
+                "key": match (&key, &a.key) {
+                    (Some(_), _) => key_path.display().to_string(),
+                    (None, reference) => reference.clone().unwrap_or_default(),
+                },
                 "certificate_chain": chain_path.display().to_string(),
                 "trust_store": format!("ca:{name}"),
                 "trust_store_certificate": ca_path.display().to_string(),
-                "fingerprint": key.public_key().fingerprint(),
+                "fingerprint": public.fingerprint(),
             })
         ),
         OutputFormat::Text => {
-            term_eprintln!("Key written to {} (encrypted)", key_path.display());
+            match (&key, &a.key) {
+                (Some(_), _) => {
+                    term_eprintln!("Key written to {} (encrypted)", key_path.display());
+                }
+                (None, reference) => term_eprintln!(
+                    "Certified the key {} (sha256:{})",
+                    reference.as_deref().unwrap_or_default(),
+                    public.fingerprint()
+                ),
+            }
             term_eprintln!(
                 "Certificate chain written to {} (signing certificate, then the test CA)",
                 chain_path.display()
@@ -268,8 +306,32 @@ fn generate_test(ctx: &Context, a: &NotationGenerateTestArgs) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// The signing key, the CA certificate and the signing certificate (PEM).
-fn test_certificates(name: &str) -> Result<(SigningKey, String, String)> {
+/// A public key as rcgen certifies it.
+struct Certified<'a>(&'a PublicKey);
+
+impl rcgen::PublicKeyData for Certified<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.0.raw()
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        match self.0.algorithm() {
+            KeyAlgorithm::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            _ => &rcgen::PKCS_ECDSA_P256_SHA256,
+        }
+    }
+}
+
+/// The CA certificate and the signing certificate for `public` (PEM).
+fn test_certificates(name: &str, public: &PublicKey) -> Result<(String, String)> {
+    if !matches!(
+        public.algorithm(),
+        KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384
+    ) {
+        anyhow::bail!(
+            "expected an ECDSA P-256 or P-384 key to certify (what notation signatures are made with here), found a {} key",
+            public.algorithm().name()
+        );
+    }
     use rcgen::{
         BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
         IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
@@ -300,7 +362,6 @@ fn test_certificates(name: &str) -> Result<(SigningKey, String, String)> {
     let ca_pair = pair(&ca_key)?;
     let ca_cert = ca.self_signed(&ca_pair).context("making the test CA")?;
 
-    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256)?;
     let mut leaf = CertificateParams::default();
     leaf.distinguished_name = dn(name.to_owned());
     leaf.is_ca = IsCa::ExplicitNoCa;
@@ -310,7 +371,7 @@ fn test_certificates(name: &str) -> Result<(SigningKey, String, String)> {
     leaf.not_after = now + time::Duration::days(365);
     let issuer = Issuer::new(ca, ca_pair);
     let leaf_cert = leaf
-        .signed_by(&pair(&key)?, &issuer)
+        .signed_by(&Certified(public), &issuer)
         .context("making the test signing certificate")?;
-    Ok((key, ca_cert.pem(), leaf_cert.pem()))
+    Ok((ca_cert.pem(), leaf_cert.pem()))
 }
