@@ -98,6 +98,9 @@ struct Snapshot {
     entries: Vec<Descriptor>,
     by_tag: HashMap<String, usize>,
     by_digest: HashMap<Digest, usize>,
+    /// Subject digest → the manifests of `entries` that name it, built on the first referrers
+    /// lookup of this `index.json` version (each manifest read once, not once per lookup).
+    referrers: tokio::sync::OnceCell<HashMap<Digest, Vec<Descriptor>>>,
 }
 
 impl Snapshot {
@@ -115,6 +118,7 @@ impl Snapshot {
             entries,
             by_tag,
             by_digest,
+            referrers: tokio::sync::OnceCell::new(),
         }
     }
     fn tag(&self, tag: &str) -> Option<&Descriptor> {
@@ -298,11 +302,6 @@ impl Layout {
         )
         .await?;
         parse_index(&bytes, &self.location())
-    }
-
-    /// The entries of `index.json` that are valid descriptors (others are skipped).
-    async fn entries(&self) -> Result<Vec<Descriptor>, OciError> {
-        Ok(self.snapshot().await?.entries.clone())
     }
 
     /// The cached snapshot, if it is of the `index.json` version `stamp`.
@@ -678,9 +677,23 @@ impl Layout {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>, OciError> {
+        let snapshot = self.snapshot().await?;
+        let by_subject = snapshot
+            .referrers
+            .get_or_try_init(|| self.subjects(&snapshot.entries))
+            .await?;
+        let found = by_subject.get(subject).cloned().unwrap_or_default();
+        Ok(filter_artifact_type(found, artifact_type))
+    }
+
+    /// Every manifest of `entries` that has a subject, by subject.
+    async fn subjects(
+        &self,
+        entries: &[Descriptor],
+    ) -> Result<HashMap<Digest, Vec<Descriptor>>, OciError> {
         let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for entry in self.entries().await? {
+        let mut out: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
+        for entry in entries {
             if !seen.insert(entry.digest.clone()) {
                 continue;
             }
@@ -697,19 +710,21 @@ impl Layout {
             let Ok(manifest) = Manifest::parse(&bytes, Some(&entry.media_type)) else {
                 continue;
             };
-            if manifest.subject().map(|s| &s.digest) != Some(subject) {
+            let Some(subject) = manifest.subject() else {
                 continue;
-            }
-            out.push(Descriptor {
-                media_type: entry.media_type,
-                digest: entry.digest,
-                size: bytes.len() as u64,
-                annotations: manifest.annotations().cloned(),
-                platform: None,
-                artifact_type: manifest.effective_artifact_type().map(str::to_owned),
-            });
+            };
+            out.entry(subject.digest.clone())
+                .or_default()
+                .push(Descriptor {
+                    media_type: entry.media_type.clone(),
+                    digest: entry.digest.clone(),
+                    size: bytes.len() as u64,
+                    annotations: manifest.annotations().cloned(),
+                    platform: None,
+                    artifact_type: manifest.effective_artifact_type().map(str::to_owned),
+                });
         }
-        Ok(filter_artifact_type(out, artifact_type))
+        Ok(out)
     }
 
     /// Tags in `index.json`.

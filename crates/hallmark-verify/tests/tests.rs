@@ -137,3 +137,79 @@ async fn an_image_that_cannot_be_read_is_an_error_not_a_decision() {
         .unwrap_err();
     assert!(err.to_string().contains("no-such-tag"), "{err}");
 }
+
+/// notation trust stores are read as notation reads them (trust-store-trust-policy.md): a
+/// symbolic link, for the store or a file in it, is refused (it could point trust anywhere);
+/// sub-directories are ignored; a store without certificates, or a file that is not one, is an
+/// error naming the file, never an empty (or partial) trust store.
+mod notation_trust_store {
+    use hallmark_notation::trustpolicy::TrustStore;
+    use hallmark_verify::notation::read_store;
+    use std::path::{Path, PathBuf};
+
+    fn root_pem() -> Vec<u8> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../hallmark-notation/tests/data/notation-go/verifier/testdata/truststore/x509/ca/valid-trust-store/NotationTestRoot.pem",
+        );
+        std::fs::read(p).unwrap()
+    }
+
+    fn store(root: &Path, name: &str) -> PathBuf {
+        let d = root.join("x509/ca").join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn certificates_of_a_store_are_read_pem_and_der_and_sub_directories_ignored() {
+        let t = tempfile::tempdir().unwrap();
+        let d = store(t.path(), "acme");
+        std::fs::write(d.join("root.pem"), root_pem()).unwrap();
+        let der = hallmark_notation::verify::certificates(&root_pem()).unwrap();
+        std::fs::write(d.join("root.der"), &der[0]).unwrap();
+        std::fs::create_dir(d.join("nested")).unwrap();
+        std::fs::write(d.join("nested/ignored.pem"), b"not read").unwrap();
+        let certs = read_store(t.path(), &TrustStore::Ca("acme".into())).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(
+            certs[0], certs[1],
+            "the PEM and DER forms are one certificate"
+        );
+    }
+
+    #[test]
+    fn a_symbolic_link_is_refused_for_the_store_and_for_a_file() {
+        let t = tempfile::tempdir().unwrap();
+        let elsewhere = t.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("root.pem"), root_pem()).unwrap();
+        std::fs::create_dir_all(t.path().join("x509/ca")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, t.path().join("x509/ca/linked")).unwrap();
+        let e = read_store(t.path(), &TrustStore::Ca("linked".into())).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+
+        let d = store(t.path(), "files");
+        std::fs::write(d.join("real.pem"), root_pem()).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("root.pem"), d.join("link.pem")).unwrap();
+        let e = read_store(t.path(), &TrustStore::Ca("files".into())).unwrap_err();
+        assert!(e.contains("symbolic link") && e.contains("link.pem"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_or_empty_store_or_a_file_that_is_not_a_certificate_is_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        let e = read_store(t.path(), &TrustStore::Ca("missing".into())).unwrap_err();
+        assert!(e.contains("x509/ca/missing"), "{e}");
+        store(t.path(), "empty");
+        let e = read_store(t.path(), &TrustStore::Ca("empty".into())).unwrap_err();
+        assert!(e.contains("found none"), "{e}");
+        let d = store(t.path(), "junk");
+        std::fs::write(d.join("root.pem"), root_pem()).unwrap();
+        std::fs::write(d.join("notes.txt"), b"hello").unwrap();
+        let e = read_store(t.path(), &TrustStore::Ca("junk".into())).unwrap_err();
+        assert!(e.contains("notes.txt"), "{e}");
+        // The store's type is part of its place: a ca store is not a signingAuthority store.
+        let e = read_store(t.path(), &TrustStore::SigningAuthority("junk".into())).unwrap_err();
+        assert!(e.contains("x509/signingAuthority/junk"), "{e}");
+    }
+}
