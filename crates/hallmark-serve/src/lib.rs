@@ -20,7 +20,7 @@ pub mod process;
 pub mod tls;
 
 pub use mount::{Listening, Service, serve_all};
-pub use process::{Reach, shutdown_signal};
+pub use process::{Reach, create_private_file_once, shutdown_signal};
 
 use axum::Router;
 use axum::extract::ConnectInfo;

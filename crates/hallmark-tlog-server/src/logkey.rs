@@ -4,7 +4,6 @@
 use hallmark_core::{KeyAlgorithm, PublicKey, SigningKey};
 use hallmark_tlog::note::{EcdsaNoteSigner, Ed25519NoteSigner, NoteSigner};
 use hallmark_tlog::rekor::SetPayload;
-use std::io::Write as _;
 use std::path::Path;
 use thiserror::Error;
 
@@ -86,29 +85,8 @@ pub fn load_or_create(dir: &Path, key_type: LogKeyType) -> Result<SigningKey, Lo
         };
         let key = SigningKey::generate(algorithm)
             .map_err(|e| LogKeyError::Signing(format!("key generation: {e}")))?;
-        let tmp = dir.join(format!(".{LOG_KEY_FILE}.{}.tmp", std::process::id()));
-        {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&tmp).map_err(io_err(&tmp))?;
-            file.write_all(key.to_pkcs8_pem().as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(io_err(&tmp))?;
-        }
-        // hard_link fails if the key exists: the first writer wins, everyone reads its key.
-        let linked = std::fs::hard_link(&tmp, &path);
-        let _ = std::fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {
-                if let Ok(d) = std::fs::File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_err(&path)(e)),
-        }
+        hallmark_serve::create_private_file_once(&path, key.to_pkcs8_pem().as_bytes())
+            .map_err(io_err(&path))?;
     }
     let pem = std::fs::read_to_string(&path).map_err(io_err(&path))?;
     let key = SigningKey::from_pem(&pem, "log key").map_err(|e| LogKeyError::Invalid {

@@ -24,6 +24,9 @@
 //! - **C2SP tlog-checkpoint** (`c2sp.org/tlog-checkpoint`) ([`checkpoint`]).
 //! - **C2SP tlog-tiles** (`c2sp.org/tlog-tiles`): tile height 8, tile and entry-bundle paths,
 //!   partial tiles ([`tiles`]).
+//! - **C2SP tlog-cosignature** (`cosignature/v1`, type `0x04`) and **tlog-witness**
+//!   (`add-checkpoint` requests and the witness's decision), and Sigsum's witness policy format
+//!   with C2SP vkeys ([`witness`]).
 //! - **RFC 8785** JSON Canonicalization Scheme, for the value shapes Rekor uses ([`jcs`]).
 //! - **Rekor v1** (sigstore/rekor `openapi.yaml`, `hashedrekord` 0.0.1 schema): canonical entry
 //!   bodies, entry UUIDs and IDs, log IDs, Signed Entry Timestamps ([`rekor`]); `LogEntry`
@@ -54,6 +57,7 @@ pub mod proof;
 pub mod rekor;
 pub mod tiles;
 pub mod tree;
+pub mod witness;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use entry::{EntryError, InclusionProof, LogEntry};

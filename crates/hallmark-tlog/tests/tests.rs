@@ -12,3 +12,4 @@ mod real_data;
 mod rekor;
 mod tiles;
 mod tree;
+mod witness;

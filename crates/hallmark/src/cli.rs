@@ -158,9 +158,51 @@ pub(crate) enum Command {
     /// Notary Project (notation) helpers: test certificates.
     #[command(subcommand)]
     Notation(NotationCommand),
+    /// A C2SP tlog-witness: cosigns the checkpoints of the logs it follows when each is
+    /// consistent with the last one it cosigned.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Developer helpers (benchmarks, tests).
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WitnessCommand {
+    /// Serve POST /add-checkpoint (C2SP tlog-witness) until SIGTERM or Ctrl-C.
+    Serve(WitnessServeArgs),
+    /// Print the witness's verifier key (`NAME+ID+KEY`), for witness policies.
+    Vkey(WitnessVkeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WitnessServeArgs {
+    /// Address to listen on (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:3010", value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+    #[command(flatten)]
+    pub(crate) connections: ConnectionArgs,
+    /// Data directory: the witness key (made at the first start) and its SQLite database
+    /// (default: $XDG_DATA_HOME/hallmark/witness).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// A log to witness, ORIGIN=VKEY (the log's checkpoint note vkey; repeatable).
+    #[arg(long = "log", value_name = "ORIGIN=VKEY", required = true)]
+    pub(crate) logs: Vec<String>,
+    /// The witness's name in its cosignatures, fixed at the first start (default
+    /// hallmark-witness).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// Allow listening on an address that is not loopback.
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WitnessVkeyArgs {
+    /// The witness's data directory (default: $XDG_DATA_HOME/hallmark/witness).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

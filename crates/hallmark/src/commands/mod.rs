@@ -12,6 +12,7 @@ mod quickstart;
 pub(crate) mod serve;
 pub(crate) mod tlog_client;
 pub(crate) mod trust;
+mod witness;
 
 use crate::{
     cli::{Cli, Command},
@@ -37,6 +38,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Serve(_)
         | Command::Proxy(_)
         | Command::Ui(_)
+        | Command::Witness(crate::cli::WitnessCommand::Serve(_))
         | Command::Log(crate::cli::LogCommand::Serve(_))
         | Command::Trust(trust::TrustCommand::Serve(_)) => None,
         _ => Some(cli.global.timeout),
@@ -68,6 +70,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Command::Ui(a) => serve::ui(&ctx, a).await,
             Command::Trust(t) => trust::run(&ctx, t).await,
             Command::Notation(n) => notation::run(&ctx, n).await,
+            Command::Witness(w) => witness::run(w).await,
             Command::Debug(d) => debug::run(&ctx, d).await,
         }
     };
