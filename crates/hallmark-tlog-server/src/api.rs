@@ -16,8 +16,6 @@ use axum::routing::{get, post};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hallmark_tlog::Hash;
 use hallmark_tlog::tiles::{TilePath, encode_entry_bundle, parse_tile_path};
-use hallmark_tlog::tree::{consistency_proof_from_hashes, consistency_proof_indexes};
-use hallmark_tlog::tree::{tree_hash_from_hashes, tree_hash_indexes};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +46,7 @@ pub fn router<S: Storage>(core: Arc<LogCore<S>>, request_timeout: Duration) -> R
         .route("/api/v1/log/entries/retrieve", post(retrieve::<S>))
         .route("/api/v1/log/entries/{uuid}", get(entry_by_uuid::<S>))
         .route("/checkpoint", get(checkpoint::<S>))
+        .route("/checkpoint/latest", get(latest_checkpoint::<S>))
         .route("/tile/{*path}", get(tile::<S>))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -308,20 +307,7 @@ async fn consistency<S: Storage>(
             cp.size
         )));
     }
-    let proof_idx =
-        consistency_proof_indexes(first, last).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let root_idx = tree_hash_indexes(last).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let all: Vec<u64> = proof_idx
-        .iter()
-        .chain(root_idx.iter())
-        .map(|i| i.get())
-        .collect();
-    let hashes = core.storage.read_hashes(&all).await?;
-    let (p, r) = hashes.split_at(proof_idx.len());
-    let proof = consistency_proof_from_hashes(first, last, p)
-        .map_err(|e| ApiError::internal_error("consistency proof", &e))?;
-    let root =
-        tree_hash_from_hashes(last, r).map_err(|e| ApiError::internal_error("tree root", &e))?;
+    let (proof, root) = core.consistency_proof(first, last).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({
@@ -331,7 +317,30 @@ async fn consistency<S: Storage>(
     ))
 }
 
+/// The checkpoint: with a witness policy, the newest one whose cosignatures satisfy its quorum
+/// (with them); else the newest.
 async fn checkpoint<S: Storage>(State(core): Core<S>) -> Result<Response, ApiError> {
+    let cp = match &core.witnessing {
+        Some(w) => w.cosigned().ok_or_else(|| {
+            ApiError::unavailable(format!(
+                "no checkpoint is cosigned as the witness policy requires yet ({}); the newest is at /checkpoint/latest",
+                w.policy().describe()
+            ))
+        })?,
+        None => core.current().await?,
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, CHECKPOINT_CACHE),
+        ],
+        cp.note.clone(),
+    )
+        .into_response())
+}
+
+/// The newest checkpoint, cosigned or not (for witnesses and monitors).
+async fn latest_checkpoint<S: Storage>(State(core): Core<S>) -> Result<Response, ApiError> {
     let cp = core.current().await?;
     Ok((
         [

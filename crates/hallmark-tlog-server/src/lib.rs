@@ -20,6 +20,7 @@ pub mod log;
 pub mod logkey;
 pub mod sequencer;
 pub mod storage;
+pub mod witnessing;
 
 pub use error::{ApiError, StorageError};
 pub use log::{LogCore, Tuning};
@@ -62,6 +63,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Connection limits: header-read and idle timeouts, most connections at once.
     pub limits: hallmark_serve::Limits,
+    /// Witnesses each checkpoint is sent to, and the quorum `/checkpoint` waits for.
+    pub witness_policy: Option<hallmark_tlog::witness::WitnessPolicy>,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             tuning: Tuning::default(),
             request_timeout: Duration::from_secs(60),
             limits: hallmark_serve::Limits::default(),
+            witness_policy: None,
         }
     }
 }
@@ -178,6 +182,12 @@ async fn open_core<S: Storage>(
         config.tuning.clone(),
         empty,
         tx,
+    )
+    .with_witnessing(
+        config
+            .witness_policy
+            .clone()
+            .map(witnessing::Witnessing::new),
     );
     Ok((Arc::new(core), rx))
 }
@@ -332,9 +342,11 @@ async fn open_with<S: Storage>(
         ));
     }
     let app = api::router(core.clone(), config.request_timeout);
+    let witnessing = tokio::spawn(witnessing::run(core.clone(), seq_stop_tx.subscribe()));
     let stop = Box::pin(async move {
         let _ = seq_stop_tx.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(30), sequencer).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), witnessing).await;
         drop(core);
     });
     Ok((app, stop))

@@ -66,6 +66,8 @@ pub struct LogCore<S: Storage> {
     latest: RwLock<Arc<StoredCheckpoint>>,
     leading: AtomicBool,
     pub(crate) tx: mpsc::Sender<Pending>,
+    /// The witness policy's state, when checkpoints are witnessed.
+    pub(crate) witnessing: Option<Arc<crate::witnessing::Witnessing>>,
 }
 
 impl<S: Storage> std::fmt::Debug for LogCore<S> {
@@ -96,7 +98,42 @@ impl<S: Storage> LogCore<S> {
             latest: RwLock::new(Arc::new(latest)),
             leading: AtomicBool::new(false),
             tx,
+            witnessing: None,
         }
+    }
+
+    /// Witness checkpoints under `witnessing` (before the core is shared).
+    pub(crate) fn with_witnessing(
+        mut self,
+        witnessing: Option<crate::witnessing::Witnessing>,
+    ) -> Self {
+        self.witnessing = witnessing.map(Arc::new);
+        self
+    }
+
+    /// The consistency proof from `first` to `last` (1 <= first <= last <= the current size)
+    /// and the root of `last`.
+    pub async fn consistency_proof(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> Result<(Vec<Hash>, Hash), ApiError> {
+        let proof_idx = hallmark_tlog::tree::consistency_proof_indexes(first, last)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let root_idx = hallmark_tlog::tree::tree_hash_indexes(last)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let all: Vec<u64> = proof_idx
+            .iter()
+            .chain(root_idx.iter())
+            .map(|i| i.get())
+            .collect();
+        let hashes = self.storage.read_hashes(&all).await?;
+        let (p, r) = hashes.split_at(proof_idx.len());
+        let proof = hallmark_tlog::tree::consistency_proof_from_hashes(first, last, p)
+            .map_err(|e| ApiError::internal_error("consistency proof", &e))?;
+        let root = hallmark_tlog::tree::tree_hash_from_hashes(last, r)
+            .map_err(|e| ApiError::internal_error("tree root", &e))?;
+        Ok((proof, root))
     }
 
     pub(crate) fn set_latest(&self, checkpoint: Arc<StoredCheckpoint>) {

@@ -135,6 +135,15 @@ impl LogKey {
         &self.log_id
     }
 
+    /// The checkpoint verifier key (C2SP vkey), what witnesses and witness policies name the
+    /// log by.
+    pub fn vkey(&self) -> String {
+        match &self.signer {
+            Signer::Ecdsa(s) => s.verifier().vkey(),
+            Signer::Ed25519(s, _) => s.verifier().vkey(),
+        }
+    }
+
     /// The checkpoint note signer.
     pub fn note_signer(&self) -> &dyn NoteSigner {
         match &self.signer {

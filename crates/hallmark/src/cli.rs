@@ -685,6 +685,10 @@ pub(crate) struct LogVerifyArgs {
     /// the key the log serves).
     #[arg(long, value_name = "FILE")]
     pub(crate) trusted_root: Option<PathBuf>,
+    /// Also require the log's checkpoint (`/checkpoint`) to carry cosignatures that satisfy
+    /// this witness policy's quorum.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) witness_policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -712,6 +716,16 @@ pub(crate) enum LogCommand {
     Verify(LogVerifyArgs),
     /// Find a public key's entries in a log, checked against its checkpoint.
     Search(LogSearchArgs),
+    /// Print a log's checkpoint verifier key (C2SP vkey: origin, key ID, key), what witnesses
+    /// (`witness serve --log ORIGIN=VKEY`) and witness policies name it by.
+    Vkey(LogVkeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogVkeyArgs {
+    /// The log's base URL.
+    #[arg(long, value_name = "URL")]
+    pub(crate) tlog_url: String,
 }
 
 /// Connection limits of a server (`trust serve`, `log serve`, `admission serve`, `serve`).
@@ -765,6 +779,10 @@ pub(crate) struct LogServeArgs {
     /// Type of the log key generated at the first start.
     #[arg(long, value_enum, default_value_t = LogKeyTypeArg::EcdsaP256)]
     pub(crate) log_key_type: LogKeyTypeArg,
+    /// Send every new checkpoint to this witness policy's witnesses and serve at /checkpoint
+    /// the newest one whose cosignatures meet its quorum (/checkpoint/latest: the newest).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) witness_policy: Option<PathBuf>,
     /// Allow listening on an address that is not loopback.
     #[arg(long)]
     pub(crate) allow_remote: bool,

@@ -31,6 +31,7 @@ mod tlog_images;
 mod tlog_log;
 mod tlog_server;
 mod tlog_util;
+mod tlog_witness;
 mod trust_client;
 mod trust_keyref;
 mod trust_serve;

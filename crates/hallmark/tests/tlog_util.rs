@@ -39,6 +39,11 @@ impl LogServer {
 
     /// Start a log on `data_dir` (which may hold another log's key), with `origin` if given.
     pub fn start_in(data_dir: &Path, origin: Option<&str>) -> Self {
+        Self::start_with(data_dir, origin, &[])
+    }
+
+    /// [`LogServer::start_in`] with more `log serve` arguments.
+    pub fn start_with(data_dir: &Path, origin: Option<&str>, extra: &[&OsStr]) -> Self {
         let mut last = String::new();
         // The port may be taken between choosing and binding: try a few.
         for _ in 0..5 {
@@ -55,6 +60,7 @@ impl LogServer {
             if let Some(o) = origin {
                 cmd.args(["--origin", o]);
             }
+            cmd.args(extra);
             let child = cmd.spawn().expect("starting hallmark log serve");
             let mut server = LogServer {
                 child,

@@ -35,6 +35,7 @@ pub(crate) async fn run(ctx: &Context, cmd: LogCommand) -> Result<ExitCode> {
         LogCommand::TrustedRoot(a) => tlog_client::trusted_root(ctx, a).await,
         LogCommand::Verify(a) => tlog_client::verify(ctx, a).await,
         LogCommand::Search(a) => tlog_client::search(ctx, a).await,
+        LogCommand::Vkey(a) => tlog_client::vkey(a).await,
     }
 }
 
@@ -59,6 +60,9 @@ async fn serve(a: LogServeArgs) -> Result<ExitCode> {
         LogKeyTypeArg::EcdsaP256 => LogKeyType::EcdsaP256,
         LogKeyTypeArg::Ed25519 => LogKeyType::Ed25519,
     };
+    if let Some(path) = &a.witness_policy {
+        config.witness_policy = Some(tlog_client::witness_policy(path)?);
+    }
     config.tuning.max_batch = a.max_batch.max(1);
     config.tuning.batch_wait = Duration::from_millis(a.batch_wait_ms);
     let listener = tokio::net::TcpListener::bind(addr)

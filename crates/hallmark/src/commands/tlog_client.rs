@@ -170,8 +170,46 @@ fn default_state_path(client: &TlogClient) -> Result<PathBuf> {
 }
 
 /// `hallmark log verify`.
+/// A witness policy file.
+pub(crate) fn witness_policy(
+    path: &std::path::Path,
+) -> Result<hallmark_tlog::witness::WitnessPolicy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness policy {}", path.display()))?;
+    hallmark_tlog::witness::WitnessPolicy::parse(&text)
+        .with_context(|| format!("witness policy {}", path.display()))
+}
+
+/// `hallmark log vkey --tlog-url URL`: the log's key (`/api/v1/log/publicKey`) named by the
+/// origin of its checkpoint.
+pub(crate) async fn vkey(a: crate::cli::LogVkeyArgs) -> Result<ExitCode> {
+    let client = TlogClient::new(&a.tlog_url)?;
+    let key = client.public_key().await?;
+    let info = client.log_info().await?;
+    let origin = info
+        .signed_tree_head
+        .split('\n')
+        .next()
+        .filter(|o| !o.is_empty())
+        .with_context(|| format!("{}: expected a checkpoint with an origin line", a.tlog_url))?
+        .to_owned();
+    let vkey = match key.algorithm() {
+        hallmark_core::KeyAlgorithm::Ed25519 => {
+            hallmark_tlog::note::Ed25519NoteVerifier::new(&origin, key.raw())?.vkey()
+        }
+        _ => hallmark_tlog::note::EcdsaNoteVerifier::new(&origin, key)?.vkey(),
+    };
+    println!("{vkey}");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn verify(ctx: &Context, a: LogVerifyArgs) -> Result<ExitCode> {
     let client = TlogClient::new(&a.tlog_url)?;
+    let witnesses = a
+        .witness_policy
+        .as_deref()
+        .map(witness_policy)
+        .transpose()?;
     let state_path = match &a.state {
         Some(p) => p.clone(),
         None => default_state_path(&client)?,
@@ -202,6 +240,25 @@ pub(crate) async fn verify(ctx: &Context, a: LogVerifyArgs) -> Result<ExitCode> 
         })?;
     state.save(&state_path)?;
     let url = client.base_url();
+    let cosigned = match &witnesses {
+        None => None,
+        Some(policy) => {
+            let note = client.checkpoint().await?.with_context(|| {
+                format!("log {url}: expected a checkpoint at /checkpoint, found none")
+            })?;
+            let note = hallmark_tlog::note::Note::parse(note.as_bytes())
+                .with_context(|| format!("log {url}: the checkpoint at /checkpoint"))?;
+            let log_key =
+                hallmark_tlog::LogKey::new(PublicKey::from_pem(&state.public_key, "log key")?)?;
+            log_key
+                .open_checkpoint(&note.to_text())
+                .with_context(|| format!("log {url}: the checkpoint at /checkpoint"))?;
+            let signed = policy
+                .check(&note)
+                .with_context(|| format!("log {url}: the checkpoint at /checkpoint"))?;
+            Some(signed.into_iter().collect::<Vec<_>>())
+        }
+    };
     let (status, text) = match &outcome {
         MonitorOutcome::FirstSeen { checkpoint } => (
             "first-seen",
@@ -225,6 +282,12 @@ pub(crate) async fn verify(ctx: &Context, a: LogVerifyArgs) -> Result<ExitCode> 
     match ctx.output {
         OutputFormat::Text => {
             println!("{text}");
+            if let Some(signed) = &cosigned {
+                println!(
+                    "log {url}: /checkpoint cosigned as the witness policy requires, by {}",
+                    signed.join(", ")
+                );
+            }
             eprintln!("state: {}", state_path.display());
         }
         OutputFormat::Json => println!(
@@ -232,6 +295,7 @@ pub(crate) async fn verify(ctx: &Context, a: LogVerifyArgs) -> Result<ExitCode> 
             json!({
                 "url": url,
                 "status": status,
+                "cosigned_by": cosigned,
                 "origin": state.origin,
                 "tree_size": state.tree_size,
                 "root_hash": state.root_hash,

@@ -1,0 +1,156 @@
+//! Witnessed logs end to end with the real binaries: a `hallmark log serve` whose checkpoints
+//! two `hallmark witness serve` processes cosign under a witness policy (2 of 2); `/checkpoint`
+//! serves the cosigned checkpoint, `log verify --witness-policy` accepts it and names the
+//! witnesses, and refuses it under a policy whose quorum those witnesses do not meet.
+
+use crate::tlog_util::{LogServer, sign_blob_logged};
+use crate::util::{Daemon, World, http};
+use hallmark_testutil::process::free_port;
+use std::ffi::OsStr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Witness {
+    _daemon: Daemon,
+    url: String,
+    vkey: String,
+}
+
+fn witness(w: &World, name: &str, log: &str) -> Witness {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = w.path(name);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hallmark"));
+    cmd.args(["witness", "serve", "--addr", &addr, "--log", log])
+        .args(["--name", &format!("{name}.example.com"), "--data-dir"])
+        .arg(&dir);
+    let daemon = Daemon::start(cmd, w.path(&format!("{name}.log")), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    let out = w
+        .hm([
+            OsStr::new("witness"),
+            "vkey".as_ref(),
+            "--data-dir".as_ref(),
+            dir.as_os_str(),
+        ])
+        .run();
+    out.success();
+    Witness {
+        _daemon: daemon,
+        url: format!("http://{addr}"),
+        vkey: out.stdout.trim().to_owned(),
+    }
+}
+
+#[test]
+fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
+    let w = World::new();
+    let data = w.path("log");
+    std::fs::create_dir_all(&data).unwrap();
+    // The log's vkey: its key and origin are made at the first start and kept.
+    let log_vkey = {
+        let log = LogServer::start_in(&data, None);
+        let out = w.hm(["log", "vkey", "--tlog-url", &log.url()]).run();
+        out.success();
+        out.stdout.trim().to_owned()
+    };
+    let origin = log_vkey.split('+').next().unwrap().to_owned();
+    let follow = format!("{origin}={log_vkey}");
+    let (w1, w2, w3) = (
+        witness(&w, "w1", &follow),
+        witness(&w, "w2", &follow),
+        witness(&w, "w3", &follow),
+    );
+    std::fs::write(
+        w.path("policy.txt"),
+        format!(
+            "# both witnesses\nwitness w1 {} {}\nwitness w2 {} {}\ngroup both all w1 w2\nquorum both\n",
+            w1.vkey, w1.url, w2.vkey, w2.url
+        ),
+    )
+    .unwrap();
+    // A verifier that also demands w3, which the log does not ask.
+    std::fs::write(
+        w.path("strict.txt"),
+        format!(
+            "witness w1 {}\nwitness w2 {}\nwitness w3 {}\ngroup all3 all w1 w2 w3\nquorum all3\n",
+            w1.vkey, w2.vkey, w3.vkey
+        ),
+    )
+    .unwrap();
+    let policy = w.path("policy.txt");
+    let log = LogServer::start_with(
+        &data,
+        None,
+        &["--witness-policy".as_ref(), policy.as_os_str()],
+    );
+    let key = w.key("signer", "pw");
+    std::fs::write(w.path("blob"), b"witnessed artifact").unwrap();
+    sign_blob_logged(&w, &key, &log, "blob", &[]);
+
+    // /checkpoint serves the checkpoint once both witnesses cosigned it (bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let note = loop {
+        let r = http(&log.addr, "GET", "/checkpoint", &[], b"");
+        if r.status == 200 {
+            let text = String::from_utf8(r.body).unwrap();
+            if text.lines().nth(1) != Some("0") {
+                break text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cosigned checkpoint after 30 s: {}",
+            r.status
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        note.matches("\u{2014} ").count(),
+        3,
+        "the log's signature and two cosignatures:\n{note}"
+    );
+    let latest = http(&log.addr, "GET", "/checkpoint/latest", &[], b"");
+    assert_eq!(latest.status, 200);
+
+    let out = w
+        .hm([
+            "log",
+            "verify",
+            "--tlog-url",
+            &log.url(),
+            "--witness-policy",
+        ])
+        .args([
+            policy.as_os_str(),
+            "--state".as_ref(),
+            w.path("state.json").as_os_str(),
+        ])
+        .run();
+    out.success();
+    assert!(
+        out.stdout
+            .contains("cosigned as the witness policy requires, by w1, w2"),
+        "{out}"
+    );
+    let out = w
+        .hm([
+            "log",
+            "verify",
+            "--tlog-url",
+            &log.url(),
+            "--witness-policy",
+        ])
+        .args([
+            w.path("strict.txt").as_os_str(),
+            "--state".as_ref(),
+            w.path("state.json").as_os_str(),
+        ])
+        .run();
+    out.failure(&[
+        "do not satisfy the witness policy",
+        "3 of [w1, w2, w3]",
+        "[w1, w2]",
+    ]);
+}
