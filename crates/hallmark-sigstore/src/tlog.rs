@@ -96,6 +96,12 @@ pub enum TlogError {
         /// Why.
         reason: String,
     },
+    /// The entry's checkpoint is not cosigned as the witness policy requires.
+    #[error("transparency-log entry: {reason}")]
+    NotWitnessed {
+        /// What was expected and found.
+        reason: String,
+    },
 }
 
 /// One trusted log.
@@ -113,10 +119,12 @@ pub struct TrustedLog {
     pub valid_until: Option<i64>,
 }
 
-/// The logs whose entries are accepted.
+/// The logs whose entries are accepted, and the witnesses whose cosignatures their checkpoints
+/// must carry, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TrustedLogs {
     logs: Vec<TrustedLog>,
+    witnesses: Option<hallmark_tlog::witness::WitnessPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +169,14 @@ fn rfc3339(s: &str) -> Option<i64> {
 }
 
 impl TrustedLogs {
+    /// Require every entry's inclusion proof to carry a checkpoint whose cosignatures meet
+    /// `policy`'s quorum.
+    #[must_use]
+    pub fn with_witness_policy(mut self, policy: hallmark_tlog::witness::WitnessPolicy) -> Self {
+        self.witnesses = Some(policy);
+        self
+    }
+
     /// The `tlogs` of a Sigstore `trusted_root.json`. Logs whose key hallmark cannot verify
     /// SETs with (anything but ECDSA P-256, e.g. Rekor v2's Ed25519 logs) are skipped.
     pub fn from_trusted_root(json: &[u8]) -> Result<Self, TlogError> {
@@ -208,7 +224,10 @@ impl TrustedLogs {
                 "no usable tlogs (expected at least one ECDSA P-256 log key)".into(),
             ));
         }
-        Ok(Self { logs })
+        Ok(Self {
+            logs,
+            witnesses: None,
+        })
     }
 
     /// Bare log keys (Rekor v1 style: ECDSA P-256, log ID = SHA-256 of the SPKI), valid at
@@ -233,11 +252,15 @@ impl TrustedLogs {
                 valid_until: None,
             });
         }
-        Ok(Self { logs })
+        Ok(Self {
+            logs,
+            witnesses: None,
+        })
     }
 
     /// Both sets of logs.
     pub fn merged(mut self, other: TrustedLogs) -> Self {
+        self.witnesses = self.witnesses.or(other.witnesses);
         for l in other.logs {
             if !self.logs.iter().any(|x| x.log_id == l.log_id) {
                 self.logs.push(l);
@@ -421,9 +444,25 @@ pub fn verify_entry(entry: &TlogEntry, logs: &TrustedLogs) -> Result<VerifiedTlo
             log_id: log.log_id.clone(),
         })?;
     let inclusion = match &entry.inclusion_proof {
+        None if logs.witnesses.is_some() => {
+            return Err(TlogError::NotWitnessed {
+                reason: "expected an inclusion proof with a checkpoint cosigned as the witness policy requires, found no inclusion proof".into(),
+            });
+        }
         None => None,
         Some(proof) => {
             verify_inclusion_proof(&entry.rekor.body, proof, log)?;
+            if let Some(policy) = &logs.witnesses {
+                let note =
+                    hallmark_tlog::note::Note::parse(proof.checkpoint.as_bytes()).map_err(|e| {
+                        TlogError::BadCheckpoint {
+                            reason: e.to_string(),
+                        }
+                    })?;
+                policy.check(&note).map_err(|e| TlogError::NotWitnessed {
+                    reason: format!("the checkpoint of size {}: {e}", proof.tree_size),
+                })?;
+            }
             Some((proof.tree_size, proof.root_hash.to_hex()))
         }
     };

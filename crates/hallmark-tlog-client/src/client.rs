@@ -344,6 +344,49 @@ impl TlogClient {
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
+    /// `GET /tile/<L>/<N>[.p/<W>]` (C2SP tlog-tiles), `None` on 404.
+    pub async fn tile(&self, tile: &Tile) -> Result<Option<Vec<u8>>, ClientError> {
+        self.get_optional(&tile.path(), tile.data_len() as u64)
+            .await
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves, computed from the
+    /// log's tiles (so it can be against an older checkpoint than the log's newest, for example
+    /// the newest one its witnesses cosigned). Each tile is read once.
+    pub async fn inclusion_proof_from_tiles(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, ClientError> {
+        let bad = |reason: String| ClientError::BadResponse { reason };
+        let indexes = hallmark_tlog::tree::inclusion_proof_indexes(size, index)
+            .map_err(|e| bad(format!("inclusion proof of {index} in {size}: {e}")))?;
+        let mut tiles: std::collections::HashMap<Tile, Vec<u8>> = std::collections::HashMap::new();
+        let mut hashes = Vec::with_capacity(indexes.len());
+        for i in indexes {
+            let span = hallmark_tlog::tiles::tile_for_stored_index(size, i)
+                .map_err(|e| bad(format!("tile of stored hash {}: {e}", i.get())))?;
+            let data = match tiles.entry(span.tile) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let data = self.tile(&span.tile).await?.ok_or_else(|| {
+                        bad(format!(
+                            "GET /{}: the log has no such tile",
+                            span.tile.path()
+                        ))
+                    })?;
+                    e.insert(data)
+                }
+            };
+            hashes.push(
+                hallmark_tlog::tiles::hash_from_tile(&span, data.as_slice())
+                    .map_err(|e| bad(format!("GET /{}: {e}", span.tile.path())))?,
+            );
+        }
+        hallmark_tlog::tree::inclusion_proof_from_hashes(size, index, &hashes)
+            .map_err(|e| bad(format!("inclusion proof of {index} in {size}: {e}")))
+    }
+
     /// `GET /tile/entries/<N>[.p/<W>]` (C2SP tlog-tiles entry bundle), `None` on 404.
     pub async fn entry_bundle(&self, tile: &Tile) -> Result<Option<Vec<u8>>, ClientError> {
         self.get_optional(&tile.entries_path(), MAX_ENTRY_BUNDLE_BYTES)

@@ -20,6 +20,7 @@
 pub mod client;
 pub mod monitor;
 pub mod search;
+pub mod witnessed;
 
 pub use client::{LogInfo, TlogClient};
 pub use hallmark_tlog::entry::{EntryError, InclusionProof, LogEntry};

@@ -561,6 +561,10 @@ pub(crate) struct VerifyBlobArgs {
     /// one of its logs (SET, inclusion proof, checkpoint).
     #[arg(long, value_name = "FILE", requires = "bundle")]
     pub(crate) trusted_root: Option<PathBuf>,
+    /// With --trusted-root: the bundle's checkpoint must carry cosignatures that meet this
+    /// witness policy's quorum (C2SP cosignature/v1, Sigsum policy format).
+    #[arg(long, value_name = "FILE", requires = "trusted_root")]
+    pub(crate) witness_policy: Option<PathBuf>,
     /// The file.
     pub(crate) file: PathBuf,
 }

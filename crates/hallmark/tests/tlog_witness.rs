@@ -1,9 +1,11 @@
 //! Witnessed logs end to end with the real binaries: a `hallmark log serve` whose checkpoints
 //! two `hallmark witness serve` processes cosign under a witness policy (2 of 2); `/checkpoint`
 //! serves the cosigned checkpoint, `log verify --witness-policy` accepts it and names the
-//! witnesses, and refuses it under a policy whose quorum those witnesses do not meet.
+//! witnesses, and refuses it under a policy whose quorum those witnesses do not meet. A bundle
+//! written by `sign-blob --bundle` carries a cosigned checkpoint and its proof, so
+//! `verify-blob --witness-policy` accepts it offline; an unwitnessed log's bundle is refused.
 
-use crate::tlog_util::{LogServer, sign_blob_logged};
+use crate::tlog_util::{LogServer, sign_blob_logged, trusted_root};
 use crate::util::{Daemon, World, http};
 use hallmark_testutil::process::free_port;
 use std::ffi::OsStr;
@@ -153,4 +155,46 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
         "3 of [w1, w2, w3]",
         "[w1, w2]",
     ]);
+
+    // Bundles: written against a cosigned checkpoint, verified offline under the policy.
+    trusted_root(&w, &log, "trusted_root.json");
+    std::fs::write(w.path("release.tar"), b"a witnessed release\n").unwrap();
+    sign_blob_logged(
+        &w,
+        &key,
+        &log,
+        "release.tar",
+        &["--bundle", "release.bundle.json"],
+    );
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.path("release.bundle.json")).unwrap()).unwrap();
+    let envelope = bundle
+        .pointer("/verificationMaterial/tlogEntries/0/inclusionProof/checkpoint/envelope")
+        .and_then(serde_json::Value::as_str)
+        .unwrap();
+    assert_eq!(envelope.matches("\u{2014} ").count(), 3, "{envelope}");
+    let verify_blob = |bundle: &str, policy: &std::path::Path| {
+        w.hm(["verify-blob", "--key"])
+            .args([key.public.as_os_str()])
+            .args(["--bundle", bundle, "--trusted-root", "trusted_root.json"])
+            .args([
+                "--witness-policy".as_ref(),
+                policy.as_os_str(),
+                "release.tar".as_ref(),
+            ])
+            .run()
+    };
+    verify_blob("release.bundle.json", &policy).success();
+    verify_blob("release.bundle.json", &w.path("strict.txt")).failure(&["3 of [w1, w2, w3]"]);
+    // The same log without witnesses: its bundle's checkpoint carries no cosignature.
+    drop(log);
+    let plain = LogServer::start_in(&data, None);
+    sign_blob_logged(
+        &w,
+        &key,
+        &plain,
+        "release.tar",
+        &["--bundle", "plain.bundle.json"],
+    );
+    verify_blob("plain.bundle.json", &policy).failure(&["do not satisfy the witness policy"]);
 }

@@ -41,6 +41,18 @@ pub(crate) async fn sign(ctx: &Context, a: SignBlobArgs) -> Result<ExitCode> {
     if let Some(path) = &a.output_signature {
         write_file(path, sig.as_bytes(), 0o644, true)?;
     }
+    // A witnessed log: the bundle carries a checkpoint its witnesses cosigned.
+    let entry = match (&a.bundle, &tlog, entry) {
+        (Some(_), Some(client), Some(e)) => Some(
+            hallmark_tlog_client::witnessed::cosigned_entry(
+                client,
+                e,
+                crate::commands::tlog_client::WITNESS_WAIT,
+            )
+            .await?,
+        ),
+        (_, _, e) => e,
+    };
     if let (Some(path), Some(entry)) = (&a.bundle, &entry) {
         let bundle = build_message_signature_bundle(
             &data,
@@ -92,7 +104,13 @@ fn verify_bundle(
     let bundle = std::fs::read(bundle_path)
         .with_context(|| format!("reading bundle {}", bundle_path.display()))?;
     let policy = match &a.trusted_root {
-        Some(f) => TlogPolicy::Required(crate::commands::tlog_client::trusted_logs(f)?),
+        Some(f) => {
+            let mut logs = crate::commands::tlog_client::trusted_logs(f)?;
+            if let Some(p) = &a.witness_policy {
+                logs = logs.with_witness_policy(crate::commands::tlog_client::witness_policy(p)?);
+            }
+            TlogPolicy::Required(logs)
+        }
         None => TlogPolicy::NotChecked,
     };
     let v = verify_blob_bundle(&bundle, data, &keys, &policy).map_err(|r| {

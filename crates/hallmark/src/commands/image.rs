@@ -163,14 +163,39 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     })
     .await;
     let results = match &a.bundle {
-        Some(path) => results
-            .into_iter()
-            .map(|r| {
-                let signed = r?;
-                write_sign_bundle(path, a.output_payload.as_deref(), &signed, key.public_key())?;
-                Ok(signed)
-            })
-            .collect(),
+        Some(path) => {
+            // A witnessed log: the bundle carries a checkpoint its witnesses cosigned.
+            let log = crate::commands::tlog_client::upload_client(&a.tlog)?;
+            let mut out = Vec::with_capacity(results.len());
+            for r in results {
+                out.push(
+                    async {
+                        let mut signed = r?;
+                        if let (Some(client), Some(top)) = (&log, signed.first_mut())
+                            && let Some(entry) = top.tlog_entry.take()
+                        {
+                            top.tlog_entry = Some(
+                                hallmark_tlog_client::witnessed::cosigned_entry(
+                                    client,
+                                    entry,
+                                    crate::commands::tlog_client::WITNESS_WAIT,
+                                )
+                                .await?,
+                            );
+                        }
+                        write_sign_bundle(
+                            path,
+                            a.output_payload.as_deref(),
+                            &signed,
+                            key.public_key(),
+                        )?;
+                        Ok(signed)
+                    }
+                    .await,
+                );
+            }
+            out
+        }
         None => results,
     };
     Ok(report(

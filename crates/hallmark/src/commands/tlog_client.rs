@@ -170,6 +170,10 @@ fn default_state_path(client: &TlogClient) -> Result<PathBuf> {
 }
 
 /// `hallmark log verify`.
+/// How long a client writing a bundle waits for the log's witnesses to cosign a checkpoint
+/// that covers its entry.
+pub(crate) const WITNESS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A witness policy file.
 pub(crate) fn witness_policy(
     path: &std::path::Path,
