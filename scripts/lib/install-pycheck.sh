@@ -22,3 +22,29 @@ install_pycheck() {
   export HALLMARK_CHECK_PYTHON
   log "independent checks with $("$HALLMARK_CHECK_PYTHON" -c 'import cryptography, importlib.metadata as m; print("cryptography", cryptography.__version__, "cbor2", m.version("cbor2"))' 2>/dev/null)"
 }
+
+AICS_WITNESS_VERSION="${HALLMARK_AICS_WITNESS_VERSION:-0.1.0}"
+
+# install_aics_witness : aics-witness (an independent C2SP tlog-witness in Python, from PyPI) in
+# a private virtualenv. It declares Python >= 3.12; where the system Python is older (Debian 12
+# has 3.11) it is installed with --ignore-requires-python, and the suite's interop test is what
+# shows it works there. Exports HALLMARK_AICS_WITNESS (its program).
+install_aics_witness() {
+  local venv="$HALLMARK_TEST_CACHE/aics-witness-$AICS_WITNESS_VERSION"
+  if [ ! -x "$venv/bin/aics-witness" ]; then
+    log "installing aics-witness==$AICS_WITNESS_VERSION into $venv"
+    rm -rf "$venv"
+    mkdir -p "$HALLMARK_TEST_CACHE"
+    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (install python3-venv)"
+    local older=()
+    if ! python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then
+      older=(--ignore-requires-python)
+    fi
+    run_bounded 900 "$venv/bin/pip" install --quiet --disable-pip-version-check "${older[@]}" \
+      "aics-witness==$AICS_WITNESS_VERSION" >&2 || die "pip install aics-witness==$AICS_WITNESS_VERSION failed"
+  fi
+  [ -x "$venv/bin/aics-witness" ] || die "aics-witness missing in $venv"
+  HALLMARK_AICS_WITNESS="$venv/bin/aics-witness"
+  export HALLMARK_AICS_WITNESS
+  log "aics-witness $("$HALLMARK_AICS_WITNESS" --version 2>/dev/null) at $HALLMARK_AICS_WITNESS (Python $(python3 -c 'import platform; print(platform.python_version())'))"
+}

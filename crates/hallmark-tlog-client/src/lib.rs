@@ -111,6 +111,12 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+    /// A witnessed log has no cosigned checkpoint covering an entry in time.
+    #[error("transparency log: {reason}")]
+    NoCosignedCheckpoint {
+        /// What was expected and found.
+        reason: String,
+    },
     /// The log's key is not usable.
     #[error("transparency log key: {reason}")]
     BadLogKey {

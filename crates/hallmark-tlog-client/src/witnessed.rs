@@ -81,7 +81,7 @@ pub async fn cosigned_entry(
             }
         }
         if tokio::time::Instant::now() + POLL > deadline {
-            return Err(ClientError::BadResponse {
+            return Err(ClientError::NoCosignedCheckpoint {
                 reason: format!(
                     "expected a checkpoint cosigned by the log's witnesses covering entry {} within {} s, found none{}",
                     entry.log_index,

@@ -198,3 +198,145 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     );
     verify_blob("plain.bundle.json", &policy).failure(&["do not satisfy the witness policy"]);
 }
+
+/// The independent witness, installed by ./scripts/test; the test fails without it.
+#[track_caller]
+fn aics_witness() -> String {
+    std::env::var("HALLMARK_AICS_WITNESS").unwrap_or_else(|_| {
+        panic!("HALLMARK_AICS_WITNESS is not set: run ./scripts/test (it installs aics-witness)")
+    })
+}
+
+/// aics-witness 0.1.0 (an independent C2SP tlog-witness, Python, from PyPI) cosigns a hallmark
+/// log's checkpoints as the log asks it; hallmark's verifier accepts its cosignatures; a
+/// checkpoint for the same origin signed by another key is refused by aics-witness and by
+/// hallmark's witness alike. The log key is Ed25519: aics-witness derives ECDSA vkey IDs
+/// differently (docs/compatibility.md).
+#[test]
+fn an_independent_witness_cosigns_hallmark_checkpoints_and_hallmark_accepts_them() {
+    let aics = aics_witness();
+    let w = World::new();
+    let data = w.path("log");
+    std::fs::create_dir_all(&data).unwrap();
+    let log_vkey = {
+        let log = LogServer::start_with(
+            &data,
+            None,
+            &["--log-key-type".as_ref(), "ed25519".as_ref()],
+        );
+        let out = w.hm(["log", "vkey", "--tlog-url", &log.url()]).run();
+        out.success();
+        out.stdout.trim().to_owned()
+    };
+    let origin = log_vkey.split('+').next().unwrap().to_owned();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let tool = |args: &[&str]| {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        crate::util::run_tool(w.dir(), &aics, &args)
+    };
+    tool(&[
+        "init",
+        "-c",
+        "witness.json",
+        "--name",
+        "aics.example.com/w1",
+        "--listen",
+        &addr,
+    ])
+    .success();
+    tool(&[
+        "add-log",
+        "-c",
+        "witness.json",
+        "--origin",
+        &origin,
+        "--vkey",
+        &log_vkey,
+    ])
+    .success();
+    let status = tool(&["status", "-c", "witness.json"]);
+    status.success();
+    let aics_vkey = status
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("vkey"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("aics-witness status: no vkey line:\n{status}"));
+    let mut cmd = Command::new(&aics);
+    cmd.args(["serve", "-c", "witness.json"])
+        .current_dir(w.dir());
+    let _aics = Daemon::start(cmd, w.path("aics.log"), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    std::fs::write(
+        w.path("policy.txt"),
+        format!("witness aics {aics_vkey} http://{addr}\nquorum aics\n"),
+    )
+    .unwrap();
+    let policy = w.path("policy.txt");
+    let log = LogServer::start_with(
+        &data,
+        None,
+        &["--witness-policy".as_ref(), policy.as_os_str()],
+    );
+    let key = w.key("signer", "pw");
+    std::fs::write(w.path("blob"), b"independently witnessed").unwrap();
+    sign_blob_logged(&w, &key, &log, "blob", &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let note = loop {
+        let r = http(&log.addr, "GET", "/checkpoint", &[], b"");
+        if r.status == 200 {
+            let text = String::from_utf8(r.body).unwrap();
+            if text.lines().nth(1) != Some("0") {
+                break text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint cosigned by aics-witness after 30 s: {}",
+            std::fs::read_to_string(w.path("aics.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(note.contains("\u{2014} aics.example.com/w1 "), "{note}");
+    let out = w
+        .hm([
+            "log",
+            "verify",
+            "--tlog-url",
+            &log.url(),
+            "--witness-policy",
+        ])
+        .args([
+            policy.as_os_str(),
+            "--state".as_ref(),
+            w.path("state.json").as_os_str(),
+        ])
+        .run();
+    out.success();
+    assert!(out.stdout.contains("by aics"), "{out}");
+
+    // Another key signing checkpoints for the same origin: both witnesses refuse it (403).
+    let impostor = LogServer::start_in(&w.path("impostor"), Some(&origin));
+    sign_blob_logged(&w, &key, &impostor, "blob", &[]);
+    let forged = http(&impostor.addr, "GET", "/checkpoint/latest", &[], b"");
+    assert_eq!(forged.status, 200);
+    let body = format!("old 0\n\n{}", String::from_utf8(forged.body).unwrap());
+    let r = http(&addr, "POST", "/add-checkpoint", &[], body.as_bytes());
+    assert_eq!(
+        r.status,
+        403,
+        "aics-witness: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let ours = witness(&w, "ours", &format!("{origin}={log_vkey}"));
+    let ours_addr = ours.url.trim_start_matches("http://").to_owned();
+    let r = http(&ours_addr, "POST", "/add-checkpoint", &[], body.as_bytes());
+    assert_eq!(
+        r.status,
+        403,
+        "hallmark witness: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
