@@ -475,7 +475,7 @@ fn bad_key_string(reason: impl Into<String>) -> NoteError {
 }
 
 /// Split `<name>+<8 hex key ID>+<base64 key>` and check the name and ID syntax.
-fn split_key_string(s: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
+pub(crate) fn split_key_string(s: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
     let (name, rest) = s
         .split_once('+')
         .ok_or_else(|| bad_key_string("expected <name>+<key ID>+<key>"))?;
@@ -495,7 +495,7 @@ fn split_key_string(s: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
     Ok((name, id, key))
 }
 
-fn check_id(name: &str, found: u32, expected: u32) -> Result<(), NoteError> {
+pub(crate) fn check_id(name: &str, found: u32, expected: u32) -> Result<(), NoteError> {
     if found == expected {
         Ok(())
     } else {
@@ -503,6 +503,14 @@ fn check_id(name: &str, found: u32, expected: u32) -> Result<(), NoteError> {
             "key ID for {name} is {found:08x}, expected {expected:08x} (computed from the key)"
         )))
     }
+}
+
+/// `<name>+<8 hex key ID>+<base64(sig_type || key)>`: a vkey.
+pub(crate) fn key_string(name: &str, key_hash: u32, sig_type: u8, key: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(1 + key.len());
+    bytes.push(sig_type);
+    bytes.extend_from_slice(key);
+    format!("{name}+{key_hash:08x}+{}", STANDARD.encode(bytes))
 }
 
 /// An Ed25519 note signer.
@@ -676,14 +684,7 @@ impl Ed25519NoteVerifier {
 
     /// The vkey string.
     pub fn vkey(&self) -> String {
-        let mut key = vec![SIG_TYPE_ED25519];
-        key.extend_from_slice(&self.public);
-        format!(
-            "{}+{:08x}+{}",
-            self.name,
-            self.key_hash,
-            STANDARD.encode(key)
-        )
+        key_string(&self.name, self.key_hash, SIG_TYPE_ED25519, &self.public)
     }
 
     /// The raw 32-byte public key.
@@ -816,13 +817,11 @@ impl EcdsaNoteVerifier {
 
     /// The vkey string.
     pub fn vkey(&self) -> String {
-        let mut key = vec![SIG_TYPE_ECDSA];
-        key.extend_from_slice(self.key.spki_der());
-        format!(
-            "{}+{:08x}+{}",
-            self.name,
+        key_string(
+            &self.name,
             self.key_hash,
-            STANDARD.encode(key)
+            SIG_TYPE_ECDSA,
+            self.key.spki_der(),
         )
     }
 

@@ -175,49 +175,35 @@ impl CosignatureVerifier {
 
     /// From a vkey `<name>+<hex key ID>+<base64(0x04 || 32-byte key)>`.
     pub fn from_vkey(vkey: &str) -> Result<Self, NoteError> {
-        let bad = |reason: String| NoteError::BadKeyString { reason };
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(format!(
-                "expected <name>+<key ID>+<key>, found {vkey:?}"
-            )));
-        };
-        let key = STANDARD
-            .decode(key)
-            .map_err(|_| bad("the key is not standard base64".into()))?;
+        let (name, id, key) = crate::note::split_key_string(vkey)?;
         let public = match key.split_first() {
             Some((&SIG_TYPE_COSIGNATURE, public)) if public.len() == 32 => public,
             Some((t, _)) => {
-                return Err(bad(format!(
-                    "expected a cosignature key (type 0x04 and 32 bytes), found type 0x{t:02x} of {} bytes",
-                    key.len() - 1
-                )));
+                return Err(NoteError::BadKeyString {
+                    reason: format!(
+                        "expected a cosignature key (type 0x04 and 32 bytes), found type 0x{t:02x} of {} bytes",
+                        key.len() - 1
+                    ),
+                });
             }
-            None => return Err(bad("the key is empty".into())),
+            None => {
+                return Err(NoteError::BadKeyString {
+                    reason: "the key is empty".into(),
+                });
+            }
         };
         let v = Self::new(name, public)?;
-        let found = u32::from_str_radix(id, 16)
-            .ok()
-            .filter(|_| id.len() == 8)
-            .ok_or_else(|| bad(format!("key ID {id:?}: expected 8 hex digits")))?;
-        if found != v.key_hash {
-            return Err(bad(format!(
-                "key ID for {name} is {found:08x}, expected {:08x} (computed from the key)",
-                v.key_hash
-            )));
-        }
+        crate::note::check_id(name, id, v.key_hash)?;
         Ok(v)
     }
 
     /// The vkey string.
     pub fn vkey(&self) -> String {
-        let mut key = vec![SIG_TYPE_COSIGNATURE];
-        key.extend_from_slice(&self.public);
-        format!(
-            "{}+{:08x}+{}",
-            self.name,
+        crate::note::key_string(
+            &self.name,
             self.key_hash,
-            STANDARD.encode(key)
+            SIG_TYPE_COSIGNATURE,
+            &self.public,
         )
     }
 

@@ -45,6 +45,28 @@ fn witness(w: &World, name: &str, log: &str) -> Witness {
     }
 }
 
+/// The log's `/checkpoint` once it serves a cosigned checkpoint of a non-empty tree (at most
+/// 30 s); `why` is shown when none comes.
+fn cosigned_checkpoint(log: &LogServer, why: impl Fn() -> String) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = http(&log.addr, "GET", "/checkpoint", &[], b"");
+        if r.status == 200 {
+            let text = String::from_utf8(r.body).unwrap();
+            if text.lines().nth(1) != Some("0") {
+                return text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cosigned checkpoint after 30 s (last answer {}): {}",
+            r.status,
+            why()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     let w = World::new();
@@ -92,22 +114,7 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     sign_blob_logged(&w, &key, &log, "blob", &[]);
 
     // /checkpoint serves the checkpoint once both witnesses cosigned it (bounded wait).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let note = loop {
-        let r = http(&log.addr, "GET", "/checkpoint", &[], b"");
-        if r.status == 200 {
-            let text = String::from_utf8(r.body).unwrap();
-            if text.lines().nth(1) != Some("0") {
-                break text;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no cosigned checkpoint after 30 s: {}",
-            r.status
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let note = cosigned_checkpoint(&log, String::new);
     assert_eq!(
         note.matches("\u{2014} ").count(),
         3,
@@ -283,22 +290,9 @@ fn an_independent_witness_cosigns_hallmark_checkpoints_and_hallmark_accepts_them
     let key = w.key("signer", "pw");
     std::fs::write(w.path("blob"), b"independently witnessed").unwrap();
     sign_blob_logged(&w, &key, &log, "blob", &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let note = loop {
-        let r = http(&log.addr, "GET", "/checkpoint", &[], b"");
-        if r.status == 200 {
-            let text = String::from_utf8(r.body).unwrap();
-            if text.lines().nth(1) != Some("0") {
-                break text;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint cosigned by aics-witness after 30 s: {}",
-            std::fs::read_to_string(w.path("aics.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let note = cosigned_checkpoint(&log, || {
+        std::fs::read_to_string(w.path("aics.log")).unwrap_or_default()
+    });
     assert!(note.contains("\u{2014} aics.example.com/w1 "), "{note}");
     let out = w
         .hm([

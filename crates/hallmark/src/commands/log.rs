@@ -21,12 +21,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-fn default_data_dir() -> PathBuf {
+/// `$XDG_DATA_HOME/hallmark` (else `~/.local/share/hallmark`): where servers keep their data
+/// directories by default.
+pub(crate) fn data_home() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."));
-    base.join("hallmark").join("log")
+    base.join("hallmark")
+}
+
+fn default_data_dir() -> PathBuf {
+    data_home().join("log")
 }
 
 pub(crate) async fn run(ctx: &Context, cmd: LogCommand) -> Result<ExitCode> {
@@ -44,12 +50,7 @@ async fn serve(a: LogServeArgs) -> Result<ExitCode> {
         .addr
         .parse()
         .with_context(|| format!("--addr {:?}: expected IP:PORT", a.addr))?;
-    let reach = if a.allow_remote {
-        hallmark_serve::Reach::Network
-    } else {
-        hallmark_serve::Reach::LoopbackOnly
-    };
-    reach.check(addr, "the log")?;
+    crate::commands::serve::reach(a.allow_remote).check(addr, "the log")?;
     let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
     let mut config = Config::new(&data_dir);
     config.limits = a.connections.limits();

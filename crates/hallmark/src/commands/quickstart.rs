@@ -13,11 +13,7 @@ use hallmark_sigstore::VerificationPolicy;
 use std::{os::unix::ffi::OsStringExt as _, path::PathBuf, process::ExitCode};
 
 fn default_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("hallmark").join("quickstart")
+    crate::commands::log::data_home().join("quickstart")
 }
 
 pub(crate) async fn run(ctx: &Context, a: QuickstartArgs) -> Result<ExitCode> {

@@ -548,7 +548,7 @@ pub(crate) async fn ui(ctx: &Context, a: UiArgs) -> Result<ExitCode> {
         .await
 }
 
-fn reach(allow_remote: bool) -> Reach {
+pub(crate) fn reach(allow_remote: bool) -> Reach {
     if allow_remote {
         Reach::Network
     } else {

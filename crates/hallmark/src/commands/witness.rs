@@ -7,11 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn default_data_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("hallmark").join("witness")
+    crate::commands::log::data_home().join("witness")
 }
 
 pub(crate) async fn run(cmd: WitnessCommand) -> Result<ExitCode> {
@@ -30,12 +26,7 @@ async fn serve(a: WitnessServeArgs) -> Result<ExitCode> {
         .addr
         .parse()
         .with_context(|| format!("--addr {:?}: expected IP:PORT", a.addr))?;
-    let reach = if a.allow_remote {
-        hallmark_serve::Reach::Network
-    } else {
-        hallmark_serve::Reach::LoopbackOnly
-    };
-    reach.check(addr, "the witness")?;
+    crate::commands::serve::reach(a.allow_remote).check(addr, "the witness")?;
     let logs = a
         .logs
         .iter()
