@@ -1,5 +1,6 @@
 //! `hallmark log serve` as a process: SIGKILLed at random points during a stream of appends
-//! (SQLite), and two processes over one PostgreSQL database. After each run every acknowledged
+//! (SQLite; and with a witness, both SIGKILLed in turn), and two processes over one PostgreSQL
+//! database. After each run every acknowledged
 //! entry is in the log exactly once at its acknowledged index, and consistency proofs verify
 //! between the checkpoints the log published.
 
@@ -83,6 +84,16 @@ struct Serve {
 
 impl Serve {
     fn start(addr: &str, data_dir: &Path, database: Option<&str>, origin: &str) -> Serve {
+        Self::start_with(addr, data_dir, database, origin, &[])
+    }
+
+    fn start_with(
+        addr: &str,
+        data_dir: &Path,
+        database: Option<&str>,
+        origin: &str,
+        extra: &[&std::ffi::OsStr],
+    ) -> Serve {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -105,6 +116,7 @@ impl Serve {
         if let Some(url) = database {
             cmd.args(["--database", url]);
         }
+        cmd.args(extra);
         let child = cmd.spawn().expect("spawn hallmark log serve");
         let mut s = Serve { child };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -427,6 +439,170 @@ fn sigkill_during_appends_loses_and_duplicates_nothing() {
     );
     check_log(&addr, origin, &entries, &seen);
     drop(server);
+}
+
+/// A `hallmark witness serve` child process.
+struct WitnessProcess {
+    child: Child,
+}
+
+impl WitnessProcess {
+    fn start(addr: &str, dir: &Path, log: &str) -> Self {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.with_extension("log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hallmark"))
+            .args(["witness", "serve", "--addr", addr, "--log", log])
+            .args(["--name", "crash-witness.test", "--data-dir"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("spawn hallmark witness serve");
+        let mut w = WitnessProcess { child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = w.child.try_wait() {
+                panic!("hallmark witness serve exited during startup: {status}");
+            }
+            assert!(Instant::now() < deadline, "witness not ready in 30 s");
+            thread::sleep(Duration::from_millis(10));
+        }
+        w
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn hallmark_stdout(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hallmark"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn sigkill_of_log_and_witness_loses_nothing_and_cosigns_one_history() {
+    const KILLS: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let wdir = dir.path().join("witness");
+    let origin = "crash.test/witnessed";
+    let (addr, waddr) = (free_addr(), free_addr());
+    let log_vkey = {
+        let _first = Serve::start(&addr, &data, None, origin);
+        hallmark_stdout(&[
+            "log".as_ref(),
+            "vkey".as_ref(),
+            "--tlog-url".as_ref(),
+            format!("http://{addr}").as_ref(),
+        ])
+    };
+    let follow = format!("{origin}={log_vkey}");
+    let mut witness = WitnessProcess::start(&waddr, &wdir, &follow);
+    let witness_vkey = hallmark_stdout(&[
+        "witness".as_ref(),
+        "vkey".as_ref(),
+        "--data-dir".as_ref(),
+        wdir.as_os_str(),
+    ]);
+    let policy = dir.path().join("policy.txt");
+    std::fs::write(
+        &policy,
+        format!("witness w {witness_vkey} http://{waddr}\nquorum w\n"),
+    )
+    .unwrap();
+    let extra = ["--witness-policy".as_ref(), policy.as_os_str()];
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("witnessed crash test seed {seed}");
+    let entries = Arc::new(signed_entries(20_000, "witnessed"));
+    let seen = Arc::new(Mutex::new(Observed::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut server = Serve::start_with(&addr, &data, None, origin, &extra);
+    // Every cosigned checkpoint /checkpoint serves, as a client would see it.
+    let cosigned = Arc::new(Mutex::new(BTreeMap::<u64, Vec<String>>::new()));
+    let collector = {
+        let (addr, cosigned, stop) = (addr.clone(), cosigned.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Some((200, body)) = try_http(&addr, "GET", "/checkpoint", b"") {
+                    let note = String::from_utf8(body).unwrap();
+                    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+                    cosigned.lock().unwrap().entry(size).or_default().push(note);
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let clients = run_clients(
+        Arc::new(Mutex::new(vec![addr.clone()])),
+        entries.clone(),
+        4,
+        seen.clone(),
+        stop.clone(),
+    );
+    for k in 0..KILLS {
+        thread::sleep(Duration::from_millis(50 + xorshift(&mut seed) % 200));
+        if k % 2 == 0 {
+            server.kill();
+            thread::sleep(Duration::from_millis(xorshift(&mut seed) % 20));
+            server = Serve::start_with(&addr, &data, None, origin, &extra);
+        } else {
+            witness.kill();
+            thread::sleep(Duration::from_millis(xorshift(&mut seed) % 20));
+            witness = WitnessProcess::start(&waddr, &wdir, &follow);
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    collector.join().unwrap();
+    let unknown: Vec<usize> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client thread"))
+        .collect();
+    settle(&addr, &entries, &unknown, &seen);
+    log_info_checkpoint(&addr, &seen);
+    let cosigned = std::mem::take(&mut *cosigned.lock().unwrap());
+    assert!(
+        cosigned.len() >= 3,
+        "expected cosigned checkpoints of several sizes, found {}",
+        cosigned.len()
+    );
+    // Each one carries a valid cosignature; all of them go into the consistency check.
+    let verifier = hallmark_tlog::witness::CosignatureVerifier::from_vkey(&witness_vkey).unwrap();
+    {
+        let mut seen = seen.lock().unwrap();
+        for (size, notes) in cosigned {
+            for note in notes {
+                hallmark_tlog::note::Note::parse(note.as_bytes())
+                    .unwrap()
+                    .verify(&[&verifier])
+                    .unwrap_or_else(|e| panic!("cosigned checkpoint of size {size}: {e}"));
+                seen.checkpoints.entry(size).or_default().push(note);
+            }
+        }
+    }
+    let seen = seen.lock().unwrap();
+    check_log(&addr, origin, &entries, &seen);
+    drop(server);
+    drop(witness);
 }
 
 #[test]
