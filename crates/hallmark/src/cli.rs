@@ -436,7 +436,7 @@ pub(crate) struct VerifyArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["key", "ca_roots", "ca_intermediates", "trusted_root", "rekor_key", "require_tlog", "certificate_identity", "certificate_oidc_issuer", "annotations", "identity"]
+        conflicts_with_all = ["key", "ca_roots", "ca_intermediates", "trusted_root", "rekor_key", "require_tlog", "witness_policy", "certificate_identity", "certificate_oidc_issuer", "annotations", "identity"]
     )]
     pub(crate) policy: Option<PathBuf>,
     /// Public key(s): a PEM file, or a key reference (env://, pkcs11:, awskms://,
@@ -475,6 +475,11 @@ pub(crate) struct VerifyArgs {
     /// --trusted-root or --rekor-key).
     #[arg(long)]
     pub(crate) require_tlog: bool,
+    /// Require each accepted signature's log entry to carry an inclusion proof whose
+    /// checkpoint is cosigned as this witness policy requires (Sigstore bundles carry one;
+    /// cosign's `.sig` annotation does not). Implies --require-tlog.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub(crate) witness_policy: Option<PathBuf>,
     /// The identity the signing certificate must name: a SAN e-mail, URI or DNS name.
     #[arg(long, value_name = "VALUE", conflicts_with = "key")]
     pub(crate) certificate_identity: Option<String>,

@@ -193,6 +193,28 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     };
     verify_blob("release.bundle.json", &policy).success();
     verify_blob("release.bundle.json", &w.path("strict.txt")).failure(&["3 of [w1, w2, w3]"]);
+    // Images: a signature logged in cosign's `.sig` annotation carries a SET but no
+    // checkpoint, so a verifier requiring witnesses refuses it, naming why; without the
+    // witness policy the same signature and entry verify.
+    let img = &w.seed("witnessed-image", 1)[0];
+    w.hm(["sign", "--key"])
+        .args([key.private.as_os_str()])
+        .args(["--tlog-url", &log.url(), &img.by_tag()])
+        .pw("pw")
+        .run()
+        .success();
+    let verify_image = |extra: &[&std::ffi::OsStr]| {
+        w.hm(["verify", "--key"])
+            .args([key.public.as_os_str()])
+            .args(["--trusted-root", "trusted_root.json"])
+            .args(extra)
+            .args([img.by_tag()])
+            .run()
+    };
+    verify_image(&["--require-tlog".as_ref()]).success();
+    verify_image(&["--witness-policy".as_ref(), policy.as_os_str()])
+        .failure(&["cosigned as the witness policy requires, found no inclusion proof"]);
+
     // The same log without witnesses: its bundle's checkpoint carries no cosignature.
     drop(log);
     let plain = LogServer::start_in(&data, None);

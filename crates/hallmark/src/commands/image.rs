@@ -339,7 +339,17 @@ fn tlog_policy(a: &VerifyArgs) -> Result<TlogPolicy> {
             None => keys,
         });
     }
-    Ok(match (logs, a.require_tlog) {
+    let logs = match (&a.witness_policy, logs) {
+        (Some(p), Some(l)) => {
+            Some(l.with_witness_policy(crate::commands::tlog_client::witness_policy(p)?))
+        }
+        (Some(_), None) => anyhow::bail!(
+            "--witness-policy needs the transparency log's key: --trusted-root FILE (from `hallmark log trusted-root`) or --rekor-key FILE"
+        ),
+        (None, l) => l,
+    };
+    // A witness policy requires the entry (and its cosigned checkpoint).
+    Ok(match (logs, a.require_tlog || a.witness_policy.is_some()) {
         (None, true) => anyhow::bail!(
             "--require-tlog needs the transparency log's key: --trusted-root FILE (from `hallmark log trusted-root`) or --rekor-key FILE"
         ),
