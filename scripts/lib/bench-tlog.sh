@@ -7,6 +7,9 @@
 #   - inclusion proofs (GET /api/v1/log/entries?logIndex=) and consistency proofs
 #     (GET /api/v1/log/proof) served per second from a log of SEED entries (seeded through the
 #     sequencer in large batches, `hallmark debug tlog-seed`);
+#   - the same appends on an empty log whose checkpoints two `hallmark witness serve` processes
+#     cosign (witness policy, quorum 2): the rate, p50/p99, and how far the cosigned checkpoint
+#     trails the tree (appends never wait for witnesses);
 #   - the server's RSS over time (and the seeder's while the log grows to SEED entries).
 # Env: HALLMARK_BENCH_TLOG_CLIENTS (64), HALLMARK_BENCH_TLOG_DURATION (10s),
 #      HALLMARK_BENCH_TLOG_SEED (1000000), HALLMARK_BIN, HALLMARK_BENCH_KEEP=1.
@@ -28,6 +31,7 @@ step_done
 WORK="$(mktemp -d -t hallmark-bench-tlog.XXXXXX)"
 SERVER_PID=""
 SAMPLER_PID=""
+WITNESS_PIDS=()
 stop_server() {
   if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""; fi
   if [ -n "$SERVER_PID" ]; then
@@ -42,6 +46,7 @@ stop_server() {
 cleanup() {
   local rc=$?
   stop_server
+  if [ ${#WITNESS_PIDS[@]} -gt 0 ]; then kill "${WITNESS_PIDS[@]}" 2>/dev/null || true; fi
   if [ "${HALLMARK_BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -60,12 +65,14 @@ rss_summary() { # rss_summary FILE -> "first .. max .. last MiB"
   awk 'NR == 1 { f = $2 } { if ($2 > m) m = $2; l = $2 } END { if (NR) printf "%.0f MiB at start, %.0f MiB max, %.0f MiB at end (%d samples)", f / 1024, m / 1024, l / 1024, NR; else printf "no samples" }' "$1"
 }
 
-# start_server DATA_DIR RSS_FILE : sets SERVER_ADDR and SERVER_PID
+# start_server DATA_DIR RSS_FILE : sets SERVER_ADDR and SERVER_PID (more `log serve` arguments
+# in the array SERVER_EXTRA)
+SERVER_EXTRA=()
 start_server() {
   local data="$1" rss="$2" port
   port="$(free_port)"
   SERVER_ADDR="127.0.0.1:$port"
-  "$HM" log serve --addr "$SERVER_ADDR" --data-dir "$data" --origin bench.local/log >>"$WORK/server.log" 2>&1 &
+  "$HM" log serve --addr "$SERVER_ADDR" --data-dir "$data" --origin bench.local/log "${SERVER_EXTRA[@]}" >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   wait_http "http://$SERVER_ADDR/api/v1/log" 60 || { tail -20 "$WORK/server.log" >&2; die "hallmark log serve did not start"; }
   sample_rss "$SERVER_PID" "$rss" &
@@ -90,6 +97,40 @@ APPEND_P50="$(jq -r '.latency_ms.p50' "$WORK/append.json")"
 APPEND_P99="$(jq -r '.latency_ms.p99' "$WORK/append.json")"
 APPEND_RSS="$(rss_summary "$WORK/rss-append.txt")"
 log "appends: $APPEND_RATE/s, p50 $APPEND_P50 ms, p99 $APPEND_P99 ms; server RSS $APPEND_RSS"
+step_done
+
+# ---------------------------------------------------------------------------------------------
+step "appends with two witnesses: $CLIENTS clients for $DURATION on an empty log whose checkpoints two hallmark witnesses cosign (quorum 2)"
+start_server "$WORK/witnessed" "$WORK/rss-witnessed.txt"
+LOG_VKEY="$("$HM" log vkey --tlog-url "http://$SERVER_ADDR")"
+stop_server
+POLICY="$WORK/witness-policy.txt"
+: >"$POLICY"
+for n in 1 2; do
+  wport="$(free_port)"
+  "$HM" witness serve --addr "127.0.0.1:$wport" --data-dir "$WORK/witness$n" --name "w$n.bench.local" \
+    --log "bench.local/log=$LOG_VKEY" >>"$WORK/witness$n.log" 2>&1 &
+  WITNESS_PIDS+=($!)
+  wait_http "http://127.0.0.1:$wport/add-checkpoint" 30 || { tail -20 "$WORK/witness$n.log" >&2; die "hallmark witness serve did not start"; }
+  echo "witness w$n $("$HM" witness vkey --data-dir "$WORK/witness$n") http://127.0.0.1:$wport" >>"$POLICY"
+done
+echo "group both all w1 w2" >>"$POLICY"
+echo "quorum both" >>"$POLICY"
+SERVER_EXTRA=(--witness-policy "$POLICY")
+start_server "$WORK/witnessed" "$WORK/rss-witnessed.txt"
+load append-witnessed --mode append
+WITNESSED_TREE="$(curl -sf "http://$SERVER_ADDR/checkpoint/latest" | sed -n 2p)"
+sleep 1
+WITNESSED_COSIGNED="$(curl -sf "http://$SERVER_ADDR/checkpoint" | sed -n 2p)"
+stop_server
+SERVER_EXTRA=()
+kill "${WITNESS_PIDS[@]}" 2>/dev/null || true
+wait "${WITNESS_PIDS[@]}" 2>/dev/null || true
+WITNESS_PIDS=()
+W_RATE="$(jq -r '.per_second | floor' "$WORK/append-witnessed.json")"
+W_P50="$(jq -r '.latency_ms.p50' "$WORK/append-witnessed.json")"
+W_P99="$(jq -r '.latency_ms.p99' "$WORK/append-witnessed.json")"
+log "witnessed appends: $W_RATE/s, p50 $W_P50 ms, p99 $W_P99 ms; tree $WITNESSED_TREE, cosigned checkpoint 1 s after the load: ${WITNESSED_COSIGNED:-none}"
 step_done
 
 # ---------------------------------------------------------------------------------------------
@@ -126,6 +167,9 @@ echo "tlog benchmark: $(uname -m), $(nproc) CPUs, $("$HM" --version | head -1), 
 printf '  %-58s %s\n' \
   "durable appends/s, $CLIENTS clients, empty log" "$APPEND_RATE" \
   "  latency submit -> verified inclusion proof p50 / p99" "$APPEND_P50 ms / $APPEND_P99 ms" \
+  "durable appends/s, $CLIENTS clients, empty log, 2 witnesses (quorum 2)" "$W_RATE" \
+  "  latency p50 / p99 with witnesses (appends never wait for them)" "$W_P50 ms / $W_P99 ms" \
+  "  tree size at the end / cosigned checkpoint 1 s later" "$WITNESSED_TREE / ${WITNESSED_COSIGNED:-none}" \
   "durable appends/s, $CLIENTS clients, log of $SEED" "$BIG_APPEND_RATE" \
   "inclusion proofs/s (GET entry by index), log of $SEED" "$INCL_RATE" \
   "consistency proofs/s (GET /api/v1/log/proof), log of $SEED" "$CONS_RATE" \
@@ -137,10 +181,11 @@ printf '  %-58s %s\n' \
 mkdir -p "$HALLMARK_ROOT/target/bench"
 jq -n --slurpfile a "$WORK/append.json" --slurpfile s "$WORK/seed.json" --slurpfile i "$WORK/inclusion.json" \
   --slurpfile c "$WORK/consistency.json" --slurpfile b "$WORK/append-big.json" \
+  --slurpfile wa "$WORK/append-witnessed.json" \
   --rawfile ra "$WORK/rss-append.txt" --rawfile rs "$WORK/rss-seed.txt" --rawfile rb "$WORK/rss-big.txt" \
   --arg cpus "$(nproc)" --arg db "$DB_MB" '{
     cpus: ($cpus | tonumber), append_empty: $a[0], seed: $s[0], inclusion: $i[0], consistency: $c[0],
-    append_big: $b[0], data_dir_mb: ($db | tonumber),
+    append_big: $b[0], append_witnessed: $wa[0], data_dir_mb: ($db | tonumber),
     rss_kb: {append_empty: ($ra | split("\n") | map(select(length > 0) | split(" ") | map(tonumber))),
              seed: ($rs | split("\n") | map(select(length > 0) | split(" ") | map(tonumber))),
              big: ($rb | split("\n") | map(select(length > 0) | split(" ") | map(tonumber)))}}' \
