@@ -252,3 +252,15 @@ _bench_cleanup() {
   if [ "${HALLMARK_BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
+
+# pip_venv VENV PIP_ARGS... : a fresh private virtualenv at VENV (in the test cache) with
+# `pip install PIP_ARGS...` run in it, bounded; dies naming what failed.
+pip_venv() {
+  local venv="$1"
+  shift
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv" >&2 || die "python3 -m venv failed (install python3-venv)"
+  run_bounded 900 "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2 ||
+    die "pip install $* failed"
+}

@@ -9,11 +9,7 @@ install_moto() {
   local venv="$HALLMARK_TEST_CACHE/moto-$MOTO_VERSION"
   if [ ! -x "$venv/bin/moto_server" ]; then
     log "installing moto[server]==$MOTO_VERSION into $venv"
-    rm -rf "$venv"
-    mkdir -p "$HALLMARK_TEST_CACHE"
-    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (install python3-venv)"
-    run_bounded 900 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      "moto[server]==$MOTO_VERSION" >&2 || die "pip install moto[server]==$MOTO_VERSION failed"
+    pip_venv "$venv" "moto[server]==$MOTO_VERSION"
   fi
   [ -x "$venv/bin/moto_server" ] || die "moto_server missing in $venv"
   HALLMARK_MOTO_SERVER="$venv/bin/moto_server"

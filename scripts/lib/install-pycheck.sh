@@ -11,12 +11,7 @@ install_pycheck() {
   local venv="$HALLMARK_TEST_CACHE/pycheck-cryptography-$PYCHECK_CRYPTOGRAPHY-cbor2-$PYCHECK_CBOR2"
   if ! "$venv/bin/python" -c 'import cryptography, cbor2' 2>/dev/null; then
     log "installing cryptography==$PYCHECK_CRYPTOGRAPHY and cbor2==$PYCHECK_CBOR2 into $venv"
-    rm -rf "$venv"
-    mkdir -p "$HALLMARK_TEST_CACHE"
-    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (install python3-venv)"
-    run_bounded 900 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      "cryptography==$PYCHECK_CRYPTOGRAPHY" "cbor2==$PYCHECK_CBOR2" >&2 ||
-      die "pip install cryptography==$PYCHECK_CRYPTOGRAPHY cbor2==$PYCHECK_CBOR2 failed"
+    pip_venv "$venv" "cryptography==$PYCHECK_CRYPTOGRAPHY" "cbor2==$PYCHECK_CBOR2"
   fi
   HALLMARK_CHECK_PYTHON="$venv/bin/python"
   export HALLMARK_CHECK_PYTHON
@@ -33,15 +28,11 @@ install_aics_witness() {
   local venv="$HALLMARK_TEST_CACHE/aics-witness-$AICS_WITNESS_VERSION"
   if [ ! -x "$venv/bin/aics-witness" ]; then
     log "installing aics-witness==$AICS_WITNESS_VERSION into $venv"
-    rm -rf "$venv"
-    mkdir -p "$HALLMARK_TEST_CACHE"
-    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (install python3-venv)"
     local older=()
     if ! python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then
       older=(--ignore-requires-python)
     fi
-    run_bounded 900 "$venv/bin/pip" install --quiet --disable-pip-version-check "${older[@]}" \
-      "aics-witness==$AICS_WITNESS_VERSION" >&2 || die "pip install aics-witness==$AICS_WITNESS_VERSION failed"
+    pip_venv "$venv" "${older[@]}" "aics-witness==$AICS_WITNESS_VERSION"
   fi
   [ -x "$venv/bin/aics-witness" ] || die "aics-witness missing in $venv"
   HALLMARK_AICS_WITNESS="$venv/bin/aics-witness"

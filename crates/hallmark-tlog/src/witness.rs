@@ -362,6 +362,12 @@ impl AddCheckpoint {
         })
     }
 
+    /// The checkpoint's origin (its first line), unverified: which log's state the decision
+    /// is about.
+    pub fn origin(&self) -> &str {
+        self.checkpoint.split('\n').next().unwrap_or_default()
+    }
+
     /// The request body.
     pub fn to_body(&self) -> String {
         let mut out = format!("old {}\n", self.old_size);
@@ -405,12 +411,7 @@ pub fn witness(
 ) -> Result<Accepted, WitnessError> {
     let note = Note::parse(request.checkpoint.as_bytes())
         .map_err(|e| WitnessError::Malformed(format!("the checkpoint: {e}")))?;
-    let origin = note
-        .text()
-        .split('\n')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let origin = request.origin().to_owned();
     let Some(verifiers) = logs.get(&origin) else {
         return Err(WitnessError::UnknownLog { origin });
     };

@@ -132,7 +132,9 @@ impl Verifier {
             })?;
         let mut evidence = self.evidence_for(image, &manifest.digest, namespace);
         let name = evidence.image.clone();
-        let now = unix_now();
+        // One instant for the whole decision (notation's expiry and validity checks included).
+        let instant = time::OffsetDateTime::now_utc();
+        let now = instant.unix_timestamp();
         if let Some(rule) = self.policy.rule_for(&name, namespace) {
             let needs = rule.needs();
             let dct_config = match (&self.dct, needs.dct_servers.is_empty()) {
@@ -201,7 +203,7 @@ impl Verifier {
                         &manifest,
                         &needs.notation,
                         &self.material,
-                        time::OffsetDateTime::now_utc(),
+                        instant,
                     )
                     .await
                 }
@@ -349,8 +351,4 @@ pub fn manifest_reference(image: &ImageRef) -> String {
         return d.to_string();
     }
     image.tag().unwrap_or("latest").to_owned()
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

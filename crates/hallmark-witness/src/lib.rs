@@ -263,13 +263,10 @@ impl Witness {
         let request = AddCheckpoint::parse(body).map_err(Refusal::Witness)?;
         let _one_at_a_time = self.inner.serial.lock().await;
         // The held state of the checkpoint's origin, read before the (pure) decision.
-        let origin = request
-            .checkpoint
-            .split('\n')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let held = self.held(&origin).await.map_err(Refusal::Storage)?;
+        let held = self
+            .held(request.origin())
+            .await
+            .map_err(Refusal::Storage)?;
         let accepted =
             hallmark_tlog::witness::witness(&self.inner.logs, |_| held.clone(), &request)
                 .map_err(Refusal::Witness)?;

@@ -67,6 +67,23 @@ fn cosigned_checkpoint(log: &LogServer, why: impl Fn() -> String) -> String {
     }
 }
 
+/// `hallmark log verify --tlog-url LOG --witness-policy POLICY` with a state file in `w`.
+fn log_verify(w: &World, log: &LogServer, policy: &std::path::Path) -> crate::util::Output {
+    w.hm([
+        "log",
+        "verify",
+        "--tlog-url",
+        &log.url(),
+        "--witness-policy",
+    ])
+    .args([
+        policy.as_os_str(),
+        "--state".as_ref(),
+        w.path("state.json").as_os_str(),
+    ])
+    .run()
+}
+
 #[test]
 fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     let w = World::new();
@@ -123,40 +140,14 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     let latest = http(&log.addr, "GET", "/checkpoint/latest", &[], b"");
     assert_eq!(latest.status, 200);
 
-    let out = w
-        .hm([
-            "log",
-            "verify",
-            "--tlog-url",
-            &log.url(),
-            "--witness-policy",
-        ])
-        .args([
-            policy.as_os_str(),
-            "--state".as_ref(),
-            w.path("state.json").as_os_str(),
-        ])
-        .run();
+    let out = log_verify(&w, &log, &policy);
     out.success();
     assert!(
         out.stdout
             .contains("cosigned as the witness policy requires, by w1, w2"),
         "{out}"
     );
-    let out = w
-        .hm([
-            "log",
-            "verify",
-            "--tlog-url",
-            &log.url(),
-            "--witness-policy",
-        ])
-        .args([
-            w.path("strict.txt").as_os_str(),
-            "--state".as_ref(),
-            w.path("state.json").as_os_str(),
-        ])
-        .run();
+    let out = log_verify(&w, &log, &w.path("strict.txt"));
     out.failure(&[
         "do not satisfy the witness policy",
         "3 of [w1, w2, w3]",
@@ -316,20 +307,7 @@ fn an_independent_witness_cosigns_hallmark_checkpoints_and_hallmark_accepts_them
         std::fs::read_to_string(w.path("aics.log")).unwrap_or_default()
     });
     assert!(note.contains("\u{2014} aics.example.com/w1 "), "{note}");
-    let out = w
-        .hm([
-            "log",
-            "verify",
-            "--tlog-url",
-            &log.url(),
-            "--witness-policy",
-        ])
-        .args([
-            policy.as_os_str(),
-            "--state".as_ref(),
-            w.path("state.json").as_os_str(),
-        ])
-        .run();
+    let out = log_verify(&w, &log, &policy);
     out.success();
     assert!(out.stdout.contains("by aics"), "{out}");
 
