@@ -487,6 +487,7 @@ fn sigstore_signed(ctx: &mut Ctx<'_>, node: &Node) -> Option<CosignRequirement> 
         tlog: (!rekor.is_empty()).then_some(LogTrust {
             trusted_root: None,
             rekor_keys: rekor,
+            witness_policy: None,
         }),
     })
 }
@@ -864,9 +865,16 @@ fn identity_file(m: &IdentityMatcher) -> IdentityFile {
 fn tlog_file(t: &LogTrust, paths: &mut Vec<String>) -> TlogFile {
     let keys: Vec<String> = t.rekor_keys.iter().map(key_text).collect();
     paths.extend(keys.iter().cloned());
+    paths.extend(
+        [&t.trusted_root, &t.witness_policy]
+            .into_iter()
+            .flatten()
+            .map(|p| p.display().to_string()),
+    );
     TlogFile {
         trusted_root: t.trusted_root.as_ref().map(|p| p.display().to_string()),
         rekor_keys: (!keys.is_empty()).then_some(keys),
+        witness_policy: t.witness_policy.as_ref().map(|p| p.display().to_string()),
     }
 }
 

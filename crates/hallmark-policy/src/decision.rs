@@ -155,6 +155,8 @@ pub enum Reason {
         logs: Vec<String>,
         /// How many otherwise acceptable signatures or attestations were found.
         candidates: usize,
+        /// Why their entries did not verify in those logs (distinct reasons).
+        why: Vec<String>,
     },
     /// No verified Docker Content Trust data.
     DctUnavailable {
@@ -300,11 +302,21 @@ impl fmt::Display for Reason {
                 "signed for another image (expected {expected}, found {})",
                 list(found)
             ),
-            Reason::NotLogged { logs, candidates } => write!(
-                f,
-                "{candidates} acceptable signature(s) found, none logged in {}",
-                or_list(logs)
-            ),
+            Reason::NotLogged {
+                logs,
+                candidates,
+                why,
+            } => {
+                write!(
+                    f,
+                    "{candidates} acceptable signature(s) found, none logged in {}",
+                    or_list(logs)
+                )?;
+                if !why.is_empty() {
+                    write!(f, " ({})", why.join("; "))?;
+                }
+                Ok(())
+            }
             Reason::DctUnavailable {
                 server: Some(s),
                 message,

@@ -3,7 +3,7 @@
 
 use crate::condition::{ConditionInput, ConditionOutcome};
 use crate::decision::{Decision, Group, Reason, RequirementResult, Verdict};
-use crate::evidence::{Collected, Evidence, Signer};
+use crate::evidence::{Collected, Evidence, SignatureEvidence, Signer};
 use crate::identity;
 use crate::model::{
     AttestationRequirement, CosignRequirement, DctRequirement, DefaultAction, KeySource, LogTrust,
@@ -234,6 +234,15 @@ impl Eval<'_> {
         logged_in.iter().any(|l| ids.contains(l))
     }
 
+    /// Add (once each) why `s`'s entry did not verify in the logs `ids`.
+    fn log_failures(ids: &[String], s: &SignatureEvidence, out: &mut Vec<String>) {
+        for (id, why) in &s.log_failures {
+            if ids.contains(id) && !out.contains(why) {
+                out.push(why.clone());
+            }
+        }
+    }
+
     fn cosign(&mut self, c: &CosignRequirement) -> (bool, Option<Reason>) {
         let ev = self.evidence;
         let keys = self.keys(&c.keys);
@@ -254,6 +263,7 @@ impl Eval<'_> {
         let mut wrong_identity: Vec<String> = Vec::new();
         let mut wrong_annotations: Vec<String> = Vec::new();
         let mut not_logged = 0usize;
+        let mut why_not_logged: Vec<String> = Vec::new();
         for (idx, s) in ev.signatures.iter().enumerate() {
             if !c.formats.contains(&s.format) {
                 continue;
@@ -333,6 +343,7 @@ impl Eval<'_> {
                 && !Self::logged(ids, &s.logged_in)
             {
                 not_logged += 1;
+                Self::log_failures(ids, s, &mut why_not_logged);
                 continue;
             }
             self.accepted_signatures.insert(idx);
@@ -394,6 +405,7 @@ impl Eval<'_> {
                 Some(Reason::NotLogged {
                     logs: tlog_ids.unwrap_or_default(),
                     candidates: not_logged,
+                    why: why_not_logged,
                 }),
             );
         }
@@ -565,6 +577,7 @@ impl Eval<'_> {
                 Some(Reason::NotLogged {
                     logs: tlog_ids.unwrap_or_default(),
                     candidates: not_logged,
+                    why: Vec::new(),
                 }),
             );
         }
@@ -765,11 +778,20 @@ impl Eval<'_> {
         if all.iter().any(|l| Self::logged(&ids, l)) {
             return (true, None);
         }
+        let mut why = Vec::new();
+        for s in self
+            .accepted_signatures
+            .iter()
+            .filter_map(|i| ev.signatures.get(*i))
+        {
+            Self::log_failures(&ids, s, &mut why);
+        }
         (
             false,
             Some(Reason::NotLogged {
                 logs: ids,
                 candidates: all.len(),
+                why,
             }),
         )
     }

@@ -51,6 +51,10 @@ pub struct SignatureEvidence {
     /// Log-source ids ([`LogTrust::ids`](crate::LogTrust::ids)) whose verified entry records
     /// this signature.
     pub logged_in: Vec<String>,
+    /// Log-source ids that do not record it, with why (e.g. a checkpoint whose cosignatures
+    /// do not meet a witness policy's quorum).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_failures: BTreeMap<String, String>,
 }
 
 /// Who made a signature or attestation.

@@ -245,6 +245,10 @@ pub(crate) struct TlogFile {
     /// Rekor public keys (paths, key URIs or inline PEM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) rekor_keys: Option<Vec<String>>,
+    /// A witness policy file (Sigsum's format, C2SP vkeys): an entry counts only with an
+    /// inclusion proof whose checkpoint carries cosignatures meeting its quorum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) witness_policy: Option<String>,
 }
 
 /// `dct:`

@@ -411,6 +411,9 @@ pub struct LogTrust {
     pub trusted_root: Option<PathBuf>,
     /// Rekor public keys (SETs signed by any of them).
     pub rekor_keys: Vec<KeySource>,
+    /// A witness policy file: entries count only with an inclusion proof whose checkpoint is
+    /// cosigned as it requires.
+    pub witness_policy: Option<PathBuf>,
 }
 
 impl LogTrust {
@@ -420,14 +423,23 @@ impl LogTrust {
         self.sources().iter().map(LogSource::id).collect()
     }
 
-    /// The log sources.
+    /// The log sources (each under the witness policy, when there is one).
     pub fn sources(&self) -> Vec<LogSource> {
         let mut v = Vec::new();
         if let Some(t) = &self.trusted_root {
             v.push(LogSource::TrustedRoot(t.clone()));
         }
         v.extend(self.rekor_keys.iter().cloned().map(LogSource::RekorKey));
-        v
+        match &self.witness_policy {
+            None => v,
+            Some(policy) => v
+                .into_iter()
+                .map(|log| LogSource::Witnessed {
+                    log: Box::new(log),
+                    policy: policy.clone(),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -439,6 +451,14 @@ pub enum LogSource {
     TrustedRoot(PathBuf),
     /// A Rekor public key.
     RekorKey(KeySource),
+    /// A log whose entries count only with a checkpoint cosigned as a witness policy
+    /// requires.
+    Witnessed {
+        /// The log.
+        log: Box<LogSource>,
+        /// The witness policy file.
+        policy: PathBuf,
+    },
 }
 
 impl LogSource {
@@ -447,6 +467,9 @@ impl LogSource {
         match self {
             LogSource::TrustedRoot(p) => p.display().to_string(),
             LogSource::RekorKey(k) => k.id(),
+            LogSource::Witnessed { log, policy } => {
+                format!("{} witnessed under {}", log.id(), policy.display())
+            }
         }
     }
 }

@@ -976,6 +976,7 @@ fn tlog(ctx: &mut Ctx<'_>, body: &Node, t: &TlogFile, dir: Option<&Path>) -> Opt
     Some(LogTrust {
         trusted_root: t.trusted_root.as_deref().map(|p| resolve_path(p, dir)),
         rekor_keys: keys.iter().map(|k| key_source(k, dir)).collect(),
+        witness_policy: t.witness_policy.as_deref().map(|p| resolve_path(p, dir)),
     })
 }
 

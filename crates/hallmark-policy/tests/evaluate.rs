@@ -244,6 +244,45 @@ fn tlog_inside_a_requirement() {
 }
 
 #[test]
+fn witnessed_tlog_counts_entries_only_under_its_witness_policy() {
+    let p = one_rule(
+        "      - cosign: {keys: [keys/a.pub]}\n      - tlog: {rekorKeys: [keys/rekor.pub], witnessPolicy: witnesses.txt}\n",
+    );
+    let parsed = policy(&p);
+    let witnessed = format!("{KEYS}/rekor.pub witnessed under /etc/hallmark/witnesses.txt");
+    let ids = match &parsed.rules[0].require[1] {
+        hallmark_policy::Requirement::Tlog(t) => t.ids(),
+        other => panic!("expected a tlog requirement, found {other:?}"),
+    };
+    assert_eq!(ids, vec![witnessed.clone()]);
+    let mut e = three_keys();
+    let mut sig = key_sig(1, None);
+    // Logged in the log, but not under the witness policy: not counted, and the refusal says
+    // why the entry did not verify there.
+    sig.logged_in = vec![format!("{KEYS}/rekor.pub")];
+    sig.log_failures.insert(
+        witnessed.clone(),
+        "the checkpoint of size 9: cosigned by [w1], the quorum needs 2 of [w1, w2]".into(),
+    );
+    e.signatures = vec![sig];
+    let d = evaluate(&parsed, &e, 0);
+    assert_eq!(d.verdict, Verdict::Deny);
+    let r = d.requirements[1].reason.as_ref().unwrap();
+    assert_eq!(r.code(), "not_logged");
+    let text = r.to_string();
+    assert!(
+        text.contains(&format!("none logged in {witnessed}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("cosigned by [w1], the quorum needs 2 of [w1, w2]"),
+        "{text}"
+    );
+    e.signatures[0].logged_in = vec![witnessed];
+    assert!(evaluate(&parsed, &e, 0).allowed());
+}
+
+#[test]
 fn standalone_tlog_needs_an_accepted_signature_to_be_logged() {
     let p = one_rule(
         "      - cosign: {keys: [keys/a.pub]}\n      - tlog: {trustedRoot: trusted_root.json}\n",

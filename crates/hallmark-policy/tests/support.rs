@@ -91,6 +91,7 @@ pub(crate) fn key_sig(n: u8, reference: Option<&str>) -> SignatureEvidence {
         docker_reference: reference.map(str::to_string),
         annotations: BTreeMap::new(),
         logged_in: Vec::new(),
+        log_failures: BTreeMap::new(),
     }
 }
 
@@ -107,6 +108,7 @@ pub(crate) fn cert_sig(trust: &str, subject: &str, issuer: Option<&str>) -> Sign
         docker_reference: None,
         annotations: BTreeMap::new(),
         logged_in: Vec::new(),
+        log_failures: BTreeMap::new(),
     }
 }
 

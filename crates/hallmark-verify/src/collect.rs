@@ -25,6 +25,7 @@ use hallmark_sigstore::{
     SignatureCandidate, TlogPolicy, TransparencyLog, VerificationPolicy, VerifiedSignature,
     certificate::UnixTime,
 };
+use std::collections::BTreeMap;
 
 /// The name a policy matches an image by: `registry/repository` (Docker Hub normalised) or
 /// `oci:DIR`, with the tag or digest the reference gave.
@@ -90,15 +91,17 @@ fn cosign_requirements(
         })
 }
 
-/// The ids of the logs `v`'s entry verifies in, among `log_ids`.
+/// The ids of the logs `v`'s entry verifies in, among `log_ids`, and why it does not verify in
+/// the others.
 fn logged_in(
     digest: &Digest,
     candidate: &SignatureCandidate,
     base: &VerificationPolicy,
     log_ids: &[String],
     material: &Material,
-) -> Vec<String> {
+) -> (Vec<String>, BTreeMap<String, String>) {
     let mut out = Vec::new();
+    let mut failures = BTreeMap::new();
     for id in log_ids {
         let Some(logs) = material.logs(id) else {
             continue;
@@ -107,13 +110,17 @@ fn logged_in(
             tlog: TlogPolicy::Required(logs.clone()),
             ..base.clone()
         };
-        if let Ok(v) = hallmark_sigstore::verify::verify_candidate(digest, candidate, &policy)
-            && v.tlog_entry.is_some()
-        {
-            out.push(id.clone());
+        match hallmark_sigstore::verify::verify_candidate(digest, candidate, &policy) {
+            Ok(v) if v.tlog_entry.is_some() => out.push(id.clone()),
+            Ok(_) => {
+                failures.insert(id.clone(), "no transparency-log entry".to_owned());
+            }
+            Err(e) => {
+                failures.insert(id.clone(), e.to_string());
+            }
         }
     }
-    out
+    (out, failures)
 }
 
 fn format_of(v: &VerifiedSignature) -> SignatureFormat {
@@ -205,7 +212,8 @@ fn check_signatures(
             match hallmark_sigstore::verify::verify_candidate(digest, candidate, &policy) {
                 Ok(v) => {
                     verified_any = true;
-                    let logged = logged_in(digest, candidate, &policy, &log_ids, material);
+                    let (logged, log_failures) =
+                        logged_in(digest, candidate, &policy, &log_ids, material);
                     out.signatures.push(SignatureEvidence {
                         source: v.source.clone(),
                         format: format_of(&v),
@@ -215,6 +223,7 @@ fn check_signatures(
                         docker_reference: v.docker_reference.clone(),
                         annotations: v.annotations.clone(),
                         logged_in: logged,
+                        log_failures,
                     });
                 }
                 Err(r) => reasons.push(r.to_string()),
@@ -231,7 +240,8 @@ fn check_signatures(
                     let Some(cert) = v.certificate.clone() else {
                         continue;
                     };
-                    let logged = logged_in(digest, candidate, &policy, &log_ids, material);
+                    let (logged, log_failures) =
+                        logged_in(digest, candidate, &policy, &log_ids, material);
                     let subjects = cert
                         .emails
                         .iter()
@@ -251,6 +261,7 @@ fn check_signatures(
                         docker_reference: v.docker_reference.clone(),
                         annotations: v.annotations.clone(),
                         logged_in: logged,
+                        log_failures,
                     });
                 }
                 Err(r) => reasons.push(r.to_string()),

@@ -217,6 +217,23 @@ async fn load_logs(id: &str, source: &LogSource) -> Result<TrustedLogs, SetupErr
             let k = load_key(key).await?;
             TrustedLogs::from_keys(std::slice::from_ref(&k)).map_err(|e| log_error(id, e))
         }
+        LogSource::Witnessed { log, policy } => {
+            let logs = Box::pin(load_logs(id, log)).await?;
+            let text = read("witness policy", &FileOrData::File(policy.clone()))?;
+            let text = String::from_utf8(text).map_err(|_| SetupError::Trust {
+                what: "witness policy",
+                source_id: id.to_owned(),
+                reason: format!("{}: expected UTF-8 text", policy.display()),
+            })?;
+            let parsed = hallmark_tlog::witness::WitnessPolicy::parse(&text).map_err(|e| {
+                SetupError::Trust {
+                    what: "witness policy",
+                    source_id: id.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+            Ok(logs.with_witness_policy(parsed))
+        }
         other => Err(SetupError::Trust {
             what: "transparency log",
             source_id: id.to_owned(),

@@ -205,6 +205,51 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     verify_image(&["--require-tlog".as_ref()]).success();
     verify_image(&["--witness-policy".as_ref(), policy.as_os_str()])
         .failure(&["cosigned as the witness policy requires, found no inclusion proof"]);
+    // The same through a policy file (what admission and the proxy decide with): a `tlog`
+    // requirement with `witnessPolicy` does not count the entry, and says why.
+    let pub_key = key.public.display().to_string();
+    let policy_file = |tlog: &str| {
+        format!(
+            "apiVersion: hallmark/v1\nkind: Policy\ndefault: deny\nrules:\n  - name: release\n    images: [\"**\"]\n    require:\n      - cosign: {{keys: [{pub_key}]}}\n      - tlog: {{{tlog}}}\n"
+        )
+    };
+    std::fs::write(
+        w.path("logged.yaml"),
+        policy_file("trustedRoot: trusted_root.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        w.path("witnessed.yaml"),
+        policy_file("trustedRoot: trusted_root.json, witnessPolicy: policy.txt"),
+    )
+    .unwrap();
+    let decide = |file: &str| w.hm(["verify", "--policy", file, &img.by_tag()]).run();
+    decide("logged.yaml").success();
+    let out = decide("witnessed.yaml");
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stdout.contains(
+            "none logged in trusted_root.json witnessed under policy.txt (transparency-log entry: expected an inclusion proof with a checkpoint cosigned as the witness policy requires, found no inclusion proof)"
+        ),
+        "{out}"
+    );
+    // A witness policy that does not parse is a load error naming the file and the line.
+    std::fs::write(w.path("policy.txt.bad"), "witness w1 not-a-vkey\n").unwrap();
+    std::fs::write(
+        w.path("bad.yaml"),
+        policy_file("trustedRoot: trusted_root.json, witnessPolicy: policy.txt.bad"),
+    )
+    .unwrap();
+    let out = decide("bad.yaml");
+    assert_eq!(out.code, Some(2), "a policy that does not load: {out}");
+    assert!(
+        out.stderr
+            .contains("witnessed under policy.txt.bad named in the policy")
+            && out
+                .stderr
+                .contains("line 1: witness w1: malformed note key"),
+        "{out}"
+    );
 
     // The same log without witnesses: its bundle's checkpoint carries no cosignature.
     drop(log);
