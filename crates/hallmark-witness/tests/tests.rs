@@ -1,5 +1,6 @@
 //! The witness over HTTP, by the property each test defends: it answers each tlog-witness case
-//! with its status; it never cosigns two views of one log, even when they race; it continues
+//! with its status; it never cosigns two views of one log, even when they race, and a verifier
+//! requiring it refuses the view it did not cosign; it continues
 //! from what it committed after a restart; its name and key are fixed at the first start.
 
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
@@ -157,6 +158,60 @@ async fn two_views_racing_for_one_size_get_one_cosignature() {
         answers.iter().all(|s| *s == 200 || *s == 409 || *s == 422),
         "{answers:?}"
     );
+    w.close().await;
+}
+
+/// A log showing two clients two views of size 10 asks the witness about both: only the first
+/// is cosigned, and a verifier requiring that witness (quorum 1) refuses the other, with no
+/// cosignature or with the first view's cosignature moved onto it.
+#[tokio::test]
+async fn a_split_view_gets_one_view_cosigned_and_verifiers_refuse_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shown_to_a = Log::new(1);
+    shown_to_a.grow(4, "a");
+    let w = Witness::open(&config(dir.path(), &shown_to_a))
+        .await
+        .unwrap();
+    let url = serve(&w).await;
+    assert_eq!(post(&url, shown_to_a.body(0)).await.0, 200);
+    let mut shown_to_b = Log::new(1);
+    shown_to_b.grow(4, "a");
+    shown_to_a.grow(6, "for-a-");
+    shown_to_b.grow(6, "for-b-");
+    let (body_a, body_b) = (shown_to_a.body(4), shown_to_b.body(4));
+    let (status, _, cosignature) = post(&url, body_a.clone()).await;
+    assert_eq!(status, 200, "{cosignature}");
+    let (status, _, answer) = post(&url, body_b.clone()).await;
+    assert_eq!(
+        status, 409,
+        "the other view of size 10 is not cosigned: {answer}"
+    );
+    let note = |body: &str| body.split_once("\n\n").unwrap().1.to_owned();
+    let policy = hallmark_tlog::witness::WitnessPolicy::parse(&format!(
+        "witness w {}\nquorum w\n",
+        w.vkey()
+    ))
+    .unwrap();
+    let view_a = Note::parse(format!("{}{cosignature}", note(&body_a)).as_bytes()).unwrap();
+    let signed = policy.check(&view_a).unwrap();
+    assert!(signed.contains("w"), "{signed:?}");
+    for (attack, text) in [
+        ("no cosignature", note(&body_b)),
+        (
+            "the other view's cosignature",
+            format!("{}{cosignature}", note(&body_b)),
+        ),
+    ] {
+        let view_b = Note::parse(text.as_bytes()).unwrap();
+        let err = policy
+            .check(&view_b)
+            .expect_err(&format!("view b with {attack} refused"));
+        assert!(
+            err.to_string()
+                .contains("do not satisfy the witness policy"),
+            "{attack}: {err}"
+        );
+    }
     w.close().await;
 }
 
