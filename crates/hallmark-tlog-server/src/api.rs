@@ -71,9 +71,24 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
-/// The Rekor `LogEntry` map `{entryID: LogEntryAnon}` of an entry.
-pub fn log_entry_json<S: Storage>(core: &LogCore<S>, view: &EntryView) -> (String, Value) {
+/// The Rekor `LogEntry` map `{entryID: LogEntryAnon}` of an entry. Its SET is signed here, as
+/// Rekor v1 signs one each time it serves an entry (entries stored by earlier versions keep the
+/// SET stored with them): the sequencer's critical path signs only the checkpoint.
+pub fn log_entry_json<S: Storage>(
+    core: &LogCore<S>,
+    view: &EntryView,
+) -> Result<(String, Value), ApiError> {
     let e = &view.entry;
+    let signed;
+    let set = if e.set.is_empty() {
+        signed = core
+            .key()
+            .sign_set(&e.body, e.integrated_time, e.index)
+            .map_err(|err| ApiError::internal_error("signing the SET", &err))?;
+        &signed
+    } else {
+        &e.set
+    };
     let uuid = e.leaf_hash.to_hex();
     let entry_id = format!("{:016x}{uuid}", core.tree_id());
     let cp = &view.checkpoint;
@@ -83,7 +98,7 @@ pub fn log_entry_json<S: Storage>(core: &LogCore<S>, view: &EntryView) -> (Strin
         "logID": core.key().log_id(),
         "logIndex": e.index,
         "verification": {
-            "signedEntryTimestamp": STANDARD.encode(&e.set),
+            "signedEntryTimestamp": STANDARD.encode(set),
             "inclusionProof": {
                 "logIndex": e.index,
                 "rootHash": cp.root.to_hex(),
@@ -95,7 +110,7 @@ pub fn log_entry_json<S: Storage>(core: &LogCore<S>, view: &EntryView) -> (Strin
     });
     let mut map = serde_json::Map::new();
     map.insert(entry_id.clone(), anon);
-    (entry_id, Value::Object(map))
+    Ok((entry_id, Value::Object(map)))
 }
 
 async fn create_entry<S: Storage>(
@@ -119,7 +134,7 @@ async fn create_entry<S: Storage>(
         Appended::Created(v) => (StatusCode::CREATED, v),
         Appended::Existing(v) => (StatusCode::CONFLICT, v),
     };
-    let (entry_id, json) = log_entry_json(&core, view);
+    let (entry_id, json) = log_entry_json(&core, view)?;
     let mut response = json_response(status, &json);
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/log/entries/{entry_id}")) {
@@ -163,7 +178,7 @@ async fn entry_by_index<S: Storage>(
         .ok_or_else(|| ApiError::not_found(format!("no entry at log index {index}")))?;
     Ok(json_response(
         StatusCode::OK,
-        &log_entry_json(&core, &view).1,
+        &log_entry_json(&core, &view)?.1,
     ))
 }
 
@@ -205,7 +220,7 @@ async fn entry_by_uuid<S: Storage>(
     let view = core.view(entry).await?;
     Ok(json_response(
         StatusCode::OK,
-        &log_entry_json(&core, &view).1,
+        &log_entry_json(&core, &view)?.1,
     ))
 }
 
@@ -252,12 +267,12 @@ async fn retrieve<S: Storage>(
     let mut out = Vec::new();
     for leaf in leaves {
         if let Some(e) = core.storage.entry_by_leaf_hash(&leaf).await? {
-            out.push(log_entry_json(&core, &core.view(e).await?).1);
+            out.push(log_entry_json(&core, &core.view(e).await?)?.1);
         }
     }
     for index in indexes {
         if let Some(v) = core.view_index(index).await? {
-            out.push(log_entry_json(&core, &v).1);
+            out.push(log_entry_json(&core, &v)?.1);
         }
     }
     Ok(json_response(StatusCode::OK, &Value::Array(out)))

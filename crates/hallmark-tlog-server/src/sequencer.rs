@@ -3,8 +3,9 @@
 //!
 //! A batch is: every request waiting (up to `max_batch`, waiting at most `batch_wait` after
 //! the first), duplicates removed (within the batch and against storage), indexes assigned,
-//! the new stored hashes computed from the in-memory [`Frontier`] (no storage reads), a SET per
-//! entry, one signed checkpoint, and each entry's inclusion proof against it. All of it is
+//! the new stored hashes computed from the in-memory [`Frontier`] (no storage reads), one
+//! signed checkpoint, and each entry's inclusion proof against it (an entry's SET is signed
+//! when it is served, as Rekor v1 does, off this path). All of it is
 //! committed in one transaction, and only then is each request answered. Signatures were
 //! verified by the HTTP handlers before queueing; the sequencer verifies nothing again.
 //!
@@ -110,34 +111,6 @@ pub(crate) async fn load_state<S: Storage>(
     Ok((frontier, latest))
 }
 
-/// Sign SETs for `entries` (in place), on several threads for big batches.
-fn sign_sets<S: Storage>(core: &LogCore<S>, entries: &mut [StoredEntry]) -> Result<(), ApiError> {
-    let sign = |chunk: &mut [StoredEntry]| -> Result<(), ApiError> {
-        for e in chunk {
-            e.set = core
-                .key
-                .sign_set(&e.body, e.integrated_time, e.index)
-                .map_err(|err| ApiError::internal_error("signing the SET", &err))?;
-        }
-        Ok(())
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if entries.len() < 8 || threads < 2 {
-        return sign(entries);
-    }
-    let per = entries.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = entries
-            .chunks_mut(per)
-            .map(|chunk| s.spawn(move || sign(chunk)))
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(ApiError::internal("signing the SET", "panic")))
-        })
-    })
-}
-
 /// A batch prepared for its commit: what is written, and who is answered once it is durable.
 pub(crate) struct Staged {
     items: Vec<Pending>,
@@ -206,7 +179,7 @@ pub(crate) async fn sequence_batch<S: Storage>(
 
 /// Prepare a batch on the tree `frontier` (whose checkpoint is `checkpoint`): duplicates
 /// removed (within the batch, against `pending` — leaves of a batch being committed, with
-/// their indexes — and against storage), indexes assigned, stored hashes, SETs, checkpoint and
+/// their indexes — and against storage), indexes assigned, stored hashes, checkpoint and
 /// proofs computed. Nothing is written; on error every request is failed.
 pub(crate) async fn stage<S: Storage>(
     core: &LogCore<S>,
@@ -386,12 +359,13 @@ type Prepared = (
     ),
 );
 
-/// Hashes, SETs, checkpoint and proofs of the new entries.
+/// Hashes, checkpoint and proofs of the new entries (their SETs are signed when they are
+/// served).
 async fn prepare<S: Storage>(
     core: &LogCore<S>,
     frontier: &Frontier,
     current: &StoredCheckpoint,
-    mut entries: Vec<StoredEntry>,
+    entries: Vec<StoredEntry>,
 ) -> Result<Prepared, ApiError> {
     let mut new_frontier = frontier.clone();
     let first_hash_index = frontier.next_stored_index().get();
@@ -456,7 +430,6 @@ async fn prepare<S: Storage>(
                 .map_err(|err| ApiError::internal_error("inclusion proof", &err))?,
         );
     }
-    sign_sets(core, &mut entries)?;
     Ok((
         new_frontier,
         (entries, first_hash_index, hashes, checkpoint, proofs),

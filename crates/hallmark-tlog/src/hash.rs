@@ -61,7 +61,12 @@ impl Hash {
 
     /// Lower-case hex (64 digits), as the Rekor v1 API writes hashes.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut out = [0u8; 64];
+        // 32 bytes always fit 64 hex digits, which are ASCII.
+        hex::encode_to_slice(self.0, &mut out).map_or_else(
+            |_| hex::encode(self.0),
+            |()| String::from_utf8_lossy(&out).into_owned(),
+        )
     }
 
     /// Parse 64 hex digits. Upper case is rejected, so one hash has one spelling.

@@ -82,6 +82,31 @@ fn jcs_rfc8785_strings_literals_and_numbers() {
 }
 
 /// The real cosign/Rekor SET annotation (containers/image test data).
+#[test]
+fn jcs_strings_escape_as_json_does_for_every_character_class() {
+    // RFC 8785 strings are ECMAScript's JSON.stringify strings, which serde_json writes too.
+    let mut cases: Vec<String> = (0u32..0x100)
+        .filter_map(char::from_u32)
+        .map(|c| format!("a{c}b{c}"))
+        .collect();
+    cases.extend(
+        [
+            "",
+            "plain",
+            "\u{2028}\u{2029}\u{7f}",
+            "caf\u{e9} \u{1f600} \"quoted\" \\ back",
+            "\u{1}\u{1f}\n\r\t\u{8}\u{c}",
+            "\u{10ffff}end\"",
+        ]
+        .map(str::to_owned),
+    );
+    for s in cases {
+        let mut out = String::new();
+        hallmark_tlog::jcs::write_string(&mut out, &s);
+        assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
+    }
+}
+
 fn annotation() -> Value {
     serde_json::from_slice(&data("rekor-set-annotation/rekor-set")).expect("json")
 }

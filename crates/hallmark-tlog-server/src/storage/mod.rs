@@ -34,7 +34,8 @@ pub struct StoredEntry {
     pub body: Vec<u8>,
     /// When the log integrated it, Unix seconds.
     pub integrated_time: i64,
-    /// The SignedEntryTimestamp.
+    /// The SignedEntryTimestamp stored by earlier versions; empty for entries appended now
+    /// (their SET is signed each time they are served, as Rekor v1 does).
     pub set: Vec<u8>,
 }
 

@@ -236,21 +236,27 @@ impl Storage for SqliteStorage {
     }
 
     async fn commit(&self, batch: &Batch) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let latest: Option<i64> = sqlx::query("SELECT MAX(size) FROM checkpoints")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if latest != Some(to_i64(batch.old_size)) {
-            return Err(StorageError::Conflict(format!(
-                "expected the stored tree size to be {}, found {latest:?}",
-                batch.old_size
-            )));
-        }
+        // One script in one transaction: a commit is three trips to SQLite's thread (BEGIN, the
+        // script, COMMIT), not one per statement. The script's first statement stores the
+        // checkpoint only if the stored tree is still `old_size` (RETURNING tells which); the
+        // inserts follow; a moved tree or any failure rolls everything back.
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO checkpoints (size, root, note, created) SELECT ");
+        let c = &batch.checkpoint;
+        let grows = c.size != batch.old_size;
+        // An empty batch stores no checkpoint but still checks the tree did not move.
+        q.push_bind(to_i64(c.size))
+            .push(", ")
+            .push_bind(c.root.as_bytes().to_vec())
+            .push(", ")
+            .push_bind(c.note.as_str())
+            .push(", ")
+            .push_bind(crate::now_unix())
+            .push(" WHERE (SELECT MAX(size) FROM checkpoints) = ")
+            .push_bind(to_i64(batch.old_size))
+            .push(if grows { " RETURNING size;" } else { " AND 0;" });
         for chunk in batch.entries.chunks(INSERT_CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO entries (idx, leaf_hash, body, integrated_time, set_sig) ",
-            );
+            q.push(" INSERT INTO entries (idx, leaf_hash, body, integrated_time, set_sig) ");
             q.push_values(chunk, |mut b, e| {
                 b.push_bind(to_i64(e.index))
                     .push_bind(e.leaf_hash.as_bytes().to_vec())
@@ -258,7 +264,7 @@ impl Storage for SqliteStorage {
                     .push_bind(e.integrated_time)
                     .push_bind(e.set.as_slice());
             });
-            q.build().execute(&mut *tx).await.map_err(conflict_or)?;
+            q.push(";");
         }
         let indexed: Vec<(i64, &Hash)> = batch
             .hashes
@@ -267,22 +273,34 @@ impl Storage for SqliteStorage {
             .map(|(i, h)| (to_i64(batch.first_hash_index + i as u64), h))
             .collect();
         for chunk in indexed.chunks(INSERT_CHUNK * 2) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO hashes (idx, hash) ");
+            q.push(" INSERT INTO hashes (idx, hash) ");
             q.push_values(chunk, |mut b, (i, h)| {
                 b.push_bind(*i).push_bind(h.as_bytes().to_vec());
             });
-            q.build().execute(&mut *tx).await.map_err(conflict_or)?;
+            q.push(";");
         }
-        let c = &batch.checkpoint;
-        if c.size != batch.old_size {
-            sqlx::query("INSERT INTO checkpoints (size, root, note, created) VALUES (?, ?, ?, ?)")
-                .bind(to_i64(c.size))
-                .bind(c.root.as_bytes().as_slice())
-                .bind(c.note.as_str())
-                .bind(crate::now_unix())
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict_or)?;
+        if !grows {
+            // Nothing appended: only the check, read back.
+            q.push(" SELECT MAX(size) FROM checkpoints;");
+        }
+        let mut tx = self.writer.begin().await?;
+        let rows = q
+            .build()
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(conflict_or)?;
+        let stored: Option<i64> = rows.first().map(|r| r.try_get(0)).transpose()?;
+        let expected = to_i64(if grows { c.size } else { batch.old_size });
+        if stored != Some(expected) {
+            let found: Option<i64> = sqlx::query("SELECT MAX(size) FROM checkpoints")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            return Err(StorageError::Conflict(format!(
+                "expected the stored tree size to be {}, found {found:?}",
+                batch.old_size
+            )));
         }
         tx.commit().await?;
         Ok(())
