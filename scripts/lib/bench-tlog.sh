@@ -3,7 +3,9 @@
 # scripts/bench. Prints:
 #   - sustained durable appends/s with CLIENTS concurrent clients on loopback, and the p50/p99
 #     latency from submission to a verified inclusion proof (each answer's proof is checked by
-#     the load generator, `hallmark debug tlog-load`, which pre-signs its entries);
+#     the load generator, `hallmark debug tlog-load`, which pre-signs its entries); the
+#     server's CPU time per append; and the cryptography an append needs (the entry's
+#     signature check and its SET, measured on one core), with the rate that alone allows;
 #   - inclusion proofs (GET /api/v1/log/entries?logIndex=) and consistency proofs
 #     (GET /api/v1/log/proof) served per second from a log of SEED entries (seeded through the
 #     sequencer in large batches, `hallmark debug tlog-seed`);
@@ -79,11 +81,19 @@ start_server() {
   SAMPLER_PID=$!
 }
 
-load() { # load NAME ARGS... : runs tlog-load, JSON to $WORK/NAME.json
-  local name="$1"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+load() { # load NAME ARGS... : runs tlog-load, JSON to $WORK/NAME.json (with the server's CPU
+  # time per answer, measured over the run, as .server_cpu_us)
+  local name="$1" t0 t1 hz
   shift
+  hz="$(getconf CLK_TCK)"
+  t0="$(cpu_ticks "$SERVER_PID")"
   run_bounded 600 "$HM" debug tlog-load --url "http://$SERVER_ADDR" --clients "$CLIENTS" --duration "$DURATION" "$@" \
-    >"$WORK/$name.json" 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; die "tlog-load $name failed"; }
+    >"$WORK/$name.raw.json" 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; die "tlog-load $name failed"; }
+  t1="$(cpu_ticks "$SERVER_PID")"
+  jq --argjson ticks "$((t1 - t0))" --argjson hz "$hz" \
+    '. + {server_cpu_us: (if .ok > 0 then ($ticks / $hz * 1e6 / .ok) else null end)}' \
+    "$WORK/$name.raw.json" >"$WORK/$name.json"
   jq -c . "$WORK/$name.json" >&2
 }
 
@@ -96,6 +106,10 @@ APPEND_RATE="$(jq -r '.per_second | floor' "$WORK/append.json")"
 APPEND_P50="$(jq -r '.latency_ms.p50' "$WORK/append.json")"
 APPEND_P99="$(jq -r '.latency_ms.p99' "$WORK/append.json")"
 APPEND_RSS="$(rss_summary "$WORK/rss-append.txt")"
+APPEND_CPU="$(jq -r '.server_cpu_us | floor' "$WORK/append.json")"
+FLOOR_VALIDATE="$(jq -r '.crypto_floor.validate_entry_us * 10 | floor / 10' "$WORK/append.json")"
+FLOOR_SIGN="$(jq -r '.crypto_floor.sign_set_us * 10 | floor / 10' "$WORK/append.json")"
+FLOOR_CEILING="$(jq -r '.crypto_floor.appends_per_second_ceiling | floor' "$WORK/append.json")"
 log "appends: $APPEND_RATE/s, p50 $APPEND_P50 ms, p99 $APPEND_P99 ms; server RSS $APPEND_RSS"
 step_done
 
@@ -158,6 +172,8 @@ stop_server
 INCL_RATE="$(jq -r '.per_second | floor' "$WORK/inclusion.json")"
 CONS_RATE="$(jq -r '.per_second | floor' "$WORK/consistency.json")"
 BIG_APPEND_RATE="$(jq -r '.per_second | floor' "$WORK/append-big.json")"
+BIG_APPEND_P50="$(jq -r '.latency_ms.p50' "$WORK/append-big.json")"
+BIG_APPEND_P99="$(jq -r '.latency_ms.p99' "$WORK/append-big.json")"
 BIG_RSS="$(rss_summary "$WORK/rss-big.txt")"
 step_done
 
@@ -167,11 +183,15 @@ echo "tlog benchmark: $(uname -m), $(nproc) CPUs, $("$HM" --version | head -1), 
 printf '  %-58s %s\n' \
   "durable appends/s, $CLIENTS clients, empty log" "$APPEND_RATE" \
   "  latency submit -> verified inclusion proof p50 / p99" "$APPEND_P50 ms / $APPEND_P99 ms" \
+  "  server CPU per append (all threads)" "$APPEND_CPU us" \
+  "  cryptography per append on one core: entry check + SET" "$FLOOR_VALIDATE us + $FLOOR_SIGN us" \
+  "  ceiling from that alone on $(nproc) CPUs (nothing else running)" "$FLOOR_CEILING appends/s" \
   "durable appends/s, $CLIENTS clients, empty log, 2 witnesses (quorum 2)" "$W_RATE" \
   "  latency p50 / p99 with witnesses (appends never wait for them)" "$W_P50 ms / $W_P99 ms" \
   "  tree size at the end / cosigned checkpoint 1 s later" "$WITNESSED_TREE / ${WITNESSED_COSIGNED:-none}" \
   "durable appends/s, $CLIENTS clients, log of $SEED" "$BIG_APPEND_RATE" \
-  "inclusion proofs/s (GET entry by index), log of $SEED" "$INCL_RATE" \
+  "  latency p50 / p99, log of $SEED" "$BIG_APPEND_P50 ms / $BIG_APPEND_P99 ms" \
+  "inclusion proofs/s (GET entry by index, SET signed per read), log of $SEED" "$INCL_RATE" \
   "consistency proofs/s (GET /api/v1/log/proof), log of $SEED" "$CONS_RATE" \
   "seeding through the sequencer (entries/s)" "$SEED_RATE" \
   "server RSS, appends on the empty log" "$APPEND_RSS" \

@@ -103,7 +103,11 @@ fn jcs_strings_escape_as_json_does_for_every_character_class() {
     for s in cases {
         let mut out = String::new();
         hallmark_tlog::jcs::write_string(&mut out, &s);
-        assert_eq!(out, serde_json::to_string(&s).expect("a string serializes"), "{s:?}");
+        assert_eq!(
+            out,
+            serde_json::to_string(&s).expect("a string serializes"),
+            "{s:?}"
+        );
     }
 }
 

@@ -643,7 +643,9 @@ pub(crate) struct QuickstartArgs {
 pub(crate) enum DebugCommand {
     /// Push COUNT distinct sample images as PREFIX<i>:TAG.
     PushSample(PushSampleArgs),
-    /// Load generator for `hallmark log serve` (appends or proofs, concurrent clients).
+    /// Load generator for `hallmark log serve` (appends or proofs, concurrent clients); in
+    /// append mode it also measures the log's cryptography per append on one core (the entry
+    /// check and the SET signature), the ceiling no design can pass on these CPUs.
     TlogLoad(crate::commands::log::TlogLoadArgs),
     /// Append COUNT signed entries to a log's storage through the sequencer, in big batches.
     TlogSeed(crate::commands::log::TlogSeedArgs),
