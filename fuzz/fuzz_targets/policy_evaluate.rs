@@ -213,6 +213,9 @@ fn evidence(u: &mut Unstructured<'_>) -> Result<Evidence> {
             logged_in: (0..u.int_in_range(0..=2u8)?)
                 .map(|_| pick(u, LOGS))
                 .collect::<Result<_>>()?,
+            log_failures: (0..u.int_in_range(0..=1u8)?)
+                .map(|_| Ok((pick(u, LOGS)?, String::from("not cosigned"))))
+                .collect::<Result<_>>()?,
         });
     }
     let mut attestations = Vec::new();

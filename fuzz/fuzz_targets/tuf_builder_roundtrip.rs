@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
             let before = values[role].clone();
             let err = builder::set_target(&mut values[role], &name, builder::target_value(&sha, 1))
                 .expect_err("control characters or an empty name are refused");
-            assert!(matches!(err, hallmark_tuf::TufError::InvalidName { .. }), "{err}");
+            assert!(
+                matches!(err, hallmark_tuf::TufError::InvalidName { .. }),
+                "{err}"
+            );
             assert_eq!(values[role], before);
             continue;
         }

@@ -3,9 +3,9 @@
 //! accepts is one whose old size is the held size and whose checkpoint grows from it.
 #![no_main]
 
+use hallmark_tlog::Hash;
 use hallmark_tlog::note::{Ed25519NoteSigner, NoteVerifier};
 use hallmark_tlog::witness::{AddCheckpoint, Held, witness};
-use hallmark_tlog::Hash;
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 
