@@ -10,6 +10,7 @@
 //! Tags are resolved once. All checks (and log uploads) run before the first write, and blobs
 //! are written before the manifest that names them, so a failure leaves the store as it was.
 
+pub mod bundle_sign;
 mod error;
 pub mod notation;
 

@@ -28,7 +28,7 @@ pub const THUMBPRINT_ANNOTATION: &str = "io.cncf.notary.x509chain.thumbprint#S25
 /// The most signatures of one image read (a registry could list thousands).
 pub const MAX_SIGNATURES: usize = 32;
 /// The empty config (`{}`) of OCI 1.1 artifacts.
-const EMPTY_CONFIG: &[u8] = b"{}";
+pub(crate) const EMPTY_CONFIG: &[u8] = b"{}";
 
 /// How to sign.
 #[derive(Debug, Clone)]
@@ -214,7 +214,7 @@ fn check_key<S: Signer>(key: &S, chain: &[Vec<u8>]) -> Result<(), SigstoreError>
     Ok(())
 }
 
-fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+pub(crate) fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
     Descriptor {
         media_type: media_type.to_owned(),
         digest,

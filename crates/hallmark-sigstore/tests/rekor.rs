@@ -585,3 +585,53 @@ fn generated_log_round_trip() {
         })
     );
 }
+
+/// The `dsse` 0.0.1 body hallmark's log stores is Rekor's, byte for byte: rebuilt from a
+/// cosign bundle's envelope and certificate, it equals the body Rekor logged for it, except the
+/// envelope hash (Rekor hashes the envelope JSON cosign submitted, which the bundle does not
+/// keep; verifiers do not compare it).
+#[test]
+fn dsse_entry_body_is_rekors() {
+    let bundle: serde_json::Value = serde_json::from_slice(&vector(
+        "cosign/pkg/cosign/testdata/oci-attestation.sigstore.json",
+    ))
+    .unwrap();
+    let logged = STANDARD
+        .decode(
+            bundle["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let logged: serde_json::Value = serde_json::from_slice(&logged).unwrap();
+    let verifier = STANDARD
+        .decode(
+            logged["spec"]["signatures"][0]["verifier"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let envelope = serde_json::to_string(&bundle["dsseEnvelope"]).unwrap();
+    let entry = hallmark_tlog::rekor::DsseRekord::new(&envelope, &verifier).unwrap();
+    let ours = String::from_utf8(entry.canonical_body()).unwrap();
+    let mut theirs = logged.clone();
+    theirs["spec"]["envelopeHash"]["value"] =
+        serde_json::Value::String(Digest::sha256_of(envelope.as_bytes()).hex().to_owned());
+    let theirs = hallmark_tlog::jcs::canonicalize(&theirs).unwrap();
+    assert_eq!(ours.as_bytes(), theirs.as_slice());
+    // The proposed entry round-trips to the same body.
+    let again = hallmark_tlog::rekor::DsseRekord::parse_proposed(&entry.proposed_json()).unwrap();
+    assert_eq!(again.canonical_body(), entry.canonical_body());
+    // Two signatures, no verifier, or bad base64 are refused, naming the field.
+    let mut two = bundle["dsseEnvelope"].clone();
+    let sig = two["signatures"][0].clone();
+    two["signatures"].as_array_mut().unwrap().push(sig);
+    let err = hallmark_tlog::rekor::DsseRekord::new(&two.to_string(), &verifier).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected exactly 1 signature, found 2"),
+        "{err}"
+    );
+    let err = hallmark_tlog::rekor::DsseRekord::new(&envelope, b"").unwrap_err();
+    assert!(err.to_string().contains("verifiers"), "{err}");
+}

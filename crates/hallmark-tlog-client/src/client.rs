@@ -3,7 +3,11 @@
 
 use crate::{ClientError, LogEntry};
 use hallmark_core::PublicKey;
-use hallmark_tlog::{Hash, rekor::HashedRekord, tiles::Tile};
+use hallmark_tlog::{
+    Hash,
+    rekor::{DsseRekord, HashedRekord},
+    tiles::Tile,
+};
 use reqwest::{StatusCode, header};
 use serde::Deserialize;
 use std::time::Duration;
@@ -246,9 +250,28 @@ impl TlogClient {
         &self,
         entry: &HashedRekord,
     ) -> Result<(LogEntry, bool), ClientError> {
-        let url = self.url("api/v1/log/entries")?;
         let body = entry.canonical_body();
-        let resp = self.send("POST", url.clone(), Some(body.clone())).await?;
+        self.submit(body.clone(), body).await
+    }
+
+    /// `POST /api/v1/log/entries` with a `dsse` 0.0.1 entry (the envelope and its verifier);
+    /// the log stores and returns Rekor's canonical `dsse` body, checked here.
+    pub async fn create_dsse_entry(
+        &self,
+        entry: &DsseRekord,
+    ) -> Result<(LogEntry, bool), ClientError> {
+        self.submit(entry.proposed_json(), entry.canonical_body())
+            .await
+    }
+
+    /// Submit `proposed`, whose canonical body is `body`.
+    async fn submit(
+        &self,
+        proposed: Vec<u8>,
+        body: Vec<u8>,
+    ) -> Result<(LogEntry, bool), ClientError> {
+        let url = self.url("api/v1/log/entries")?;
+        let resp = self.send("POST", url.clone(), Some(proposed)).await?;
         let status = resp.status();
         let location = resp
             .headers()
@@ -279,7 +302,7 @@ impl TlogClient {
                             .as_deref()
                             .and_then(|l| l.rsplit('/').next())
                             .map(str::to_owned)
-                            .unwrap_or_else(|| entry.uuid());
+                            .unwrap_or_else(|| hallmark_tlog::rekor::entry_uuid(&body));
                         self.entry_by_uuid(&uuid).await?
                     }
                 };

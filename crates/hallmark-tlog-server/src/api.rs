@@ -253,8 +253,7 @@ async fn retrieve<S: Storage>(
         leaves.push(parse_uuid(&core, s)?);
     }
     for e in list(&request, "entries")? {
-        let proposed = entry::parse_proposed(e.to_string().as_bytes())?;
-        leaves.push(proposed.leaf_hash());
+        leaves.push(entry::proposed_leaf_hash(e.to_string().as_bytes())?);
     }
     let mut indexes = Vec::new();
     for i in list(&request, "logIndexes")? {

@@ -1,4 +1,10 @@
-//! Validation of proposed `hashedrekord` 0.0.1 entries, before anything is queued.
+//! Validation of proposed `hashedrekord` 0.0.1 and `dsse` 0.0.1 entries, before anything is
+//! queued.
+//!
+//! A `dsse` entry's one signature is checked over the envelope's DSSE pre-authentication
+//! encoding with its one verifier (a public key or a certificate's key, the certificate not
+//! validated, as in Rekor); the log stores Rekor's canonical `dsse` body (hashes of the envelope
+//! and payload, the signature and the verifier), not the envelope.
 //!
 //! hashedrekord signs the artifact *digest*: the signature is over the artifact whose SHA-256
 //! is `spec.data.hash.value`, so it is checked with a prehashed verify (the digest is given,
@@ -12,7 +18,7 @@ use aws_lc_rs::digest::{Digest as LcDigest, SHA256};
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
 use hallmark_core::{KeyAlgorithm, PublicKey};
 use hallmark_tlog::Hash;
-use hallmark_tlog::rekor::HashedRekord;
+use hallmark_tlog::rekor::{DSSE_KIND, DsseRekord, HashedRekord, RekorError};
 use hallmark_tlog::tiles::MAX_ENTRY_SIZE;
 use spki::SubjectPublicKeyInfoRef;
 use spki::der::Decode as _;
@@ -27,24 +33,74 @@ pub struct ValidEntry {
     pub leaf_hash: Hash,
 }
 
-/// Parse a proposed entry without checking its signature (for lookups by entry).
-pub fn parse_proposed(json: &[u8]) -> Result<HashedRekord, ApiError> {
-    let entry = HashedRekord::parse(json).map_err(|e| ApiError::bad_request(e.to_string()))?;
+/// The kinds this log accepts, for messages.
+const KINDS: &str = "hashedrekord 0.0.1 or dsse 0.0.1";
+
+/// A proposed entry, parsed; its signature not checked.
+enum Proposed {
+    HashedRekord(HashedRekord),
+    Dsse(DsseRekord),
+}
+
+fn parse(json: &[u8]) -> Result<Proposed, ApiError> {
+    let unsupported = |kind: &str, api_version: &str| {
+        ApiError::bad_request(format!(
+            "the entry is kind {kind:?} apiVersion {api_version:?}; this log accepts {KINDS}"
+        ))
+    };
+    let entry = match HashedRekord::parse(json) {
+        Ok(e) => e,
+        Err(RekorError::UnsupportedEntry { kind, .. }) if kind == DSSE_KIND => {
+            return match DsseRekord::parse_proposed(json) {
+                Ok(d) => Ok(Proposed::Dsse(d)),
+                Err(RekorError::UnsupportedEntry { kind, api_version }) => {
+                    Err(unsupported(&kind, &api_version))
+                }
+                Err(e) => Err(ApiError::bad_request(e.to_string())),
+            };
+        }
+        Err(RekorError::UnsupportedEntry { kind, api_version }) => {
+            return Err(unsupported(&kind, &api_version));
+        }
+        Err(e) => return Err(ApiError::bad_request(e.to_string())),
+    };
     if entry.digest.algorithm_name() != "sha256" {
         return Err(ApiError::bad_request(format!(
             "spec.data.hash.algorithm is {:?}; this log accepts sha256",
             entry.digest.algorithm_name()
         )));
     }
-    Ok(entry)
+    Ok(Proposed::HashedRekord(entry))
 }
 
-/// Validate a proposed entry: shape, key type, and the signature over the digest.
+/// The leaf hash a proposed entry would have, without checking its signature (for lookups
+/// by entry).
+pub fn proposed_leaf_hash(json: &[u8]) -> Result<Hash, ApiError> {
+    Ok(match parse(json)? {
+        Proposed::HashedRekord(e) => e.leaf_hash(),
+        Proposed::Dsse(d) => hallmark_tlog::leaf_hash(&d.canonical_body()),
+    })
+}
+
+/// Validate a proposed entry: shape, key type, and its signature.
 pub fn validate(json: &[u8]) -> Result<ValidEntry, ApiError> {
-    let entry = parse_proposed(json)?;
-    let key = signer_key(&entry.signer_pem)?;
-    verify_digest_signature(&key, entry.digest.hex(), &entry.signature)?;
-    let body = entry.canonical_body();
+    let body = match parse(json)? {
+        Proposed::HashedRekord(entry) => {
+            let key = signer_key(&entry.signer_pem)?;
+            verify_digest_signature(&key, entry.digest.hex(), &entry.signature)?;
+            entry.canonical_body()
+        }
+        Proposed::Dsse(entry) => {
+            let key = signer_key_of(&entry.verifier_pem, "spec.proposedContent.verifiers[0]")?;
+            key.verify(&entry.pae(), &entry.signature_bytes())
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "the envelope's signature does not verify over its DSSE pre-authentication encoding with the given verifier",
+                    )
+                })?;
+            entry.canonical_body()
+        }
+    };
     if body.len() > MAX_ENTRY_SIZE {
         return Err(ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -62,9 +118,12 @@ pub fn validate(json: &[u8]) -> Result<ValidEntry, ApiError> {
 /// `CERTIFICATE` PEM whose subject key is used (the certificate itself is not validated, as
 /// in Rekor).
 pub fn signer_key(pem: &[u8]) -> Result<PublicKey, ApiError> {
-    let bad = |reason: String| {
-        ApiError::bad_request(format!("spec.signature.publicKey.content: {reason}"))
-    };
+    signer_key_of(pem, "spec.signature.publicKey.content")
+}
+
+/// The public key of a PEM public key or certificate given at `field`.
+fn signer_key_of(pem: &[u8], field: &str) -> Result<PublicKey, ApiError> {
+    let bad = |reason: String| ApiError::bad_request(format!("{field}: {reason}"));
     let (label, der) = pem_rfc7468::decode_vec(pem).map_err(|e| {
         bad(format!(
             "expected base64 of a PEM public key or certificate ({e})"

@@ -493,3 +493,114 @@ async fn ed25519_log_key_and_restart() {
     let (status, _, v) = append(&log, &before_restart).await;
     assert_eq!(status, 409, "{v}");
 }
+
+/// A DSSE envelope over `payload`, signed by `key`, as JSON text.
+fn envelope(key: &SigningKey, payload: &[u8]) -> String {
+    let payload_type = "application/vnd.in-toto+json";
+    let mut pae = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(payload);
+    let sig = key.sign(&pae).expect("sign");
+    json!({
+        "payloadType": payload_type,
+        "payload": STANDARD.encode(payload),
+        "signatures": [{"keyid": "", "sig": STANDARD.encode(sig)}],
+    })
+    .to_string()
+}
+
+fn dsse_proposed(envelope: &str, verifiers: &[&str]) -> Value {
+    json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {
+            "envelope": envelope,
+            "verifiers": verifiers.iter().map(|v| STANDARD.encode(v)).collect::<Vec<_>>(),
+        }},
+    })
+}
+
+/// `dsse` 0.0.1 entries (what cosign 3 logs for its bundles): the envelope's signature is checked
+/// over its pre-authentication encoding; Rekor's body (hashes, signature, verifier) is stored
+/// and found again by the proposed entry; a bad signature, another verifier or two verifiers
+/// are refused and append nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dsse_entries_are_checked_and_stored_as_rekor_does() {
+    let log = start_log(LogKeyType::EcdsaP256).await;
+    let key = log_key(&log).await;
+    let signer = p256();
+    let pem = signer.public_key().to_pem();
+    let statement = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"aa"}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}}"#;
+    let env = envelope(&signer, statement);
+    let entry = dsse_proposed(&env, &[&pem]);
+    let (status, _, v) = append(&log, &entry).await;
+    assert_eq!(status, 201, "{v}");
+    let (_, index, _, body) = check_entry(&key, &v);
+    assert_eq!(index, 0);
+    let expected = hallmark_tlog::rekor::DsseRekord::new(&env, pem.as_bytes())
+        .expect("entry")
+        .canonical_body();
+    assert_eq!(body, expected);
+    let stored: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(stored["kind"], "dsse");
+    assert!(stored["spec"].get("proposedContent").is_none(), "{stored}");
+    // The same entry again: 409 with the existing one.
+    let (status, _, _) = append(&log, &entry).await;
+    assert_eq!(status, 409);
+    // Found by the proposed entry.
+    let (status, _, found) = log
+        .post(
+            "/api/v1/log/entries/retrieve",
+            json!({"entries": [entry]}).to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+
+    let other = p256().public_key().to_pem();
+    let tampered = env.replace(
+        &STANDARD.encode(statement),
+        &STANDARD.encode(b"{\"another\":\"statement\"}"),
+    );
+    for (attack, bad, expect) in [
+        (
+            "another verifier",
+            dsse_proposed(&env, &[&other]),
+            "does not verify",
+        ),
+        (
+            "a payload the signature is not over",
+            dsse_proposed(&tampered, &[&pem]),
+            "does not verify",
+        ),
+        (
+            "two verifiers",
+            dsse_proposed(&env, &[&pem, &other]),
+            "expected exactly 1 verifier, found 2",
+        ),
+        (
+            "no envelope JSON",
+            dsse_proposed("not json", &[&pem]),
+            "spec.proposedContent.envelope",
+        ),
+        (
+            "another apiVersion",
+            {
+                let mut e = entry.clone();
+                e["apiVersion"] = json!("0.0.2");
+                e
+            },
+            "this log accepts hashedrekord 0.0.1 or dsse 0.0.1",
+        ),
+    ] {
+        let (status, _, v) = append(&log, &bad).await;
+        assert_eq!(status, 400, "{attack}: {v}");
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expect), "{attack}: {message}");
+    }
+    assert_eq!(log.tree_size().await, 1);
+}

@@ -194,14 +194,25 @@ impl LogEntry {
 
     /// The entry as a Sigstore bundle v0.3 `verificationMaterial.tlogEntries[]` item
     /// (protobuf-specs `TransparencyLogEntry` in protojson: int64 as strings, bytes as base64),
-    /// for a `hashedrekord` 0.0.1 body.
+    /// with the kind and version its body names.
     pub fn to_bundle_tlog_entry(&self) -> Result<Value, EntryError> {
         let log_id = hex::decode(&self.log_id)
             .map_err(|_| bad(format!("logID {:?} is not hex", self.log_id)))?;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct KindVersion {
+            kind: String,
+            api_version: String,
+        }
+        let kv: KindVersion = serde_json::from_slice(&self.body).map_err(|e| {
+            bad(format!(
+                "expected a body with kind and apiVersion, found one that does not parse: {e}"
+            ))
+        })?;
         let mut entry = json!({
             "logIndex": self.log_index.to_string(),
             "logId": {"keyId": STANDARD.encode(log_id)},
-            "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+            "kindVersion": {"kind": kv.kind, "version": kv.api_version},
             "integratedTime": self.integrated_time.to_string(),
         });
         let obj = entry

@@ -22,6 +22,10 @@ use thiserror::Error;
 
 /// The `kind` of hashedrekord entries.
 pub const HASHEDREKORD_KIND: &str = "hashedrekord";
+/// The `kind` of DSSE entries (what cosign 3 logs for the envelopes of its bundles).
+pub const DSSE_KIND: &str = "dsse";
+/// The `apiVersion` of DSSE entries implemented here.
+pub const DSSE_V001: &str = "0.0.1";
 /// The `apiVersion` implemented here.
 pub const HASHEDREKORD_V001: &str = "0.0.1";
 
@@ -48,6 +52,14 @@ pub enum RekorError {
     /// A field is missing, of the wrong type, unknown or has a bad value.
     #[error("hashedrekord field {field}: {reason}")]
     BadField {
+        /// The JSON path of the field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A field of a `dsse` entry is missing, of the wrong type, unknown or has a bad value.
+    #[error("dsse field {field}: {reason}")]
+    BadDsseField {
         /// The JSON path of the field.
         field: &'static str,
         /// What is wrong.
@@ -231,6 +243,194 @@ impl HashedRekord {
     /// The entry UUID (hex leaf hash of the canonical body).
     pub fn uuid(&self) -> String {
         entry_uuid(&self.canonical_body())
+    }
+}
+
+/// A proposed `dsse` 0.0.1 entry: a DSSE envelope with one signature and the one verifier (a
+/// PEM public key or certificate) that signed it. What a client submits is
+/// `{"apiVersion":"0.0.1","kind":"dsse","spec":{"proposedContent":{"envelope":"<the envelope's
+/// JSON, as a string>","verifiers":["<base64 PEM>"]}}}`; what the log stores is its canonical
+/// body, Rekor's: `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelopeHash":{"algorithm":
+/// "sha256","value":"<hex of the envelope string>"},"payloadHash":{"algorithm":"sha256","value":
+/// "<hex of the decoded payload>"},"signatures":[{"signature":"<base64>","verifier":
+/// "<base64 PEM>"}]}}` (RFC 8785).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsseRekord {
+    /// The envelope as submitted (a JSON document).
+    pub envelope: String,
+    /// The envelope's `payloadType`.
+    pub payload_type: String,
+    /// The envelope's payload, decoded.
+    pub payload: Vec<u8>,
+    /// The envelope's one signature, as its base64 text.
+    pub signature: String,
+    /// The PEM public key or certificate that verifies it.
+    pub verifier_pem: Vec<u8>,
+}
+
+fn dsse_bad(field: &'static str, reason: impl Into<String>) -> RekorError {
+    RekorError::BadDsseField {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl DsseRekord {
+    /// An entry for `envelope` (its JSON text) signed by `verifier_pem`.
+    pub fn new(envelope: &str, verifier_pem: &[u8]) -> Result<Self, RekorError> {
+        let value: Value = serde_json::from_str(envelope)
+            .map_err(|e| dsse_bad("spec.proposedContent.envelope", e.to_string()))?;
+        let map = value
+            .as_object()
+            .ok_or_else(|| dsse_bad("spec.proposedContent.envelope", "expected an object"))?;
+        let text = |name: &str| {
+            map.get(name).and_then(Value::as_str).ok_or_else(|| {
+                dsse_bad(
+                    "spec.proposedContent.envelope",
+                    format!("expected a string member {name:?}"),
+                )
+            })
+        };
+        let payload_type = text("payloadType")?.to_owned();
+        let payload = STANDARD.decode(text("payload")?).map_err(|_| {
+            dsse_bad(
+                "spec.proposedContent.envelope",
+                "payload: expected standard base64",
+            )
+        })?;
+        let signatures = map
+            .get("signatures")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                dsse_bad(
+                    "spec.proposedContent.envelope",
+                    "expected a signatures array",
+                )
+            })?;
+        let [one] = signatures.as_slice() else {
+            return Err(dsse_bad(
+                "spec.proposedContent.envelope",
+                format!("expected exactly 1 signature, found {}", signatures.len()),
+            ));
+        };
+        let signature = one
+            .get("sig")
+            .and_then(Value::as_str)
+            .filter(|s| STANDARD.decode(s).is_ok_and(|b| !b.is_empty()))
+            .ok_or_else(|| {
+                dsse_bad(
+                    "spec.proposedContent.envelope",
+                    "signatures[0].sig: expected non-empty standard base64",
+                )
+            })?
+            .to_owned();
+        if verifier_pem.is_empty() {
+            return Err(dsse_bad(
+                "spec.proposedContent.verifiers",
+                "expected a non-empty verifier",
+            ));
+        }
+        Ok(Self {
+            envelope: envelope.to_owned(),
+            payload_type,
+            payload,
+            signature,
+            verifier_pem: verifier_pem.to_vec(),
+        })
+    }
+
+    /// Parse a proposed entry (as a client submits it). Unknown members are rejected.
+    pub fn parse_proposed(json: &[u8]) -> Result<Self, RekorError> {
+        let value: Value = serde_json::from_slice(json).map_err(|e| RekorError::NotJson {
+            reason: e.to_string(),
+        })?;
+        let top = object(&value, "(entry)", &["apiVersion", "kind", "spec"])?;
+        let kind = string(top, "kind", "kind")?;
+        let api_version = string(top, "apiVersion", "apiVersion")?;
+        if kind != DSSE_KIND || api_version != DSSE_V001 {
+            return Err(RekorError::UnsupportedEntry {
+                kind: kind.to_owned(),
+                api_version: api_version.to_owned(),
+            });
+        }
+        let spec = object(member(top, "spec", "spec")?, "spec", &["proposedContent"])?;
+        let proposed = object(
+            member(spec, "proposedContent", "spec.proposedContent")?,
+            "spec.proposedContent",
+            &["envelope", "verifiers"],
+        )?;
+        let envelope = string(proposed, "envelope", "spec.proposedContent.envelope")?;
+        let verifiers = member(proposed, "verifiers", "spec.proposedContent.verifiers")?
+            .as_array()
+            .ok_or_else(|| dsse_bad("spec.proposedContent.verifiers", "expected an array"))?;
+        let [verifier] = verifiers.as_slice() else {
+            return Err(dsse_bad(
+                "spec.proposedContent.verifiers",
+                format!("expected exactly 1 verifier, found {}", verifiers.len()),
+            ));
+        };
+        let pem = verifier
+            .as_str()
+            .and_then(|v| STANDARD.decode(v).ok())
+            .ok_or_else(|| {
+                dsse_bad(
+                    "spec.proposedContent.verifiers",
+                    "expected standard base64 of a PEM",
+                )
+            })?;
+        Self::new(envelope, &pem)
+    }
+
+    /// The proposed entry a client submits.
+    pub fn proposed_json(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(self.envelope.len() * 2 + 256);
+        out.push_str("{\"apiVersion\":");
+        write_string(&mut out, DSSE_V001);
+        out.push_str(",\"kind\":");
+        write_string(&mut out, DSSE_KIND);
+        out.push_str(",\"spec\":{\"proposedContent\":{\"envelope\":");
+        write_string(&mut out, &self.envelope);
+        out.push_str(",\"verifiers\":[");
+        write_string(&mut out, &STANDARD.encode(&self.verifier_pem));
+        out.push_str("]}}}");
+        out.into_bytes()
+    }
+
+    /// The canonical body (RFC 8785), the log's leaf data.
+    pub fn canonical_body(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(512 + self.verifier_pem.len() * 4 / 3);
+        out.push_str("{\"apiVersion\":");
+        write_string(&mut out, DSSE_V001);
+        out.push_str(",\"kind\":");
+        write_string(&mut out, DSSE_KIND);
+        out.push_str(",\"spec\":{\"envelopeHash\":{\"algorithm\":\"sha256\",\"value\":");
+        write_string(&mut out, Digest::sha256_of(self.envelope.as_bytes()).hex());
+        out.push_str("},\"payloadHash\":{\"algorithm\":\"sha256\",\"value\":");
+        write_string(&mut out, Digest::sha256_of(&self.payload).hex());
+        out.push_str("},\"signatures\":[{\"signature\":");
+        write_string(&mut out, &self.signature);
+        out.push_str(",\"verifier\":");
+        write_string(&mut out, &STANDARD.encode(&self.verifier_pem));
+        out.push_str("}]}}");
+        out.into_bytes()
+    }
+
+    /// The DSSE pre-authentication encoding the signature is over.
+    pub fn pae(&self) -> Vec<u8> {
+        let mut out = format!(
+            "DSSEv1 {} {} {} ",
+            self.payload_type.len(),
+            self.payload_type,
+            self.payload.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&self.payload);
+        out
+    }
+
+    /// The signature, decoded.
+    pub fn signature_bytes(&self) -> Vec<u8> {
+        STANDARD.decode(&self.signature).unwrap_or_default()
     }
 }
 

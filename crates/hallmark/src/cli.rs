@@ -363,6 +363,10 @@ pub(crate) struct SignArgs {
 pub(crate) enum SignFormat {
     /// cosign simple signing (`sha256-<hex>.sig`).
     Cosign,
+    /// A Sigstore bundle v0.3 referrer, as cosign 3 signs by default (DSSE over an in-toto
+    /// statement, logged as a `dsse` entry; needs --tlog-url). On a witnessed log the bundle
+    /// carries a checkpoint its witnesses cosigned.
+    Bundle,
     /// Notary Project (notation) signature.
     Notation,
 }

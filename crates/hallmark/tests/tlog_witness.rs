@@ -233,6 +233,81 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
         ),
         "{out}"
     );
+    // The same image signed as cosign 3 does by default (a bundle referrer whose `dsse` entry
+    // is proven against a checkpoint both witnesses cosigned) passes the witness policy, on the
+    // command line and in a policy file; a verifier demanding a third witness still refuses.
+    let out = w
+        .hm(["sign", "--format", "bundle", "--key"])
+        .args([key.private.as_os_str()])
+        .args(["--tlog-url", &log.url(), "-o", "json", &img.by_tag()])
+        .pw("pw")
+        .run();
+    out.success();
+    let signed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(signed[0]["bundle_manifest_digest"].is_string(), "{out}");
+    // The referrer has cosign 3's shape, and sigstore-js verifies its bundle: the DSSE
+    // signature, the `dsse` entry's body against the envelope, the SET, the inclusion proof and
+    // the checkpoint, with the log's trusted root.
+    let referrer = signed[0]["bundle_manifest_digest"].as_str().unwrap();
+    let manifest = crate::util::http(
+        crate::util::registry(),
+        "GET",
+        &format!("/v2/{}/manifests/{referrer}", img.path),
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+        b"",
+    );
+    assert_eq!(manifest.status, 200);
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.body).unwrap();
+    assert_eq!(
+        manifest["artifactType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert_eq!(manifest["subject"]["digest"], img.digest.as_str());
+    assert_eq!(
+        manifest["annotations"]["dev.sigstore.bundle.predicateType"],
+        "https://sigstore.dev/cosign/sign/v1"
+    );
+    let bundle =
+        crate::util::get_blob(&img.path, manifest["layers"][0]["digest"].as_str().unwrap());
+    let parsed: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+    let entry = &parsed["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["kind"], "dsse");
+    let envelope = entry
+        .pointer("/inclusionProof/checkpoint/envelope")
+        .and_then(serde_json::Value::as_str)
+        .unwrap();
+    assert_eq!(envelope.matches("\u{2014} ").count(), 3, "{envelope}");
+    std::fs::write(w.path("image.bundle.json"), &bundle).unwrap();
+    // sigstore-js finds the log of a checkpoint signature by its key hint and by matching the
+    // signature's name (the log's origin, here the address of the log's first start) against
+    // the log's baseUrl: its trusted root names the log by its origin.
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.path("trusted_root.json")).unwrap()).unwrap();
+    root["tlogs"][0]["baseUrl"] = serde_json::Value::String(format!("http://{origin}"));
+    std::fs::write(w.path("trusted_root.js.json"), root.to_string()).unwrap();
+    let js = crate::tlog_util::sigstore_js_verify(
+        w.dir(),
+        "image.bundle.json",
+        "release.tar",
+        "trusted_root.js.json",
+        &key.public,
+    );
+    js.success();
+    assert!(js.stdout.starts_with("OK "), "{js}");
+    verify_image(&["--witness-policy".as_ref(), policy.as_os_str()]).success();
+    verify_image(&[
+        "--witness-policy".as_ref(),
+        w.path("strict.txt").as_os_str(),
+    ])
+    .failure(&["3 of [w1, w2, w3]"]);
+    decide("witnessed.yaml").success();
+    // Without a log a bundle cannot be written, and nothing is pushed.
+    w.hm(["sign", "--format", "bundle", "--key"])
+        .args([key.private.as_os_str()])
+        .args([&img.by_tag()])
+        .pw("pw")
+        .run()
+        .failure(&["expected --tlog-url URL"]);
     // A witness policy that does not parse is a load error naming the file and the line.
     std::fs::write(w.path("policy.txt.bad"), "witness w1 not-a-vkey\n").unwrap();
     std::fs::write(

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 mod blob;
+mod bundle;
 mod debug;
 mod image;
 mod key;
@@ -48,6 +49,9 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             Command::Key(k) => key::run(&ctx, k),
             Command::Sign(a) if a.format == crate::cli::SignFormat::Notation => {
                 notation::sign(&ctx, a).await
+            }
+            Command::Sign(a) if a.format == crate::cli::SignFormat::Bundle => {
+                bundle::sign(&ctx, a).await
             }
             Command::Sign(a) => image::sign(&ctx, a).await,
             Command::Verify(a) if a.policy.is_some() || a.notation_policy.is_some() => {
