@@ -62,7 +62,7 @@ fn checkpoints_open_by_key_id_not_name() {
 #[test]
 fn rekor_v1_entry_response_and_stored_forms() {
     let response = br#"{"24296fb24b8ad77a7b2f7e1f3f1ae3d5b6d4e8f6b2f5b1a0c4d2e0f1a2b3c4d5e6f708192a3b4c5d6": {
-        "body": "eyJhIjoxfQ==", "integratedTime": 1700000000,
+        "body": "eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiZHNzZSJ9", "integratedTime": 1700000000,
         "logID": "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d",
         "logIndex": 42,
         "verification": {"signedEntryTimestamp": "MEUCIQ==",
@@ -71,14 +71,14 @@ fn rekor_v1_entry_response_and_stored_forms() {
     let entries = LogEntry::parse_response(response).unwrap();
     assert_eq!(entries.len(), 1);
     let e = &entries[0];
-    assert_eq!(e.body, br#"{"a":1}"#);
+    assert_eq!(e.body, br#"{"apiVersion":"0.0.1","kind":"dsse"}"#);
     assert_eq!(e.log_index, 42);
     assert_eq!(e.inclusion_proof.as_ref().unwrap().tree_size, 43);
 
     let annotation = e.to_cosign_annotation().unwrap();
     assert_eq!(
         annotation,
-        r#"{"SignedEntryTimestamp":"MEUCIQ==","Payload":{"body":"eyJhIjoxfQ==","integratedTime":1700000000,"logIndex":42,"logID":"c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"}}"#
+        r#"{"SignedEntryTimestamp":"MEUCIQ==","Payload":{"body":"eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiZHNzZSJ9","integratedTime":1700000000,"logIndex":42,"logID":"c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"}}"#
     );
     let t = e.to_bundle_tlog_entry().unwrap();
     assert_eq!(t["logIndex"], "42");
@@ -89,7 +89,22 @@ fn rekor_v1_entry_response_and_stored_forms() {
     );
     assert_eq!(t["inclusionProof"]["treeSize"], "43");
     assert_eq!(t["inclusionProof"]["checkpoint"]["envelope"], "cp\n");
-    assert_eq!(t["canonicalizedBody"], "eyJhIjoxfQ==");
+    assert_eq!(
+        t["canonicalizedBody"],
+        "eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiZHNzZSJ9"
+    );
+    // The kind and version are the body's.
+    assert_eq!(t["kindVersion"]["kind"], "dsse");
+    assert_eq!(t["kindVersion"]["version"], "0.0.1");
+    // A body that names no kind has no bundle form.
+    let mut nameless = e.clone();
+    nameless.body = br#"{"a":1}"#.to_vec();
+    let err = nameless.to_bundle_tlog_entry().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected a body with kind and apiVersion"),
+        "{err}"
+    );
     // Malformed: a body that is not base64.
     assert!(
         LogEntry::parse_response(
