@@ -16,6 +16,7 @@
 //!   equal what a Go tool writes ([`gojson`]).
 
 pub mod digest;
+pub mod dsse;
 pub mod error;
 pub mod gojson;
 pub mod keyfile;

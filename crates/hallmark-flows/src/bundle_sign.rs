@@ -8,11 +8,10 @@
 //! (waiting for it, bounded), so the signature verifies offline under a witness policy.
 
 use crate::SigstoreError;
-use crate::notation::{EMPTY_CONFIG, descriptor};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use hallmark_core::{Digest, ImageRef};
 use hallmark_keys::Signer;
 use hallmark_oci::Store;
-use hallmark_oci::manifest::{ImageManifest, media_types, to_json_bytes};
 use hallmark_sigstore::bundle::{COSIGN_SIGN_PREDICATE, key_hint};
 use hallmark_sigstore::dsse::{Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, pae};
 use hallmark_sigstore::{BUNDLE_V03_MEDIA_TYPE, attestation::STATEMENT_V1};
@@ -65,10 +64,10 @@ pub async fn sign<S: Signer>(
     let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &statement)).await?;
     let envelope = Envelope {
         payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
-        payload: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &statement),
+        payload: STANDARD.encode(&statement),
         signatures: vec![EnvelopeSignature {
             keyid: String::new(),
-            sig: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &signature),
+            sig: STANDARD.encode(&signature),
         }],
     };
     let envelope_json =
@@ -99,8 +98,6 @@ pub async fn sign<S: Signer>(
     )
     .map_err(|e| SigstoreError::Invalid(format!("the bundle written would not verify: {e}")))?;
 
-    let bundle_digest = store.put_blob(&bundle_bytes).await?;
-    let config_digest = store.put_blob(EMPTY_CONFIG).await?;
     let created = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .ok()
@@ -120,36 +117,15 @@ pub async fn sign<S: Signer>(
         ),
         ("org.opencontainers.image.created".to_owned(), created),
     ]);
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(media_types::OCI_MANIFEST.into()),
-        artifact_type: Some(BUNDLE_V03_MEDIA_TYPE.into()),
-        config: descriptor(
-            media_types::OCI_EMPTY,
-            config_digest,
-            EMPTY_CONFIG.len() as u64,
-        ),
-        layers: vec![descriptor(
-            BUNDLE_V03_MEDIA_TYPE,
-            bundle_digest,
-            bundle_bytes.len() as u64,
-        )],
-        subject: Some(top.descriptor()),
-        annotations: Some(annotations.clone()),
-    };
-    let bytes = to_json_bytes(&manifest);
-    let referrer = Digest::sha256_of(&bytes);
-    store
-        .put_manifest(&bytes, media_types::OCI_MANIFEST, None)
-        .await?;
-    let mut listed = descriptor(
-        media_types::OCI_MANIFEST,
-        referrer.clone(),
-        bytes.len() as u64,
-    );
-    listed.artifact_type = Some(BUNDLE_V03_MEDIA_TYPE.into());
-    listed.annotations = Some(annotations);
-    crate::add_to_referrers_index(store, &top.digest, listed).await?;
+    let referrer = crate::push_artifact(
+        store,
+        top.descriptor(),
+        BUNDLE_V03_MEDIA_TYPE,
+        BUNDLE_V03_MEDIA_TYPE,
+        &bundle_bytes,
+        annotations,
+    )
+    .await?;
     tracing::debug!(image = %image, subject = %top.digest, referrer = %referrer, "bundle signature written");
     Ok(BundleSigned {
         subject: top.digest,

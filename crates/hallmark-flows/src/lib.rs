@@ -1023,6 +1023,67 @@ async fn publish(dst: &Store, staged: &[Staged]) -> Result<(), SigstoreError> {
     Ok(())
 }
 
+/// The empty config (`{}`) of OCI 1.1 artifacts.
+const EMPTY_CONFIG: &[u8] = b"{}";
+
+fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+    Descriptor {
+        media_type: media_type.to_owned(),
+        digest,
+        size,
+        annotations: None,
+        platform: None,
+        artifact_type: None,
+    }
+}
+
+/// Push an OCI 1.1 artifact of `subject`: `layer` (of `layer_media_type`) as its one layer,
+/// the empty config, `artifact_type` and `annotations`; recorded in the tag-schema referrers
+/// index too. Returns the artifact manifest's digest.
+pub(crate) async fn push_artifact(
+    store: &Store,
+    subject: Descriptor,
+    artifact_type: &str,
+    layer_media_type: &str,
+    layer: &[u8],
+    annotations: BTreeMap<String, String>,
+) -> Result<Digest, SigstoreError> {
+    let layer_digest = store.put_blob(layer).await?;
+    let config_digest = store.put_blob(EMPTY_CONFIG).await?;
+    let subject_digest = subject.digest.clone();
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(media_types::OCI_MANIFEST.into()),
+        artifact_type: Some(artifact_type.into()),
+        config: descriptor(
+            media_types::OCI_EMPTY,
+            config_digest,
+            EMPTY_CONFIG.len() as u64,
+        ),
+        layers: vec![descriptor(
+            layer_media_type,
+            layer_digest,
+            layer.len() as u64,
+        )],
+        subject: Some(subject),
+        annotations: Some(annotations.clone()),
+    };
+    let bytes = to_json_bytes(&manifest);
+    let digest = Digest::sha256_of(&bytes);
+    store
+        .put_manifest(&bytes, media_types::OCI_MANIFEST, None)
+        .await?;
+    let mut listed = descriptor(
+        media_types::OCI_MANIFEST,
+        digest.clone(),
+        bytes.len() as u64,
+    );
+    listed.artifact_type = Some(artifact_type.into());
+    listed.annotations = Some(annotations);
+    add_to_referrers_index(store, &subject_digest, listed).await?;
+    Ok(digest)
+}
+
 /// Record a referrer in the destination's tag-schema fallback index (`sha256-<hex>`), for
 /// registries without the referrers API.
 pub(crate) async fn add_to_referrers_index(

@@ -17,7 +17,7 @@ use hallmark_keys::Signer;
 use hallmark_notation::sign::{SignRequest, prepare};
 use hallmark_notation::{Format, Payload, SigningScheme};
 use hallmark_oci::Store;
-use hallmark_oci::manifest::{Descriptor, ImageManifest, Manifest, media_types, to_json_bytes};
+use hallmark_oci::manifest::{Descriptor, Manifest};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -27,8 +27,6 @@ pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature
 pub const THUMBPRINT_ANNOTATION: &str = "io.cncf.notary.x509chain.thumbprint#S256";
 /// The most signatures of one image read (a registry could list thousands).
 pub const MAX_SIGNATURES: usize = 32;
-/// The empty config (`{}`) of OCI 1.1 artifacts.
-pub(crate) const EMPTY_CONFIG: &[u8] = b"{}";
 
 /// How to sign.
 #[derive(Debug, Clone)]
@@ -134,41 +132,18 @@ pub async fn sign<S: Signer>(
         .and_then(|e| e.verify_integrity())
         .map_err(notation_error)?;
 
-    let envelope_digest = store.put_blob(&envelope).await?;
-    let config_digest = store.put_blob(EMPTY_CONFIG).await?;
     let thumbprints = serde_json::to_string(&hallmark_notation::chain::thumbprints(chain))
         .map_err(|e| SigstoreError::Invalid(e.to_string()))?;
     let annotations = BTreeMap::from([(THUMBPRINT_ANNOTATION.to_owned(), thumbprints)]);
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(media_types::OCI_MANIFEST.into()),
-        artifact_type: Some(SIGNATURE_ARTIFACT_TYPE.into()),
-        config: descriptor(
-            media_types::OCI_EMPTY,
-            config_digest,
-            EMPTY_CONFIG.len() as u64,
-        ),
-        layers: vec![descriptor(
-            media_type,
-            envelope_digest,
-            envelope.len() as u64,
-        )],
-        subject: Some(top.descriptor()),
-        annotations: Some(annotations.clone()),
-    };
-    let bytes = to_json_bytes(&manifest);
-    let signature = Digest::sha256_of(&bytes);
-    store
-        .put_manifest(&bytes, media_types::OCI_MANIFEST, None)
-        .await?;
-    let mut referrer = descriptor(
-        media_types::OCI_MANIFEST,
-        signature.clone(),
-        bytes.len() as u64,
-    );
-    referrer.artifact_type = Some(SIGNATURE_ARTIFACT_TYPE.into());
-    referrer.annotations = Some(annotations);
-    crate::add_to_referrers_index(store, &top.digest, referrer).await?;
+    let signature = crate::push_artifact(
+        store,
+        top.descriptor(),
+        SIGNATURE_ARTIFACT_TYPE,
+        media_type,
+        &envelope,
+        annotations,
+    )
+    .await?;
     tracing::debug!(image = %image, subject = %top.digest, signature = %signature, media_type, "notation signature written");
     Ok(NotationSigned {
         subject: top.digest,
@@ -212,17 +187,6 @@ fn check_key<S: Signer>(key: &S, chain: &[Vec<u8>]) -> Result<(), SigstoreError>
         )));
     }
     Ok(())
-}
-
-pub(crate) fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
-    Descriptor {
-        media_type: media_type.to_owned(),
-        digest,
-        size,
-        annotations: None,
-        platform: None,
-        artifact_type: None,
-    }
 }
 
 fn notation_error(e: hallmark_notation::EnvelopeError) -> SigstoreError {

@@ -34,20 +34,7 @@ pub struct Envelope {
 }
 
 /// Pre-authentication encoding.
-pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + payload_type.len() + 32);
-    out.extend_from_slice(
-        format!(
-            "DSSEv1 {} {} {} ",
-            payload_type.len(),
-            payload_type,
-            body.len()
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(body);
-    out
-}
+pub use hallmark_core::dsse::pae;
 
 impl Envelope {
     /// Sign `body` as `payload_type` with `key`.

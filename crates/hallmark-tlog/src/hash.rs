@@ -61,12 +61,13 @@ impl Hash {
 
     /// Lower-case hex (64 digits), as the Rekor v1 API writes hashes.
     pub fn to_hex(&self) -> String {
-        let mut out = [0u8; 64];
-        // 32 bytes always fit 64 hex digits, which are ASCII.
-        hex::encode_to_slice(self.0, &mut out).map_or_else(
-            |_| hex::encode(self.0),
-            |()| String::from_utf8_lossy(&out).into_owned(),
-        )
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
+        out
     }
 
     /// Parse 64 hex digits. Upper case is rejected, so one hash has one spelling.

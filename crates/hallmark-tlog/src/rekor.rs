@@ -170,23 +170,53 @@ fn base64_field(
     Ok(bytes)
 }
 
+/// An entry as JSON.
+fn parse_json(json: &[u8]) -> Result<Value, RekorError> {
+    serde_json::from_slice(json).map_err(|e| RekorError::NotJson {
+        reason: e.to_string(),
+    })
+}
+
+/// The `spec` of an entry that must be `kind` `api_version`, with exactly the members
+/// `spec_names`.
+fn entry_spec<'a>(
+    value: &'a Value,
+    kind: &str,
+    api_version: &str,
+    spec_names: &[&str],
+) -> Result<&'a Map<String, Value>, RekorError> {
+    let top = object(value, "(entry)", &["apiVersion", "kind", "spec"])?;
+    let found_kind = string(top, "kind", "kind")?;
+    let found_version = string(top, "apiVersion", "apiVersion")?;
+    if found_kind != kind || found_version != api_version {
+        return Err(RekorError::UnsupportedEntry {
+            kind: found_kind.to_owned(),
+            api_version: found_version.to_owned(),
+        });
+    }
+    object(member(top, "spec", "spec")?, "spec", spec_names)
+}
+
+/// `{"apiVersion":...,"kind":...,"spec":` (RFC 8785 member order), the start of every body.
+fn write_head(out: &mut String, api_version: &str, kind: &str) {
+    out.push_str("{\"apiVersion\":");
+    write_string(out, api_version);
+    out.push_str(",\"kind\":");
+    write_string(out, kind);
+    out.push_str(",\"spec\":");
+}
+
 impl HashedRekord {
     /// Parse an entry (a proposed entry as submitted, or a canonical body). Unknown members
     /// are rejected, as in Rekor's schema.
     pub fn parse(json: &[u8]) -> Result<Self, RekorError> {
-        let value: Value = serde_json::from_slice(json).map_err(|e| RekorError::NotJson {
-            reason: e.to_string(),
-        })?;
-        let top = object(&value, "(entry)", &["apiVersion", "kind", "spec"])?;
-        let kind = string(top, "kind", "kind")?;
-        let api_version = string(top, "apiVersion", "apiVersion")?;
-        if kind != HASHEDREKORD_KIND || api_version != HASHEDREKORD_V001 {
-            return Err(RekorError::UnsupportedEntry {
-                kind: kind.to_owned(),
-                api_version: api_version.to_owned(),
-            });
-        }
-        let spec = object(member(top, "spec", "spec")?, "spec", &["data", "signature"])?;
+        let value = parse_json(json)?;
+        let spec = entry_spec(
+            &value,
+            HASHEDREKORD_KIND,
+            HASHEDREKORD_V001,
+            &["data", "signature"],
+        )?;
         let data = object(member(spec, "data", "spec.data")?, "spec.data", &["hash"])?;
         let hash = object(
             member(data, "hash", "spec.data.hash")?,
@@ -219,11 +249,8 @@ impl HashedRekord {
     /// The canonical body (RFC 8785), the log's leaf data.
     pub fn canonical_body(&self) -> Vec<u8> {
         let mut out = String::with_capacity(256 + self.signer_pem.len() * 4 / 3);
-        out.push_str("{\"apiVersion\":");
-        write_string(&mut out, HASHEDREKORD_V001);
-        out.push_str(",\"kind\":");
-        write_string(&mut out, HASHEDREKORD_KIND);
-        out.push_str(",\"spec\":{\"data\":{\"hash\":{\"algorithm\":");
+        write_head(&mut out, HASHEDREKORD_V001, HASHEDREKORD_KIND);
+        out.push_str("{\"data\":{\"hash\":{\"algorithm\":");
         write_string(&mut out, self.digest.algorithm_name());
         out.push_str(",\"value\":");
         write_string(&mut out, self.digest.hex());
@@ -341,26 +368,23 @@ impl DsseRekord {
 
     /// Parse a proposed entry (as a client submits it). Unknown members are rejected.
     pub fn parse_proposed(json: &[u8]) -> Result<Self, RekorError> {
-        let value: Value = serde_json::from_slice(json).map_err(|e| RekorError::NotJson {
-            reason: e.to_string(),
-        })?;
-        let top = object(&value, "(entry)", &["apiVersion", "kind", "spec"])?;
-        let kind = string(top, "kind", "kind")?;
-        let api_version = string(top, "apiVersion", "apiVersion")?;
-        if kind != DSSE_KIND || api_version != DSSE_V001 {
-            return Err(RekorError::UnsupportedEntry {
-                kind: kind.to_owned(),
-                api_version: api_version.to_owned(),
-            });
-        }
-        let spec = object(member(top, "spec", "spec")?, "spec", &["proposedContent"])?;
+        // The shared readers name hashedrekord fields; these are a dsse entry's.
+        let dsse = |e: RekorError| match e {
+            RekorError::BadField { field, reason } => RekorError::BadDsseField { field, reason },
+            other => other,
+        };
+        let value = parse_json(json)?;
+        let spec = entry_spec(&value, DSSE_KIND, DSSE_V001, &["proposedContent"]).map_err(dsse)?;
         let proposed = object(
-            member(spec, "proposedContent", "spec.proposedContent")?,
+            member(spec, "proposedContent", "spec.proposedContent").map_err(dsse)?,
             "spec.proposedContent",
             &["envelope", "verifiers"],
-        )?;
-        let envelope = string(proposed, "envelope", "spec.proposedContent.envelope")?;
-        let verifiers = member(proposed, "verifiers", "spec.proposedContent.verifiers")?
+        )
+        .map_err(dsse)?;
+        let envelope =
+            string(proposed, "envelope", "spec.proposedContent.envelope").map_err(dsse)?;
+        let verifiers = member(proposed, "verifiers", "spec.proposedContent.verifiers")
+            .map_err(dsse)?
             .as_array()
             .ok_or_else(|| dsse_bad("spec.proposedContent.verifiers", "expected an array"))?;
         let [verifier] = verifiers.as_slice() else {
@@ -384,11 +408,8 @@ impl DsseRekord {
     /// The proposed entry a client submits.
     pub fn proposed_json(&self) -> Vec<u8> {
         let mut out = String::with_capacity(self.envelope.len() * 2 + 256);
-        out.push_str("{\"apiVersion\":");
-        write_string(&mut out, DSSE_V001);
-        out.push_str(",\"kind\":");
-        write_string(&mut out, DSSE_KIND);
-        out.push_str(",\"spec\":{\"proposedContent\":{\"envelope\":");
+        write_head(&mut out, DSSE_V001, DSSE_KIND);
+        out.push_str("{\"proposedContent\":{\"envelope\":");
         write_string(&mut out, &self.envelope);
         out.push_str(",\"verifiers\":[");
         write_string(&mut out, &STANDARD.encode(&self.verifier_pem));
@@ -399,11 +420,8 @@ impl DsseRekord {
     /// The canonical body (RFC 8785), the log's leaf data.
     pub fn canonical_body(&self) -> Vec<u8> {
         let mut out = String::with_capacity(512 + self.verifier_pem.len() * 4 / 3);
-        out.push_str("{\"apiVersion\":");
-        write_string(&mut out, DSSE_V001);
-        out.push_str(",\"kind\":");
-        write_string(&mut out, DSSE_KIND);
-        out.push_str(",\"spec\":{\"envelopeHash\":{\"algorithm\":\"sha256\",\"value\":");
+        write_head(&mut out, DSSE_V001, DSSE_KIND);
+        out.push_str("{\"envelopeHash\":{\"algorithm\":\"sha256\",\"value\":");
         write_string(&mut out, Digest::sha256_of(self.envelope.as_bytes()).hex());
         out.push_str("},\"payloadHash\":{\"algorithm\":\"sha256\",\"value\":");
         write_string(&mut out, Digest::sha256_of(&self.payload).hex());
@@ -417,15 +435,7 @@ impl DsseRekord {
 
     /// The DSSE pre-authentication encoding the signature is over.
     pub fn pae(&self) -> Vec<u8> {
-        let mut out = format!(
-            "DSSEv1 {} {} {} ",
-            self.payload_type.len(),
-            self.payload_type,
-            self.payload.len()
-        )
-        .into_bytes();
-        out.extend_from_slice(&self.payload);
-        out
+        hallmark_core::dsse::pae(&self.payload_type, &self.payload)
     }
 
     /// The signature, decoded.

@@ -67,6 +67,25 @@ fn cosigned_checkpoint(log: &LogServer, why: impl Fn() -> String) -> String {
     }
 }
 
+/// The log in `data` served under the witness policy `policy.txt` of `w`, with one blob
+/// signed and logged in it by a new key `signer` (passphrase `pw`).
+fn witnessed_log_with_an_entry(
+    w: &World,
+    data: &std::path::Path,
+    blob: &[u8],
+) -> (LogServer, crate::util::Key) {
+    let policy = w.path("policy.txt");
+    let log = LogServer::start_with(
+        data,
+        None,
+        &["--witness-policy".as_ref(), policy.as_os_str()],
+    );
+    let key = w.key("signer", "pw");
+    std::fs::write(w.path("blob"), blob).unwrap();
+    sign_blob_logged(w, &key, &log, "blob", &[]);
+    (log, key)
+}
+
 /// `hallmark log verify --tlog-url LOG --witness-policy POLICY` with a state file in `w`.
 fn log_verify(w: &World, log: &LogServer, policy: &std::path::Path) -> crate::util::Output {
     w.hm([
@@ -121,14 +140,7 @@ fn witnesses_cosign_the_log_and_verifiers_require_their_quorum() {
     )
     .unwrap();
     let policy = w.path("policy.txt");
-    let log = LogServer::start_with(
-        &data,
-        None,
-        &["--witness-policy".as_ref(), policy.as_os_str()],
-    );
-    let key = w.key("signer", "pw");
-    std::fs::write(w.path("blob"), b"witnessed artifact").unwrap();
-    sign_blob_logged(&w, &key, &log, "blob", &[]);
+    let (log, key) = witnessed_log_with_an_entry(&w, &data, b"witnessed artifact");
 
     // /checkpoint serves the checkpoint once both witnesses cosigned it (bounded wait).
     let note = cosigned_checkpoint(&log, String::new);
@@ -415,14 +427,7 @@ fn an_independent_witness_cosigns_hallmark_checkpoints_and_hallmark_accepts_them
     )
     .unwrap();
     let policy = w.path("policy.txt");
-    let log = LogServer::start_with(
-        &data,
-        None,
-        &["--witness-policy".as_ref(), policy.as_os_str()],
-    );
-    let key = w.key("signer", "pw");
-    std::fs::write(w.path("blob"), b"independently witnessed").unwrap();
-    sign_blob_logged(&w, &key, &log, "blob", &[]);
+    let (log, key) = witnessed_log_with_an_entry(&w, &data, b"independently witnessed");
     let note = cosigned_checkpoint(&log, || {
         std::fs::read_to_string(w.path("aics.log")).unwrap_or_default()
     });

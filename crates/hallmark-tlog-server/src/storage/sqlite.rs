@@ -238,23 +238,29 @@ impl Storage for SqliteStorage {
     async fn commit(&self, batch: &Batch) -> Result<()> {
         // One script in one transaction: a commit is three trips to SQLite's thread (BEGIN, the
         // script, COMMIT), not one per statement. The script's first statement stores the
-        // checkpoint only if the stored tree is still `old_size` (RETURNING tells which); the
-        // inserts follow; a moved tree or any failure rolls everything back.
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO checkpoints (size, root, note, created) SELECT ");
+        // checkpoint only if the stored tree is still `old_size` (RETURNING tells which; an
+        // empty batch reads the size instead); the inserts follow; a moved tree or any failure
+        // rolls everything back.
         let c = &batch.checkpoint;
         let grows = c.size != batch.old_size;
-        // An empty batch stores no checkpoint but still checks the tree did not move.
-        q.push_bind(to_i64(c.size))
-            .push(", ")
-            .push_bind(c.root.as_bytes().to_vec())
-            .push(", ")
-            .push_bind(c.note.as_str())
-            .push(", ")
-            .push_bind(crate::now_unix())
-            .push(" WHERE (SELECT MAX(size) FROM checkpoints) = ")
-            .push_bind(to_i64(batch.old_size))
-            .push(if grows { " RETURNING size;" } else { " AND 0;" });
+        let mut q: QueryBuilder<Sqlite> = if grows {
+            let mut q =
+                QueryBuilder::new("INSERT INTO checkpoints (size, root, note, created) SELECT ");
+            q.push_bind(to_i64(c.size))
+                .push(", ")
+                .push_bind(c.root.as_bytes().to_vec())
+                .push(", ")
+                .push_bind(c.note.as_str())
+                .push(", ")
+                .push_bind(crate::now_unix())
+                .push(" WHERE (SELECT MAX(size) FROM checkpoints) = ")
+                .push_bind(to_i64(batch.old_size))
+                .push(" RETURNING size;");
+            q
+        } else {
+            // Nothing appended (every entry was a duplicate): only the check.
+            QueryBuilder::new("SELECT MAX(size) FROM checkpoints;")
+        };
         for chunk in batch.entries.chunks(INSERT_CHUNK) {
             q.push(" INSERT INTO entries (idx, leaf_hash, body, integrated_time, set_sig) ");
             q.push_values(chunk, |mut b, e| {
@@ -278,10 +284,6 @@ impl Storage for SqliteStorage {
                 b.push_bind(*i).push_bind(h.as_bytes().to_vec());
             });
             q.push(";");
-        }
-        if !grows {
-            // Nothing appended: only the check, read back.
-            q.push(" SELECT MAX(size) FROM checkpoints;");
         }
         let mut tx = self.writer.begin().await?;
         let rows = q

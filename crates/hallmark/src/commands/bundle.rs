@@ -3,9 +3,10 @@
 //! referrer.
 
 use crate::cli::{OutputFormat, SignArgs};
+use crate::commands::image::{check_tag_targets, parse_all, report, tag_last};
 use crate::commands::parse_annotations;
-use crate::context::{Context, parse_image};
-use crate::output::{for_each, term_eprintln, term_println};
+use crate::context::Context;
+use crate::output::{for_each, term_eprintln};
 use crate::secrets::open_signer;
 use anyhow::{Context as _, Result};
 use serde_json::json;
@@ -13,11 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
-    let images: Vec<_> = a
-        .images
-        .iter()
-        .map(|s| parse_image(s))
-        .collect::<Result<_>>()?;
+    let images = parse_all(&a.images)?;
     for (flag, given) in [
         ("--bundle", a.bundle.is_some()),
         ("--recursive", a.recursive),
@@ -36,76 +33,58 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     let log = crate::commands::tlog_client::upload_client(&a.tlog)?.context(
         "--format bundle logs the signature: expected --tlog-url URL (a bundle carries its log entry)",
     )?;
-    if a.tag.is_some()
-        && let Some(image) = images.iter().find(|i| i.digest().is_none())
-    {
-        anyhow::bail!(
-            "--tag tags images pushed by digest: expected registry/repo@sha256:..., found {image}"
-        );
-    }
+    check_tag_targets(&images, a.tag.as_deref())?;
     let annotations = Arc::new(parse_annotations(&a.annotations)?);
     let key = Arc::new(open_signer(&a.key).await?);
     let log = Arc::new(log);
-    let results: Vec<Result<hallmark_flows::bundle_sign::BundleSigned>> =
-        for_each(ctx, "signing", images.clone(), |image| {
-            let ctx = ctx.clone();
-            let key = key.clone();
-            let log = log.clone();
-            let annotations = annotations.clone();
-            let tag = a.tag.clone();
-            async move {
-                let store = ctx.store(&image, false)?;
-                let signed = hallmark_flows::bundle_sign::sign(
-                    &store,
-                    &image,
-                    key.as_ref(),
-                    &log,
-                    &annotations,
-                    crate::commands::tlog_client::WITNESS_WAIT,
-                )
-                .await
-                .with_context(|| format!("{image}: signing (bundle)"))?;
-                if let (Some(tag), Some(digest)) = (&tag, image.digest()) {
-                    crate::commands::image::tag_last(&store, digest, tag)
-                        .await
-                        .with_context(|| format!("tagging {image} as {tag} after signing"))?;
-                }
-                Ok(signed)
+    let results = for_each(ctx, "signing", images.clone(), |image| {
+        let ctx = ctx.clone();
+        let key = key.clone();
+        let log = log.clone();
+        let annotations = annotations.clone();
+        let tag = a.tag.clone();
+        async move {
+            let store = ctx.store(&image, false)?;
+            let signed = hallmark_flows::bundle_sign::sign(
+                &store,
+                &image,
+                key.as_ref(),
+                &log,
+                &annotations,
+                crate::commands::tlog_client::WITNESS_WAIT,
+            )
+            .await
+            .with_context(|| format!("{image}: signing (bundle)"))?;
+            if let (Some(tag), Some(digest)) = (&tag, image.digest()) {
+                tag_last(&store, digest, tag)
+                    .await
+                    .with_context(|| format!("tagging {image} as {tag} after signing"))?;
             }
-        })
-        .await;
-    let mut failed = 0;
-    let mut out = Vec::new();
-    for (image, r) in images.iter().zip(results) {
-        match r {
-            Ok(s) => {
-                if ctx.output == OutputFormat::Text {
-                    term_eprintln!(
-                        "{image}: {} signed (Sigstore bundle {}, log index {})",
-                        s.subject,
-                        s.referrer,
-                        s.entry.log_index
-                    );
-                }
-                out.push(json!({
-                    "reference": image.to_string(),
-                    "digest": s.subject.to_string(),
-                    "bundle_manifest_digest": s.referrer.to_string(),
-                    "log_index": s.entry.log_index,
-                }));
-            }
-            Err(e) => {
-                failed += 1;
-                term_eprintln!("error: {e:#}");
-            }
+            Ok(signed)
         }
-    }
-    if ctx.output == OutputFormat::Json {
-        term_println!("{}", serde_json::Value::Array(out));
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     })
+    .await;
+    Ok(report(
+        ctx,
+        &images,
+        results,
+        &json!({}),
+        "failed to sign",
+        |image, s| {
+            if ctx.output == OutputFormat::Text {
+                term_eprintln!(
+                    "{image}: {} signed (Sigstore bundle {}, log index {})",
+                    s.subject,
+                    s.referrer,
+                    s.entry.log_index
+                );
+            }
+            json!({
+                "reference": image.to_string(),
+                "digest": s.subject.to_string(),
+                "bundle_manifest_digest": s.referrer.to_string(),
+                "log_index": s.entry.log_index,
+            })
+        },
+    ))
 }

@@ -34,8 +34,20 @@ fn with_digest(image: &ImageRef, digest: &hallmark_core::Digest) -> String {
     }
 }
 
-fn parse_all(images: &[String]) -> Result<Vec<ImageRef>> {
+pub(crate) fn parse_all(images: &[String]) -> Result<Vec<ImageRef>> {
     images.iter().map(|s| parse_image(s)).collect()
+}
+
+/// `--tag` tags images that were pushed by digest: every image must be given by digest.
+pub(crate) fn check_tag_targets(images: &[ImageRef], tag: Option<&str>) -> Result<()> {
+    if tag.is_some()
+        && let Some(image) = images.iter().find(|i| i.digest().is_none())
+    {
+        anyhow::bail!(
+            "--tag tags images pushed by digest: expected registry/repo@sha256:..., found {image}"
+        );
+    }
+    Ok(())
 }
 
 /// An error of one image's `action` (`signing`, `attesting`; `None`: verifying), named by the
@@ -69,7 +81,7 @@ fn in_image(e: SigstoreError, image: &ImageRef, action: Option<&str>) -> anyhow:
 /// Report per-image results in input order: `ok` prints an image's text and returns its JSON
 /// object; a failure prints `error: ...` and becomes `{"reference", "error"}` plus
 /// `failure_fields`. `-o json` prints the array. Exit 0 only if every image succeeded.
-fn report<T>(
+pub(crate) fn report<T>(
     ctx: &Context,
     images: &[ImageRef],
     results: Vec<Result<T>>,
@@ -112,13 +124,7 @@ fn report<T>(
 pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
     // Everything that can fail without touching a registry is checked first.
     let images = parse_all(&a.images)?;
-    if a.tag.is_some()
-        && let Some(image) = images.iter().find(|i| i.digest().is_none())
-    {
-        anyhow::bail!(
-            "--tag tags images pushed by digest: expected registry/repo@sha256:..., found {image}"
-        );
-    }
+    check_tag_targets(&images, a.tag.as_deref())?;
     if a.bundle.is_some() && images.len() != 1 {
         anyhow::bail!(
             "--bundle writes one bundle: expected one image, found {}",

@@ -91,13 +91,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
             );
         }
     }
-    if a.tag.is_some()
-        && let Some(image) = images.iter().find(|i| i.digest().is_none())
-    {
-        anyhow::bail!(
-            "--tag tags images pushed by digest: expected registry/repo@sha256:..., found {image}"
-        );
-    }
+    crate::commands::image::check_tag_targets(&images, a.tag.as_deref())?;
     let cert = a.cert.as_deref().context("--cert")?;
     let text = std::fs::read_to_string(cert)
         .with_context(|| format!("reading the certificate chain {}", cert.display()))?;
