@@ -334,6 +334,68 @@ impl PublicKey {
     pub fn fingerprint(&self) -> String {
         hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.spki_der).as_ref())
     }
+    /// The OpenSSH SHA-256 fingerprint of this key (`SHA256:` and the unpadded base64 SHA-256
+    /// of its SSH wire encoding, RFC 4253 / RFC 5656 / RFC 8709), as `ssh-keygen -l` prints it.
+    /// DSSE verifiers in Go (go-securesystemslib, used by Rekor) take it as a key's ID when a
+    /// signature names one. `None` for keys SSH cannot encode (a compressed EC point).
+    pub fn ssh_key_id(&self) -> Option<String> {
+        use base64::Engine as _;
+        fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+            out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+        fn mpint(out: &mut Vec<u8>, unsigned: &[u8]) {
+            let trimmed = match unsigned.iter().position(|&b| b != 0) {
+                Some(i) => &unsigned[i..],
+                None => &[][..],
+            };
+            if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+                out.extend_from_slice(&(trimmed.len() as u32 + 1).to_be_bytes());
+                out.push(0);
+                out.extend_from_slice(trimmed);
+            } else {
+                string(out, trimmed);
+            }
+        }
+        let mut wire = Vec::with_capacity(self.raw.len() + 64);
+        match self.algorithm {
+            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => {
+                let (name, curve, len) = if self.algorithm == KeyAlgorithm::EcdsaP256 {
+                    ("ecdsa-sha2-nistp256", "nistp256", 65)
+                } else {
+                    ("ecdsa-sha2-nistp384", "nistp384", 97)
+                };
+                if self.raw.len() != len || self.raw.first() != Some(&4) {
+                    return None;
+                }
+                string(&mut wire, name.as_bytes());
+                string(&mut wire, curve.as_bytes());
+                string(&mut wire, &self.raw);
+            }
+            KeyAlgorithm::Ed25519 => {
+                string(&mut wire, b"ssh-ed25519");
+                string(&mut wire, &self.raw);
+            }
+            KeyAlgorithm::Rsa => {
+                let mut reader = SliceReader::new(&self.raw).ok()?;
+                let (n, e) = reader
+                    .sequence(|r| {
+                        let n: UintRef<'_> = r.decode()?;
+                        let e: UintRef<'_> = r.decode()?;
+                        Ok::<_, spki::der::Error>((n.as_bytes().to_vec(), e.as_bytes().to_vec()))
+                    })
+                    .ok()?;
+                string(&mut wire, b"ssh-rsa");
+                mpint(&mut wire, &e);
+                mpint(&mut wire, &n);
+            }
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &wire);
+        Some(format!(
+            "SHA256:{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest.as_ref())
+        ))
+    }
     /// Verify `signature` over `message` with this key's algorithm and hash.
     /// ECDSA signatures are ASN.1 DER.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {

@@ -718,3 +718,39 @@ fn mutated_key_files_never_panic() {
         }
     }
 }
+
+/// SSH key IDs (what Go's DSSE verifiers compare a signature's `keyid` with) are OpenSSH's
+/// SHA-256 fingerprints: the expected values were printed by `ssh-keygen -l` (OpenSSH 9.2) for
+/// these keys (imported with `ssh-keygen -i -m PKCS8`; the Ed25519 key was made by ssh-keygen
+/// and its 32 bytes put in a SubjectPublicKeyInfo). The RSA modulus has its top bit set, so its
+/// SSH mpint takes a leading zero byte.
+#[test]
+fn ssh_key_ids_are_openssh_fingerprints() {
+    let cases = [
+        (
+            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqLyOeba3Qc8zn3K+XUgT2gKzUkL+\n1hLp469HQngpiOYt2JyTbknZXRwsXuc4bZNKOaj/Y1kJiHUKXDehQXnmqg==\n-----END PUBLIC KEY-----\n",
+            "SHA256:OhIFnCEcWmAMQa+73WXmPQ/zMNUmTi99aqSlmUl8eMA",
+        ),
+        (
+            "-----BEGIN PUBLIC KEY-----\nMHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEudkFu+mV3Rf2ugDhzfK6niayuvXmJEy9\n59vESujvNqMiF8aOWpctCz3Ng1z5rU4guUHcpJfbDDg+Ql36VpENS5zeuCLh4dxu\nYoxRrrrBkAcfalJ0tK1PRd3N37eYmYmf\n-----END PUBLIC KEY-----\n",
+            "SHA256:0rPxp6V4UQ8OY1Z+4AEeXLrD2PIe4uJ9UmC0tQ6qiqw",
+        ),
+        (
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAONE7fU+pPNU2IzDWHqCt9Bz2bvL8b6cuerZVFtiv2JU=\n-----END PUBLIC KEY-----\n",
+            "SHA256:+HIBRzSYmRdIzZ62hYjXg0xOC5pUh6YdRnXg5o/7hHg",
+        ),
+        (
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAvy3rbV/b6pUmqGAbQ3X8\nhAvaUvNZeb36OtChvW1iFC1fhOQyCQzBLouSkFevX9otGQUqDq7yBlqRoiX0Oybg\nZuzUhgLxfWiSNFTjPAqXDlxMpWFWwyLHmMANbZHx3AsnjoG+9nJLNAbH/htgC2y9\nMZTV8exs819iYejlnnbcc2FlXHRQtoB6fuVUxsUmwBiHYCJPCkpUlHoRI3yh5Dkd\nbz9GFqLtavDsog8Cm9C6Qi5/xQqzPfeqjPdxwhP/r//e4hHoaq7l3JBLjGqiHmpE\noGRoFg1Bo4HoE68e2jyotP86K1jbfdVgScCITcTE6Tcw1JZv+yQmVD4ANBQR4nq3\nVwIDAQAB\n-----END PUBLIC KEY-----\n",
+            "SHA256:QRO8KDSvL9NOOXpy78T0H8nTZHy6BhbpQWxECGqbUR4",
+        ),
+    ];
+    for (pem, expected) in cases {
+        let key = PublicKey::from_pem(pem, "test key").expect("key");
+        assert_eq!(
+            key.ssh_key_id().as_deref(),
+            Some(expected),
+            "{}",
+            key.algorithm()
+        );
+    }
+}

@@ -73,9 +73,17 @@ pub async fn sign<S: Signer>(
     let envelope_json =
         serde_json::to_string(&envelope).map_err(|e| SigstoreError::Invalid(e.to_string()))?;
     let public = key.public_key();
-    let rekord = DsseRekord::new(&envelope_json, public.to_pem().as_bytes())
+    let rekord = DsseRekord::new(&envelope_json, vec![public.to_pem().into_bytes()])
         .map_err(|e| SigstoreError::Invalid(e.to_string()))?;
-    let (entry, _created) = log.create_dsse_entry(&rekord).await?;
+    let pae_bytes = rekord.pae();
+    let signed = rekord
+        .pair(|_, s| {
+            public
+                .verify(&pae_bytes, &rekord.signatures[s].bytes)
+                .is_ok()
+        })
+        .map_err(|e| SigstoreError::Invalid(e.to_string()))?;
+    let (entry, _created) = log.create_dsse_entry(&rekord, &signed).await?;
     let entry = hallmark_tlog_client::witnessed::cosigned_entry(log, entry, wait).await?;
     let bundle = json!({
         "mediaType": BUNDLE_V03_MEDIA_TYPE,

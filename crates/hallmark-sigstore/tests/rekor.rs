@@ -612,26 +612,33 @@ fn dsse_entry_body_is_rekors() {
         )
         .unwrap();
     let envelope = serde_json::to_string(&bundle["dsseEnvelope"]).unwrap();
-    let entry = hallmark_tlog::rekor::DsseRekord::new(&envelope, &verifier).unwrap();
-    let ours = String::from_utf8(entry.canonical_body()).unwrap();
+    let entry = hallmark_tlog::rekor::DsseRekord::new(&envelope, vec![verifier.clone()]).unwrap();
+    // One signature, one verifier: the only pairing.
+    let signed = entry.pair(|_, _| true).unwrap();
+    let ours = String::from_utf8(signed.canonical_body()).unwrap();
     let mut theirs = logged.clone();
     theirs["spec"]["envelopeHash"]["value"] =
         serde_json::Value::String(Digest::sha256_of(envelope.as_bytes()).hex().to_owned());
     let theirs = hallmark_tlog::jcs::canonicalize(&theirs).unwrap();
     assert_eq!(ours.as_bytes(), theirs.as_slice());
-    // The proposed entry round-trips to the same body.
+    // The proposed entry round-trips to the same entry.
     let again = hallmark_tlog::rekor::DsseRekord::parse_proposed(&entry.proposed_json()).unwrap();
-    assert_eq!(again.canonical_body(), entry.canonical_body());
-    // Two signatures, no verifier, or bad base64 are refused, naming the field.
-    let mut two = bundle["dsseEnvelope"].clone();
-    let sig = two["signatures"][0].clone();
-    two["signatures"].as_array_mut().unwrap().push(sig);
-    let err = hallmark_tlog::rekor::DsseRekord::new(&two.to_string(), &verifier).unwrap_err();
+    assert_eq!(again, entry);
+    // No signatures, no verifier, or bad base64 are refused, naming the field.
+    let mut none = bundle["dsseEnvelope"].clone();
+    none["signatures"] = serde_json::json!([]);
+    let err = hallmark_tlog::rekor::DsseRekord::new(&none.to_string(), vec![verifier.clone()])
+        .unwrap_err();
     assert!(
         err.to_string()
-            .contains("expected exactly 1 signature, found 2"),
+            .contains("expected a non-empty signatures array"),
         "{err}"
     );
-    let err = hallmark_tlog::rekor::DsseRekord::new(&envelope, b"").unwrap_err();
+    let mut bad = bundle["dsseEnvelope"].clone();
+    bad["signatures"][0]["sig"] = serde_json::json!("not base64!");
+    let err = hallmark_tlog::rekor::DsseRekord::new(&bad.to_string(), vec![verifier.clone()])
+        .unwrap_err();
+    assert!(err.to_string().contains("signatures[0].sig"), "{err}");
+    let err = hallmark_tlog::rekor::DsseRekord::new(&envelope, vec![Vec::new()]).unwrap_err();
     assert!(err.to_string().contains("verifiers"), "{err}");
 }

@@ -5,7 +5,7 @@ use crate::{ClientError, LogEntry};
 use hallmark_core::PublicKey;
 use hallmark_tlog::{
     Hash,
-    rekor::{DsseRekord, HashedRekord},
+    rekor::{DsseRekord, DsseSigned, HashedRekord},
     tiles::Tile,
 };
 use reqwest::{StatusCode, header};
@@ -254,13 +254,15 @@ impl TlogClient {
         self.submit(body.clone(), body).await
     }
 
-    /// `POST /api/v1/log/entries` with a `dsse` 0.0.1 entry (the envelope and its verifier);
-    /// the log stores and returns Rekor's canonical `dsse` body, checked here.
+    /// `POST /api/v1/log/entries` with a `dsse` 0.0.1 entry (the envelope and its verifiers);
+    /// the log stores and returns Rekor's canonical `dsse` body, checked here against
+    /// `signed`, the entry's signatures paired with their verifiers ([`DsseRekord::pair`]).
     pub async fn create_dsse_entry(
         &self,
         entry: &DsseRekord,
+        signed: &DsseSigned,
     ) -> Result<(LogEntry, bool), ClientError> {
-        self.submit(entry.proposed_json(), entry.canonical_body())
+        self.submit(entry.proposed_json(), signed.canonical_body())
             .await
     }
 

@@ -1,10 +1,11 @@
 //! Validation of proposed `hashedrekord` 0.0.1 and `dsse` 0.0.1 entries, before anything is
 //! queued.
 //!
-//! A `dsse` entry's one signature is checked over the envelope's DSSE pre-authentication
-//! encoding with its one verifier (a public key or a certificate's key, the certificate not
-//! validated, as in Rekor); the log stores Rekor's canonical `dsse` body (hashes of the envelope
-//! and payload, the signature and the verifier), not the envelope.
+//! A `dsse` entry's signatures are checked over the envelope's DSSE pre-authentication
+//! encoding with its verifiers (public keys or certificates' keys, the certificates not
+//! validated, as in Rekor), each verifier paired with a signature as Rekor pairs them; the log
+//! stores Rekor's canonical `dsse` body (hashes of the envelope and payload, each signature and
+//! its verifier), not the envelope.
 //!
 //! hashedrekord signs the artifact *digest*: the signature is over the artifact whose SHA-256
 //! is `spec.data.hash.value`, so it is checked with a prehashed verify (the digest is given,
@@ -78,7 +79,8 @@ fn parse(json: &[u8]) -> Result<Proposed, ApiError> {
 pub fn proposed_leaf_hash(json: &[u8]) -> Result<Hash, ApiError> {
     Ok(match parse(json)? {
         Proposed::HashedRekord(e) => e.leaf_hash(),
-        Proposed::Dsse(d) => hallmark_tlog::leaf_hash(&d.canonical_body()),
+        // Which verifier made which signature is only known once they are checked.
+        Proposed::Dsse(d) => hallmark_tlog::leaf_hash(&dsse_body(&d)?),
     })
 }
 
@@ -90,16 +92,7 @@ pub fn validate(json: &[u8]) -> Result<ValidEntry, ApiError> {
             verify_digest_signature(&key, entry.digest.hex(), &entry.signature)?;
             entry.canonical_body()
         }
-        Proposed::Dsse(entry) => {
-            let key = signer_key_of(&entry.verifier_pem, "spec.proposedContent.verifiers[0]")?;
-            key.verify(&entry.pae(), &entry.signature_bytes())
-                .map_err(|_| {
-                    ApiError::bad_request(
-                        "the envelope's signature does not verify over its DSSE pre-authentication encoding with the given verifier",
-                    )
-                })?;
-            entry.canonical_body()
-        }
+        Proposed::Dsse(entry) => dsse_body(&entry)?,
     };
     if body.len() > MAX_ENTRY_SIZE {
         return Err(ApiError::new(
@@ -112,6 +105,33 @@ pub fn validate(json: &[u8]) -> Result<ValidEntry, ApiError> {
     }
     let leaf_hash = hallmark_tlog::leaf_hash(&body);
     Ok(ValidEntry { body, leaf_hash })
+}
+
+/// Check a `dsse` entry's signatures over the envelope's DSSE pre-authentication encoding
+/// with its verifiers, pairing them as Rekor does (a signature's `keyid`, when it has one,
+/// must be the verifier's SSH key ID), and write the body the log stores.
+fn dsse_body(entry: &DsseRekord) -> Result<Vec<u8>, ApiError> {
+    let keys = entry
+        .verifiers
+        .iter()
+        .enumerate()
+        .map(|(i, pem)| {
+            let key = signer_key_of(pem, &format!("spec.proposedContent.verifiers[{i}]"))?;
+            let id = key.ssh_key_id();
+            Ok((key, id))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let pae = entry.pae();
+    let signed = entry
+        .pair(|v, s| {
+            let (key, id) = &keys[v];
+            let signature = &entry.signatures[s];
+            let named =
+                signature.keyid.is_empty() || id.as_ref().is_none_or(|id| *id == signature.keyid);
+            named && key.verify(&pae, &signature.bytes).is_ok()
+        })
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(signed.canonical_body())
 }
 
 /// The public key of `spec.signature.publicKey.content`: a `PUBLIC KEY` PEM, or a

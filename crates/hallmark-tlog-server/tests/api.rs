@@ -496,19 +496,21 @@ async fn ed25519_log_key_and_restart() {
 
 /// A DSSE envelope over `payload`, signed by `key`, as JSON text.
 fn envelope(key: &SigningKey, payload: &[u8]) -> String {
+    envelope_signed(&[(key, "")], payload)
+}
+
+/// A DSSE envelope over `payload` with one signature per (key, keyid), in order.
+fn envelope_signed(signers: &[(&SigningKey, &str)], payload: &[u8]) -> String {
     let payload_type = "application/vnd.in-toto+json";
-    let mut pae = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        payload.len()
-    )
-    .into_bytes();
-    pae.extend_from_slice(payload);
-    let sig = key.sign(&pae).expect("sign");
+    let pae = hallmark_core::dsse::pae(payload_type, payload);
+    let signatures: Vec<Value> = signers
+        .iter()
+        .map(|(key, keyid)| json!({"keyid": keyid, "sig": STANDARD.encode(key.sign(&pae).expect("sign"))}))
+        .collect();
     json!({
         "payloadType": payload_type,
         "payload": STANDARD.encode(payload),
-        "signatures": [{"keyid": "", "sig": STANDARD.encode(sig)}],
+        "signatures": signatures,
     })
     .to_string()
 }
@@ -526,7 +528,7 @@ fn dsse_proposed(envelope: &str, verifiers: &[&str]) -> Value {
 
 /// `dsse` 0.0.1 entries (what cosign 3 logs for its bundles): the envelope's signature is checked
 /// over its pre-authentication encoding; Rekor's body (hashes, signature, verifier) is stored
-/// and found again by the proposed entry; a bad signature, another verifier or two verifiers
+/// and found again by the proposed entry; a bad signature or a verifier that signed nothing
 /// are refused and append nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dsse_entries_are_checked_and_stored_as_rekor_does() {
@@ -541,15 +543,22 @@ async fn dsse_entries_are_checked_and_stored_as_rekor_does() {
     assert_eq!(status, 201, "{v}");
     let (_, index, _, body) = check_entry(&key, &v);
     assert_eq!(index, 0);
-    let expected = hallmark_tlog::rekor::DsseRekord::new(&env, pem.as_bytes())
-        .expect("entry")
+    let proposed =
+        hallmark_tlog::rekor::DsseRekord::new(&env, vec![pem.clone().into_bytes()]).expect("entry");
+    let expected = proposed
+        .pair(|_, _| true) // one signature, one verifier: the only pairing
+        .expect("paired")
         .canonical_body();
     assert_eq!(body, expected);
     let stored: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(stored["kind"], "dsse");
     assert!(stored["spec"].get("proposedContent").is_none(), "{stored}");
-    // The same entry again: 409 with the existing one.
+    // The same entry again: 409 with the existing one; also with a verifier after the one that
+    // made the signature, which Rekor does not reach (the body is the same).
     let (status, _, _) = append(&log, &entry).await;
+    assert_eq!(status, 409);
+    let other = p256().public_key().to_pem();
+    let (status, _, _) = append(&log, &dsse_proposed(&env, &[&pem, &other])).await;
     assert_eq!(status, 409);
     // Found by the proposed entry.
     let (status, _, found) = log
@@ -561,7 +570,6 @@ async fn dsse_entries_are_checked_and_stored_as_rekor_does() {
     assert_eq!(status, 200, "{found}");
     assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
 
-    let other = p256().public_key().to_pem();
     let tampered = env.replace(
         &STANDARD.encode(statement),
         &STANDARD.encode(b"{\"another\":\"statement\"}"),
@@ -570,17 +578,22 @@ async fn dsse_entries_are_checked_and_stored_as_rekor_does() {
         (
             "another verifier",
             dsse_proposed(&env, &[&other]),
-            "does not verify",
+            "verifiers[0] verifies none",
         ),
         (
             "a payload the signature is not over",
             dsse_proposed(&tampered, &[&pem]),
-            "does not verify",
+            "verifiers[0] verifies none",
         ),
         (
-            "two verifiers",
-            dsse_proposed(&env, &[&pem, &other]),
-            "expected exactly 1 verifier, found 2",
+            "a first verifier that signed nothing",
+            dsse_proposed(&env, &[&other, &pem]),
+            "verifiers[0] verifies none of the envelope's 1 signature(s)",
+        ),
+        (
+            "no verifier",
+            dsse_proposed(&env, &[]),
+            "expected at least one verifier",
         ),
         (
             "no envelope JSON",
@@ -603,4 +616,90 @@ async fn dsse_entries_are_checked_and_stored_as_rekor_does() {
         assert!(message.contains(expect), "{attack}: {message}");
     }
     assert_eq!(log.tree_size().await, 1);
+}
+
+/// A `dsse` envelope with several signatures, as Rekor takes it: every signature must be made
+/// by one of the verifiers, each verifier is paired with the first signature it verifies, the
+/// body lists the signatures sorted with their verifiers, and a signature's `keyid`, when
+/// present, must be its verifier's SSH key ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dsse_entries_with_several_signatures_are_paired_as_rekor_does() {
+    let log = start_log(LogKeyType::EcdsaP256).await;
+    let key = log_key(&log).await;
+    let (first, second) = (p256(), p256());
+    let (pem1, pem2) = (first.public_key().to_pem(), second.public_key().to_pem());
+    let statement = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"bb"}}],"predicateType":"https://example.com/two","predicate":{}}"#;
+    let id2 = second.public_key().ssh_key_id().expect("an SSH key ID");
+    let env = envelope_signed(&[(&first, ""), (&second, &id2)], statement);
+    // The verifiers in the other order: pairing is by verification, not position.
+    let (status, _, v) = append(&log, &dsse_proposed(&env, &[&pem2, &pem1])).await;
+    assert_eq!(status, 201, "{v}");
+    let (_, _, _, body) = check_entry(&key, &v);
+    let stored: Value = serde_json::from_slice(&body).expect("json");
+    let sigs: Vec<Value> = serde_json::from_str::<Value>(&env).expect("json")["signatures"]
+        .as_array()
+        .expect("signatures")
+        .clone();
+    let mut expected = vec![
+        (sigs[0]["sig"].as_str().expect("sig"), &pem1),
+        (sigs[1]["sig"].as_str().expect("sig"), &pem2),
+    ];
+    expected.sort();
+    let listed = stored["spec"]["signatures"].as_array().expect("signatures");
+    assert_eq!(listed.len(), 2, "{stored}");
+    for (got, (sig, pem)) in listed.iter().zip(&expected) {
+        assert_eq!(got["signature"], *sig, "{stored}");
+        assert_eq!(got["verifier"], STANDARD.encode(pem), "{stored}");
+    }
+
+    let third = p256();
+    let pem3 = third.public_key().to_pem();
+    let id1 = first.public_key().ssh_key_id().expect("an SSH key ID");
+    for (attack, env, verifiers, expect) in [
+        (
+            "a signature no verifier made",
+            envelope_signed(&[(&first, ""), (&third, "")], statement),
+            vec![&pem1],
+            "signatures[1] is verified by none of the 1 verifier(s)",
+        ),
+        (
+            "one key's two signatures (each verifier pairs with one)",
+            envelope_signed(&[(&first, ""), (&first, "")], statement),
+            vec![&pem1, &pem1],
+            "signatures[1] is verified by none",
+        ),
+        (
+            "a keyid naming another key",
+            envelope_signed(&[(&first, &id2)], statement),
+            vec![&pem1],
+            "verifiers[0] verifies none",
+        ),
+        (
+            "a verifier that signed nothing, before the one that did",
+            envelope_signed(&[(&first, &id1)], statement),
+            vec![&pem3, &pem1],
+            "verifiers[0] verifies none",
+        ),
+    ] {
+        let verifiers: Vec<&str> = verifiers.iter().map(|p| p.as_str()).collect();
+        let (status, _, v) = append(&log, &dsse_proposed(&env, &verifiers)).await;
+        assert_eq!(status, 400, "{attack}: {v}");
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expect), "{attack}: {message}");
+    }
+    // Once every signature is paired, later verifiers are not checked (Rekor stops there).
+    let env = envelope_signed(&[(&first, &id1)], statement);
+    let (status, _, v) = append(&log, &dsse_proposed(&env, &[&pem1, &pem3])).await;
+    assert_eq!(status, 201, "{v}");
+    let (_, _, _, body) = check_entry(&key, &v);
+    let stored: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        stored["spec"]["signatures"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        stored["spec"]["signatures"][0]["verifier"],
+        STANDARD.encode(&pem1)
+    );
+    assert_eq!(log.tree_size().await, 2);
 }

@@ -273,14 +273,16 @@ impl HashedRekord {
     }
 }
 
-/// A proposed `dsse` 0.0.1 entry: a DSSE envelope with one signature and the one verifier (a
-/// PEM public key or certificate) that signed it. What a client submits is
+/// A proposed `dsse` 0.0.1 entry: a DSSE envelope with its signatures and the verifiers (PEM
+/// public keys or certificates) that signed them. What a client submits is
 /// `{"apiVersion":"0.0.1","kind":"dsse","spec":{"proposedContent":{"envelope":"<the envelope's
-/// JSON, as a string>","verifiers":["<base64 PEM>"]}}}`; what the log stores is its canonical
+/// JSON, as a string>","verifiers":["<base64 PEM>",...]}}}`; what the log stores is its canonical
 /// body, Rekor's: `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelopeHash":{"algorithm":
 /// "sha256","value":"<hex of the envelope string>"},"payloadHash":{"algorithm":"sha256","value":
 /// "<hex of the decoded payload>"},"signatures":[{"signature":"<base64>","verifier":
-/// "<base64 PEM>"}]}}` (RFC 8785).
+/// "<base64 PEM>"},...]}}` (RFC 8785), one member per distinct signature, sorted by signature.
+/// Which verifier goes with which signature is only known once they are checked: see
+/// [`DsseRekord::pair`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DsseRekord {
     /// The envelope as submitted (a JSON document).
@@ -289,10 +291,38 @@ pub struct DsseRekord {
     pub payload_type: String,
     /// The envelope's payload, decoded.
     pub payload: Vec<u8>,
-    /// The envelope's one signature, as its base64 text.
-    pub signature: String,
-    /// The PEM public key or certificate that verifies it.
-    pub verifier_pem: Vec<u8>,
+    /// The envelope's signatures, in the envelope's order (at least one).
+    pub signatures: Vec<DsseSignature>,
+    /// The PEM public keys or certificates proposed as verifiers, in order (at least one).
+    pub verifiers: Vec<Vec<u8>>,
+}
+
+/// One signature of a DSSE envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsseSignature {
+    /// `sig` as written in the envelope (base64).
+    pub sig: String,
+    /// `sig` decoded.
+    pub bytes: Vec<u8>,
+    /// `keyid` (empty when absent).
+    pub keyid: String,
+}
+
+/// Base64 as DSSE implementations read it: standard, else URL-safe (both padded).
+fn dsse_base64(text: &str) -> Option<Vec<u8>> {
+    STANDARD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
+        .ok()
+}
+
+/// A `dsse` entry whose signatures are paired with their verifiers: what the log stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsseSigned {
+    envelope_hash: Digest,
+    payload_hash: Digest,
+    /// (signature as base64, verifier PEM), one per distinct signature, sorted by signature.
+    signatures: Vec<(String, Vec<u8>)>,
 }
 
 fn dsse_bad(field: &'static str, reason: impl Into<String>) -> RekorError {
@@ -303,66 +333,74 @@ fn dsse_bad(field: &'static str, reason: impl Into<String>) -> RekorError {
 }
 
 impl DsseRekord {
-    /// An entry for `envelope` (its JSON text) signed by `verifier_pem`.
-    pub fn new(envelope: &str, verifier_pem: &[u8]) -> Result<Self, RekorError> {
-        let value: Value = serde_json::from_str(envelope)
-            .map_err(|e| dsse_bad("spec.proposedContent.envelope", e.to_string()))?;
+    /// An entry for `envelope` (its JSON text), proposing `verifiers` (PEM public keys or
+    /// certificates) as its signers.
+    pub fn new(envelope: &str, verifiers: Vec<Vec<u8>>) -> Result<Self, RekorError> {
+        const ENVELOPE: &str = "spec.proposedContent.envelope";
+        let value: Value =
+            serde_json::from_str(envelope).map_err(|e| dsse_bad(ENVELOPE, e.to_string()))?;
         let map = value
             .as_object()
-            .ok_or_else(|| dsse_bad("spec.proposedContent.envelope", "expected an object"))?;
+            .ok_or_else(|| dsse_bad(ENVELOPE, "expected an object"))?;
         let text = |name: &str| {
-            map.get(name).and_then(Value::as_str).ok_or_else(|| {
-                dsse_bad(
-                    "spec.proposedContent.envelope",
-                    format!("expected a string member {name:?}"),
-                )
-            })
+            map.get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| dsse_bad(ENVELOPE, format!("expected a string member {name:?}")))
         };
         let payload_type = text("payloadType")?.to_owned();
-        let payload = STANDARD.decode(text("payload")?).map_err(|_| {
-            dsse_bad(
-                "spec.proposedContent.envelope",
-                "payload: expected standard base64",
-            )
-        })?;
-        let signatures = map
+        let payload = dsse_base64(text("payload")?)
+            .ok_or_else(|| dsse_bad(ENVELOPE, "payload: expected base64"))?;
+        let listed = map
             .get("signatures")
             .and_then(Value::as_array)
-            .ok_or_else(|| {
-                dsse_bad(
-                    "spec.proposedContent.envelope",
-                    "expected a signatures array",
-                )
-            })?;
-        let [one] = signatures.as_slice() else {
-            return Err(dsse_bad(
-                "spec.proposedContent.envelope",
-                format!("expected exactly 1 signature, found {}", signatures.len()),
-            ));
-        };
-        let signature = one
-            .get("sig")
-            .and_then(Value::as_str)
-            .filter(|s| STANDARD.decode(s).is_ok_and(|b| !b.is_empty()))
-            .ok_or_else(|| {
-                dsse_bad(
-                    "spec.proposedContent.envelope",
-                    "signatures[0].sig: expected non-empty standard base64",
-                )
-            })?
-            .to_owned();
-        if verifier_pem.is_empty() {
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| dsse_bad(ENVELOPE, "expected a non-empty signatures array"))?;
+        let signatures = listed
+            .iter()
+            .enumerate()
+            .map(|(i, one)| {
+                let sig = one.get("sig").and_then(Value::as_str).unwrap_or_default();
+                let bytes = dsse_base64(sig).filter(|b| !b.is_empty()).ok_or_else(|| {
+                    dsse_bad(
+                        ENVELOPE,
+                        format!("signatures[{i}].sig: expected non-empty base64"),
+                    )
+                })?;
+                let keyid = match one.get("keyid") {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(k)) => k.clone(),
+                    Some(_) => {
+                        return Err(dsse_bad(
+                            ENVELOPE,
+                            format!("signatures[{i}].keyid: expected a string"),
+                        ));
+                    }
+                };
+                Ok(DsseSignature {
+                    sig: sig.to_owned(),
+                    bytes,
+                    keyid,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if verifiers.is_empty() {
             return Err(dsse_bad(
                 "spec.proposedContent.verifiers",
-                "expected a non-empty verifier",
+                "expected at least one verifier",
+            ));
+        }
+        if let Some(i) = verifiers.iter().position(Vec::is_empty) {
+            return Err(dsse_bad(
+                "spec.proposedContent.verifiers",
+                format!("verifiers[{i}]: expected a non-empty PEM"),
             ));
         }
         Ok(Self {
             envelope: envelope.to_owned(),
             payload_type,
             payload,
-            signature,
-            verifier_pem: verifier_pem.to_vec(),
+            signatures,
+            verifiers,
         })
     }
 
@@ -386,23 +424,21 @@ impl DsseRekord {
         let verifiers = member(proposed, "verifiers", "spec.proposedContent.verifiers")
             .map_err(dsse)?
             .as_array()
-            .ok_or_else(|| dsse_bad("spec.proposedContent.verifiers", "expected an array"))?;
-        let [verifier] = verifiers.as_slice() else {
-            return Err(dsse_bad(
-                "spec.proposedContent.verifiers",
-                format!("expected exactly 1 verifier, found {}", verifiers.len()),
-            ));
-        };
-        let pem = verifier
-            .as_str()
-            .and_then(|v| STANDARD.decode(v).ok())
-            .ok_or_else(|| {
-                dsse_bad(
-                    "spec.proposedContent.verifiers",
-                    "expected standard base64 of a PEM",
-                )
-            })?;
-        Self::new(envelope, &pem)
+            .ok_or_else(|| dsse_bad("spec.proposedContent.verifiers", "expected an array"))?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str()
+                    .and_then(|v| STANDARD.decode(v).ok())
+                    .ok_or_else(|| {
+                        dsse_bad(
+                            "spec.proposedContent.verifiers",
+                            format!("verifiers[{i}]: expected standard base64 of a PEM"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(envelope, verifiers)
     }
 
     /// The proposed entry a client submits.
@@ -412,35 +448,102 @@ impl DsseRekord {
         out.push_str("{\"proposedContent\":{\"envelope\":");
         write_string(&mut out, &self.envelope);
         out.push_str(",\"verifiers\":[");
-        write_string(&mut out, &STANDARD.encode(&self.verifier_pem));
+        for (i, verifier) in self.verifiers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(&mut out, &STANDARD.encode(verifier));
+        }
         out.push_str("]}}}");
         out.into_bytes()
     }
 
-    /// The canonical body (RFC 8785), the log's leaf data.
-    pub fn canonical_body(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(512 + self.verifier_pem.len() * 4 / 3);
-        write_head(&mut out, DSSE_V001, DSSE_KIND);
-        out.push_str("{\"envelopeHash\":{\"algorithm\":\"sha256\",\"value\":");
-        write_string(&mut out, Digest::sha256_of(self.envelope.as_bytes()).hex());
-        out.push_str("},\"payloadHash\":{\"algorithm\":\"sha256\",\"value\":");
-        write_string(&mut out, Digest::sha256_of(&self.payload).hex());
-        out.push_str("},\"signatures\":[{\"signature\":");
-        write_string(&mut out, &self.signature);
-        out.push_str(",\"verifier\":");
-        write_string(&mut out, &STANDARD.encode(&self.verifier_pem));
-        out.push_str("}]}}");
-        out.into_bytes()
-    }
-
-    /// The DSSE pre-authentication encoding the signature is over.
+    /// The DSSE pre-authentication encoding the signatures are over.
     pub fn pae(&self) -> Vec<u8> {
         hallmark_core::dsse::pae(&self.payload_type, &self.payload)
     }
 
-    /// The signature, decoded.
-    pub fn signature_bytes(&self) -> Vec<u8> {
-        STANDARD.decode(&self.signature).unwrap_or_default()
+    /// Pair the envelope's signatures with the verifiers that made them, as Rekor does:
+    /// verifiers are taken in order while some signature is still unverified; each is paired
+    /// with the first signature, in the envelope's order, that it verifies (a later verifier
+    /// replacing an earlier one on the same signature), and must verify one; in the end every
+    /// signature must be paired. `verifies(v, s)` says whether verifier `v` verifies signature
+    /// `s` (indexes into [`Self::verifiers`] and [`Self::signatures`]) over [`Self::pae`],
+    /// the signature's `keyid`, when it has one, naming the key (see
+    /// [`PublicKey::ssh_key_id`]).
+    pub fn pair(
+        &self,
+        mut verifies: impl FnMut(usize, usize) -> bool,
+    ) -> Result<DsseSigned, RekorError> {
+        let mut verifier_of: Vec<Option<usize>> = vec![None; self.signatures.len()];
+        for v in 0..self.verifiers.len() {
+            if verifier_of.iter().all(Option::is_some) {
+                break;
+            }
+            let Some(s) = (0..self.signatures.len()).find(|&s| verifies(v, s)) else {
+                return Err(dsse_bad(
+                    "spec.proposedContent.verifiers",
+                    format!(
+                        "verifiers[{v}] verifies none of the envelope's {} signature(s) over its DSSE pre-authentication encoding",
+                        self.signatures.len()
+                    ),
+                ));
+            };
+            // Rekor keys signatures by their text: copies of one are paired together.
+            let text = &self.signatures[s].sig;
+            for (paired, other) in verifier_of.iter_mut().zip(&self.signatures) {
+                if &other.sig == text {
+                    *paired = Some(v);
+                }
+            }
+        }
+        let mut signatures = Vec::with_capacity(self.signatures.len());
+        for (s, paired) in verifier_of.iter().enumerate() {
+            let Some(v) = paired else {
+                return Err(dsse_bad(
+                    "spec.proposedContent.envelope",
+                    format!(
+                        "signatures[{s}] is verified by none of the {} verifier(s)",
+                        self.verifiers.len()
+                    ),
+                ));
+            };
+            signatures.push((self.signatures[s].sig.clone(), self.verifiers[*v].clone()));
+        }
+        // Rekor keys the pairs by signature text: one member per distinct signature, sorted.
+        signatures.sort_by(|a, b| a.0.cmp(&b.0));
+        signatures.dedup_by(|a, b| a.0 == b.0);
+        Ok(DsseSigned {
+            envelope_hash: Digest::sha256_of(self.envelope.as_bytes()),
+            payload_hash: Digest::sha256_of(&self.payload),
+            signatures,
+        })
+    }
+}
+
+impl DsseSigned {
+    /// The canonical body (RFC 8785), the log's leaf data.
+    pub fn canonical_body(&self) -> Vec<u8> {
+        let verifiers: usize = self.signatures.iter().map(|(s, v)| s.len() + v.len()).sum();
+        let mut out = String::with_capacity(512 + verifiers * 4 / 3);
+        write_head(&mut out, DSSE_V001, DSSE_KIND);
+        out.push_str("{\"envelopeHash\":{\"algorithm\":\"sha256\",\"value\":");
+        write_string(&mut out, self.envelope_hash.hex());
+        out.push_str("},\"payloadHash\":{\"algorithm\":\"sha256\",\"value\":");
+        write_string(&mut out, self.payload_hash.hex());
+        out.push_str("},\"signatures\":[");
+        for (i, (signature, verifier)) in self.signatures.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"signature\":");
+            write_string(&mut out, signature);
+            out.push_str(",\"verifier\":");
+            write_string(&mut out, &STANDARD.encode(verifier));
+            out.push('}');
+        }
+        out.push_str("]}}");
+        out.into_bytes()
     }
 }
 

@@ -266,3 +266,96 @@ fn entry_ids() {
     assert!(entry_id(1, "abc").is_err());
     assert!(entry_id(1, &uuid.to_uppercase()).is_err());
 }
+
+/// A proposed `dsse` entry over an envelope with these signature texts (as keyid-less
+/// signatures) and `verifiers` verifier PEMs (placeholders: `pair` is given the verification
+/// results).
+fn dsse_entry(sigs: &[&str], verifiers: usize) -> hallmark_tlog::rekor::DsseRekord {
+    let envelope = serde_json::json!({
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": STANDARD.encode(b"{}"),
+        "signatures": sigs.iter().map(|s| serde_json::json!({"keyid": "", "sig": s})).collect::<Vec<_>>(),
+    });
+    let verifiers = (0..verifiers)
+        .map(|v| format!("verifier {v}").into_bytes())
+        .collect();
+    hallmark_tlog::rekor::DsseRekord::new(&envelope.to_string(), verifiers).expect("entry")
+}
+
+fn paired(body: &[u8]) -> Vec<(String, String)> {
+    let v: Value = serde_json::from_slice(body).expect("json");
+    v["spec"]["signatures"]
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .map(|s| {
+            let verifier = STANDARD
+                .decode(s["verifier"].as_str().expect("verifier"))
+                .expect("base64");
+            (
+                s["signature"].as_str().expect("signature").to_owned(),
+                String::from_utf8(verifier).expect("utf-8"),
+            )
+        })
+        .collect()
+}
+
+/// `dsse` signatures are paired with verifiers as Rekor's `verifyEnvelope` (go-securesystemslib
+/// v0.11) pairs them: each verifier, in order and while a signature is unpaired, takes the first
+/// signature it verifies; the body lists one member per distinct signature, sorted.
+#[test]
+fn dsse_signatures_pair_with_verifiers_as_rekor_does() {
+    // "Ym9i" (bob) made by verifier 0, "YWxpY2U=" (alice) by verifier 1: sorted by text.
+    let entry = dsse_entry(&["Ym9i", "YWxpY2U="], 2);
+    let signed = entry.pair(|v, s| v == s).expect("paired");
+    assert_eq!(
+        paired(&signed.canonical_body()),
+        [
+            ("YWxpY2U=".to_owned(), "verifier 1".to_owned()),
+            ("Ym9i".to_owned(), "verifier 0".to_owned()),
+        ]
+    );
+    // Copies of one signature are one member.
+    let entry = dsse_entry(&["Ym9i", "Ym9i"], 1);
+    let signed = entry.pair(|_, _| true).expect("paired");
+    assert_eq!(paired(&signed.canonical_body()).len(), 1);
+    // Once every signature is paired, later verifiers are not asked.
+    let entry = dsse_entry(&["Ym9i"], 2);
+    let mut asked = Vec::new();
+    let signed = entry
+        .pair(|v, s| {
+            asked.push(v);
+            s == 0
+        })
+        .expect("paired");
+    assert_eq!(asked, [0]);
+    assert_eq!(paired(&signed.canonical_body())[0].1, "verifier 0");
+
+    for (attack, entry, verifies, expect) in [
+        (
+            "a verifier that verifies nothing",
+            dsse_entry(&["Ym9i", "YWxpY2U="], 2),
+            (|v: usize, s: usize| v == 0 && s == 0) as fn(usize, usize) -> bool,
+            "verifiers[1] verifies none of the envelope's 2 signature(s)",
+        ),
+        (
+            "a signature no verifier made",
+            dsse_entry(&["Ym9i", "YWxpY2U="], 1),
+            |_, s| s == 0,
+            "signatures[1] is verified by none of the 1 verifier(s)",
+        ),
+        (
+            "one verifier made both (it pairs with the first only)",
+            dsse_entry(&["Ym9i", "YWxpY2U="], 2),
+            |v, _| v == 0,
+            "verifiers[1] verifies none",
+        ),
+    ] {
+        let err = entry.pair(verifies).expect_err(attack);
+        assert!(
+            matches!(err, RekorError::BadDsseField { .. }),
+            "{attack}: {err:?}"
+        );
+        assert!(err.to_string().contains(expect), "{attack}: {err}");
+    }
+}
