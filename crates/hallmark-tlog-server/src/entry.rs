@@ -34,6 +34,10 @@ pub struct ValidEntry {
     pub leaf_hash: Hash,
 }
 
+/// The most signatures, and the most verifiers, a `dsse` entry may have (Rekor sets no bound;
+/// pairing them costs up to the product of the two in signature checks).
+pub const MAX_DSSE_SIGNERS: usize = 16;
+
 /// The kinds this log accepts, for messages.
 const KINDS: &str = "hashedrekord 0.0.1 or dsse 0.0.1";
 
@@ -111,6 +115,18 @@ pub fn validate(json: &[u8]) -> Result<ValidEntry, ApiError> {
 /// with its verifiers, pairing them as Rekor does (a signature's `keyid`, when it has one,
 /// must be the verifier's SSH key ID), and write the body the log stores.
 fn dsse_body(entry: &DsseRekord) -> Result<Vec<u8>, ApiError> {
+    // Pairing checks up to verifiers x signatures signatures (Rekor's order): bounded, so one
+    // request cannot cost seconds of CPU.
+    for (what, found) in [
+        ("signatures in the envelope", entry.signatures.len()),
+        ("verifiers", entry.verifiers.len()),
+    ] {
+        if found > MAX_DSSE_SIGNERS {
+            return Err(ApiError::bad_request(format!(
+                "the dsse entry has {found} {what}; this log accepts at most {MAX_DSSE_SIGNERS}"
+            )));
+        }
+    }
     let keys = entry
         .verifiers
         .iter()

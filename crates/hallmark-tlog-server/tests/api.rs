@@ -687,6 +687,31 @@ async fn dsse_entries_with_several_signatures_are_paired_as_rekor_does() {
         let message = v["message"].as_str().unwrap_or_default();
         assert!(message.contains(expect), "{attack}: {message}");
     }
+    // More signers than the log takes: refused before any signature is checked.
+    let many: Vec<(&SigningKey, &str)> = (0..17).map(|_| (&first, "")).collect();
+    let (status, _, v) = append(
+        &log,
+        &dsse_proposed(&envelope_signed(&many, statement), &[&pem1]),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("17 signatures in the envelope; this log accepts at most 16"),
+        "{v}"
+    );
+    let verifiers: Vec<&str> = (0..17).map(|_| pem1.as_str()).collect();
+    let (status, _, v) = append(&log, &dsse_proposed(&env, &verifiers)).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("17 verifiers; this log accepts at most 16"),
+        "{v}"
+    );
     // Once every signature is paired, later verifiers are not checked (Rekor stops there).
     let env = envelope_signed(&[(&first, &id1)], statement);
     let (status, _, v) = append(&log, &dsse_proposed(&env, &[&pem1, &pem3])).await;
