@@ -127,26 +127,42 @@ fn dsse_body(entry: &DsseRekord) -> Result<Vec<u8>, ApiError> {
             )));
         }
     }
-    let keys = entry
-        .verifiers
-        .iter()
-        .enumerate()
-        .map(|(i, pem)| {
-            let key = signer_key_of(pem, &format!("spec.proposedContent.verifiers[{i}]"))?;
-            let id = key.ssh_key_id();
-            Ok((key, id))
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    // Verifiers are parsed when pairing reaches them, as Rekor parses them: one after every
+    // signature is paired is neither parsed nor checked.
+    let mut keys: Vec<Option<(PublicKey, Option<String>)>> = vec![None; entry.verifiers.len()];
+    let mut bad_key: Option<ApiError> = None;
     let pae = entry.pae();
-    let signed = entry
-        .pair(|v, s| {
-            let (key, id) = &keys[v];
-            let signature = &entry.signatures[s];
-            let named =
-                signature.keyid.is_empty() || id.as_ref().is_none_or(|id| *id == signature.keyid);
-            named && key.verify(&pae, &signature.bytes).is_ok()
-        })
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let paired = entry.pair(|v, s| {
+        if bad_key.is_some() {
+            return false;
+        }
+        if keys[v].is_none() {
+            match signer_key_of(
+                &entry.verifiers[v],
+                &format!("spec.proposedContent.verifiers[{v}]"),
+            ) {
+                Ok(key) => {
+                    let id = key.ssh_key_id();
+                    keys[v] = Some((key, id));
+                }
+                Err(e) => {
+                    bad_key = Some(e);
+                    return false;
+                }
+            }
+        }
+        let Some((key, id)) = &keys[v] else {
+            return false;
+        };
+        let signature = &entry.signatures[s];
+        let named =
+            signature.keyid.is_empty() || id.as_ref().is_none_or(|id| *id == signature.keyid);
+        named && key.verify(&pae, &signature.bytes).is_ok()
+    });
+    if let Some(e) = bad_key {
+        return Err(e);
+    }
+    let signed = paired.map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(signed.canonical_body())
 }
 

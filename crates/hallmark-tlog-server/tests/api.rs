@@ -712,10 +712,23 @@ async fn dsse_entries_with_several_signatures_are_paired_as_rekor_does() {
             .contains("17 verifiers; this log accepts at most 16"),
         "{v}"
     );
-    // Once every signature is paired, later verifiers are not checked (Rekor stops there).
+    // A verifier that does not parse, reached: refused, naming it.
+    let (status, _, v) = append(&log, &dsse_proposed(&env, &["not a PEM", &pem1])).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("spec.proposedContent.verifiers[0]"),
+        "{v}"
+    );
+    // Once every signature is paired, later verifiers are neither parsed nor checked (Rekor
+    // stops there).
     let env = envelope_signed(&[(&first, &id1)], statement);
-    let (status, _, v) = append(&log, &dsse_proposed(&env, &[&pem1, &pem3])).await;
+    let (status, _, v) = append(&log, &dsse_proposed(&env, &[&pem1, "not a PEM"])).await;
     assert_eq!(status, 201, "{v}");
+    let (status, _, v) = append(&log, &dsse_proposed(&env, &[&pem1, &pem3])).await;
+    assert_eq!(status, 409, "the same body: {v}");
     let (_, _, _, body) = check_entry(&key, &v);
     let stored: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(
