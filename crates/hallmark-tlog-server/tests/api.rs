@@ -655,11 +655,12 @@ async fn dsse_entries_with_several_signatures_are_paired_as_rekor_does() {
     let third = p256();
     let pem3 = third.public_key().to_pem();
     let id1 = first.public_key().ssh_key_id().expect("an SSH key ID");
+    let many: Vec<(&SigningKey, &str)> = (0..17).map(|_| (&first, "")).collect();
     for (attack, env, verifiers, expect) in [
         (
             "a signature no verifier made",
             envelope_signed(&[(&first, ""), (&third, "")], statement),
-            vec![&pem1],
+            vec![pem1.as_str()],
             "signatures[1] is verified by none of the 1 verifier(s)",
         ),
         (
@@ -680,48 +681,30 @@ async fn dsse_entries_with_several_signatures_are_paired_as_rekor_does() {
             vec![&pem3, &pem1],
             "verifiers[0] verifies none",
         ),
+        (
+            "a verifier that does not parse, reached",
+            env.clone(),
+            vec!["not a PEM", &pem1],
+            "spec.proposedContent.verifiers[0]",
+        ),
+        (
+            "more signatures than the log takes (refused before any is checked)",
+            envelope_signed(&many, statement),
+            vec![&pem1],
+            "17 signatures in the envelope; this log accepts at most 16",
+        ),
+        (
+            "more verifiers than the log takes",
+            env.clone(),
+            vec![pem1.as_str(); 17],
+            "17 verifiers; this log accepts at most 16",
+        ),
     ] {
-        let verifiers: Vec<&str> = verifiers.iter().map(|p| p.as_str()).collect();
         let (status, _, v) = append(&log, &dsse_proposed(&env, &verifiers)).await;
         assert_eq!(status, 400, "{attack}: {v}");
         let message = v["message"].as_str().unwrap_or_default();
         assert!(message.contains(expect), "{attack}: {message}");
     }
-    // More signers than the log takes: refused before any signature is checked.
-    let many: Vec<(&SigningKey, &str)> = (0..17).map(|_| (&first, "")).collect();
-    let (status, _, v) = append(
-        &log,
-        &dsse_proposed(&envelope_signed(&many, statement), &[&pem1]),
-    )
-    .await;
-    assert_eq!(status, 400, "{v}");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("17 signatures in the envelope; this log accepts at most 16"),
-        "{v}"
-    );
-    let verifiers: Vec<&str> = (0..17).map(|_| pem1.as_str()).collect();
-    let (status, _, v) = append(&log, &dsse_proposed(&env, &verifiers)).await;
-    assert_eq!(status, 400, "{v}");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("17 verifiers; this log accepts at most 16"),
-        "{v}"
-    );
-    // A verifier that does not parse, reached: refused, naming it.
-    let (status, _, v) = append(&log, &dsse_proposed(&env, &["not a PEM", &pem1])).await;
-    assert_eq!(status, 400, "{v}");
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("spec.proposedContent.verifiers[0]"),
-        "{v}"
-    );
     // Once every signature is paired, later verifiers are neither parsed nor checked (Rekor
     // stops there).
     let env = envelope_signed(&[(&first, &id1)], statement);
