@@ -596,21 +596,10 @@ fn dsse_entry_body_is_rekors() {
         "cosign/pkg/cosign/testdata/oci-attestation.sigstore.json",
     ))
     .unwrap();
-    let logged = STANDARD
-        .decode(
-            bundle["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+    let b64 = |v: &serde_json::Value| STANDARD.decode(v.as_str().unwrap()).unwrap();
+    let logged = b64(&bundle["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]);
     let logged: serde_json::Value = serde_json::from_slice(&logged).unwrap();
-    let verifier = STANDARD
-        .decode(
-            logged["spec"]["signatures"][0]["verifier"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+    let verifier = b64(&logged["spec"]["signatures"][0]["verifier"]);
     let envelope = serde_json::to_string(&bundle["dsseEnvelope"]).unwrap();
     let entry = hallmark_tlog::rekor::DsseRekord::new(&envelope, vec![verifier.clone()]).unwrap();
     // One signature, one verifier: the only pairing.

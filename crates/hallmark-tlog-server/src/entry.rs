@@ -136,23 +136,21 @@ fn dsse_body(entry: &DsseRekord) -> Result<Vec<u8>, ApiError> {
         if bad_key.is_some() {
             return false;
         }
-        if keys[v].is_none() {
-            match signer_key_of(
-                &entry.verifiers[v],
-                &format!("spec.proposedContent.verifiers[{v}]"),
-            ) {
-                Ok(key) => {
-                    let id = key.ssh_key_id();
-                    keys[v] = Some((key, id));
-                }
-                Err(e) => {
-                    bad_key = Some(e);
-                    return false;
+        let (key, id) = match &mut keys[v] {
+            Some(parsed) => &*parsed,
+            slot @ None => {
+                let field = format!("spec.proposedContent.verifiers[{v}]");
+                match signer_key_of(&entry.verifiers[v], &field) {
+                    Ok(key) => {
+                        let id = key.ssh_key_id();
+                        &*slot.insert((key, id))
+                    }
+                    Err(e) => {
+                        bad_key = Some(e);
+                        return false;
+                    }
                 }
             }
-        }
-        let Some((key, id)) = &keys[v] else {
-            return false;
         };
         let signature = &entry.signatures[s];
         let named =

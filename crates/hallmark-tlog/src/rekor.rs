@@ -524,8 +524,8 @@ impl DsseRekord {
 impl DsseSigned {
     /// The canonical body (RFC 8785), the log's leaf data.
     pub fn canonical_body(&self) -> Vec<u8> {
-        let verifiers: usize = self.signatures.iter().map(|(s, v)| s.len() + v.len()).sum();
-        let mut out = String::with_capacity(512 + verifiers * 4 / 3);
+        let listed: usize = self.signatures.iter().map(|(s, v)| s.len() + v.len()).sum();
+        let mut out = String::with_capacity(512 + listed * 4 / 3);
         write_head(&mut out, DSSE_V001, DSSE_KIND);
         out.push_str("{\"envelopeHash\":{\"algorithm\":\"sha256\",\"value\":");
         write_string(&mut out, self.envelope_hash.hex());

@@ -3,7 +3,7 @@
 //! referrer.
 
 use crate::cli::{OutputFormat, SignArgs};
-use crate::commands::image::{check_tag_targets, parse_all, report, tag_last};
+use crate::commands::image::{check_tag_targets, parse_all, report, tag_after_signing};
 use crate::commands::parse_annotations;
 use crate::context::Context;
 use crate::output::{for_each, term_eprintln};
@@ -55,11 +55,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
             )
             .await
             .with_context(|| format!("{image}: signing (bundle)"))?;
-            if let (Some(tag), Some(digest)) = (&tag, image.digest()) {
-                tag_last(&store, digest, tag)
-                    .await
-                    .with_context(|| format!("tagging {image} as {tag} after signing"))?;
-            }
+            tag_after_signing(&store, &image, tag.as_deref()).await?;
             Ok(signed)
         }
     })

@@ -159,11 +159,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
                 hallmark_flows::sign(&store, &image, key.as_ref(), &options).await
             }
             .map_err(|e| in_image(e, &image, Some("signing")))?;
-            if let (Some(tag), Some(digest)) = (&tag, image.digest()) {
-                tag_last(&store, digest, tag)
-                    .await
-                    .with_context(|| format!("tagging {image} as {tag} after signing"))?;
-            }
+            tag_after_signing(&store, &image, tag.as_deref()).await?;
             Ok(signed)
         }
     })
@@ -646,6 +642,20 @@ pub(crate) async fn tree(ctx: &Arc<Context>, a: TreeArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--tag TAG`, tag a signed image (given by digest) once its signature is written.
+pub(crate) async fn tag_after_signing(
+    store: &hallmark_oci::Store,
+    image: &ImageRef,
+    tag: Option<&str>,
+) -> Result<()> {
+    if let (Some(tag), Some(digest)) = (tag, image.digest()) {
+        tag_last(store, digest, tag)
+            .await
+            .with_context(|| format!("tagging {image} as {tag} after signing"))?;
+    }
+    Ok(())
 }
 
 /// Tag the manifest at `digest` as `tag` (its exact bytes, read back by digest).

@@ -131,11 +131,7 @@ pub(crate) async fn sign(ctx: &Arc<Context>, a: SignArgs) -> Result<ExitCode> {
                     hallmark_flows::notation::sign(&store, &image, key.as_ref(), &chain, &options)
                         .await
                         .with_context(|| format!("{image}: signing (notation)"))?;
-                if let (Some(tag), Some(digest)) = (&tag, image.digest()) {
-                    crate::commands::image::tag_last(&store, digest, tag)
-                        .await
-                        .with_context(|| format!("tagging {image} as {tag} after signing"))?;
-                }
+                crate::commands::image::tag_after_signing(&store, &image, tag.as_deref()).await?;
                 Ok(signed)
             }
         })
